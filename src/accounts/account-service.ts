@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type { AccessDecision } from '../access/access-decision.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RequestContext } from '../audit/event.ts';
+import type { Clock } from '../clock.ts';
+import { notFound, TesseraError } from '../errors.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import { type Account, type AccountRow, toAccount } from './account.ts';
+import type { PolicyService } from './policies.ts';
+import type { SecretVersionInfo, SecretVersions } from './secret-versions.ts';
+
+export interface OnboardInput {
+  readonly target: string;
+  readonly username: string;
+  readonly safe: string;
+  readonly policy?: string | undefined;
+  /** The account's current secret on the target, stored byte for byte. */
+  readonly secret: string;
+}
+
+export interface AccountFilter {
+  readonly safe?: string | undefined;
+  readonly target?: string | undefined;
+}
+
+export interface AccountService {
+  onboard(ctx: RequestContext, principal: Principal, input: OnboardInput): Promise<Account>;
+  list(principal: Principal, filter: AccountFilter): Promise<Account[]>;
+  /** The account, for a caller allowed to do `action` on it; others get NOT_FOUND or FORBIDDEN. */
+  get(
+    principal: Principal,
+    ref: { target: string; username: string },
+    action: AccountAction,
+  ): Promise<Account>;
+  history(account: Account): Promise<SecretVersionInfo[]>;
+  /** Reads the row again, inside a transaction when one is given. */
+  reload(db: Queryable, accountId: string): Promise<Account>;
+}
+
+export type AccountAction =
+  | 'account.read'
+  | 'account.verify'
+  | 'account.rotate'
+  | 'secret.retrieve'
+  | 'account.checkout'
+  | 'account.checkin';
+
+export function accountQuery(db: Queryable) {
+  return db
+    .selectFrom('accounts')
+    .innerJoin('targets', 'targets.id', 'accounts.target_id')
+    .innerJoin('safes', 'safes.id', 'accounts.safe_id')
+    .innerJoin('policies', 'policies.id', 'accounts.policy_id')
+    .selectAll('accounts')
+    .select([
+      'targets.name as target_name',
+      'safes.name as safe_name',
+      'policies.name as policy_name',
+    ]);
+}
+
+export function createAccountService(deps: {
+  store: Store;
+  audit: AuditLog;
+  access: AccessDecision;
+  policies: PolicyService;
+  versions: SecretVersions;
+  clock: Clock;
+}): AccountService {
+  const { store, audit, access, policies, versions, clock } = deps;
+
+  const reload = async (db: Queryable, accountId: string) => {
+    const row: AccountRow | undefined = await accountQuery(db)
+      .where('accounts.id', '=', accountId)
+      .executeTakeFirst();
+    if (row === undefined) throw notFound('account');
+    return toAccount(row, clock.now());
+  };
+
+  return {
+    reload,
+
+    async onboard(ctx, principal, input) {
+      // Every local check runs before anything is written.
+      const safe = await store.db
+        .selectFrom('safes')
+        .select(['id', 'name'])
+        .where('name', '=', input.safe)
+        .executeTakeFirst();
+      if (safe === undefined) throw notFound('safe');
+      await access.require(principal, 'account.create', safe.id);
+      const target = await store.db
+        .selectFrom('targets')
+        .select('id')
+        .where('name', '=', input.target)
+        .executeTakeFirst();
+      if (target === undefined) throw notFound('target');
+      const policy =
+        input.policy === undefined
+          ? await policies.ensureDefault()
+          : await policies.byName(input.policy);
+
+      const now = clock.now();
+      const id = randomUUID();
+      await store.transaction(async (trx) => {
+        const existing = await trx
+          .selectFrom('accounts')
+          .select('id')
+          .where('target_id', '=', target.id)
+          .where('username', '=', input.username)
+          .executeTakeFirst();
+        if (existing !== undefined) {
+          throw new TesseraError(
+            'ALREADY_EXISTS',
+            `account ${input.target}/${input.username} already exists`,
+          );
+        }
+        await trx
+          .insertInto('accounts')
+          .values({
+            id,
+            target_id: target.id,
+            username: input.username,
+            safe_id: safe.id,
+            policy_id: policy.id,
+            current_version: 1,
+            state: 'unverified',
+            last_verified_at: null,
+            last_verify_result: null,
+            last_rotated_at: null,
+            last_rotation_error: null,
+            next_rotation_at:
+              policy.rotationIntervalS === null ? null : now + policy.rotationIntervalS * 1000,
+            needs_rotation: 0,
+            rotation_lease_owner: null,
+            rotation_lease_until: null,
+            checkout_id: null,
+            checked_out_by: null,
+            checked_out_at: null,
+            checkout_expires_at: null,
+            created_at: now,
+          })
+          .execute();
+        await versions.write(
+          trx,
+          { accountId: id, safeId: safe.id, version: 1 },
+          {
+            value: Buffer.from(input.secret, 'utf8'),
+            status: 'current',
+            origin: 'onboard',
+            createdBy: principal.name,
+            now,
+          },
+        );
+        await audit.appendInTx(trx, [
+          {
+            action: 'account.onboard',
+            outcome: 'success',
+            actor: ctx.actor,
+            object: { type: 'account', id, name: `${input.target}/${input.username}` },
+            source: ctx.source,
+            requestId: ctx.requestId,
+            details: { safe: safe.name, policy: policy.name, version: 1 },
+          },
+        ]);
+      });
+      await store.durable();
+      return reload(store.db, id);
+    },
+
+    async list(principal, filter) {
+      let query = accountQuery(store.db).orderBy('targets.name').orderBy('accounts.username');
+      if (filter.safe !== undefined) query = query.where('safes.name', '=', filter.safe);
+      if (filter.target !== undefined) query = query.where('targets.name', '=', filter.target);
+      if (principal.role === 'user') {
+        query = query.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('safe_members')
+              .select('safe_members.user_id')
+              .whereRef('safe_members.safe_id', '=', 'accounts.safe_id')
+              .where('safe_members.user_id', '=', principal.userId),
+          ),
+        );
+      }
+      const rows = await query.execute();
+      const now = clock.now();
+      return rows.map((row) => toAccount(row, now));
+    },
+
+    async get(principal, ref, action) {
+      const row = await accountQuery(store.db)
+        .where('targets.name', '=', ref.target)
+        .where('accounts.username', '=', ref.username)
+        .executeTakeFirst();
+      if (row === undefined) throw notFound('account');
+      await access.require(principal, action, row.safe_id);
+      return toAccount(row, clock.now());
+    },
+
+    history: (account) => versions.history(account.id),
+  };
+}

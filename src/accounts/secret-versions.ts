@@ -1,0 +1,155 @@
+import { TesseraError } from '../errors.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import { EnvelopeError } from '../vault/envelope.ts';
+import type { SecretCipher } from '../vault/secret-cipher.ts';
+
+/** A version's life: pending while a rotation applies it, current once verified, then previous. */
+export type VersionStatus = 'pending' | 'current' | 'previous' | 'discarded';
+
+export interface SecretVersionInfo {
+  readonly version: number;
+  readonly status: VersionStatus;
+  readonly origin: string;
+  readonly createdAt: number;
+  readonly createdBy: string;
+  readonly promotedAt: number | null;
+}
+
+export interface AccountKeyRef {
+  readonly accountId: string;
+  readonly safeId: string;
+}
+
+/**
+ * Stores and reads encrypted secret versions. Every version stays in history, encrypted; none is
+ * ever returned by a listing.
+ */
+export interface SecretVersions {
+  write(
+    db: Queryable,
+    at: AccountKeyRef & { version: number },
+    input: { value: Buffer; status: VersionStatus; origin: string; createdBy: string; now: number },
+  ): Promise<void>;
+  read(at: AccountKeyRef, version: number): Promise<Buffer>;
+  history(accountId: string): Promise<SecretVersionInfo[]>;
+  latestVersion(db: Queryable, accountId: string): Promise<number>;
+  pending(db: Queryable, accountId: string): Promise<number | null>;
+  setStatus(
+    db: Queryable,
+    accountId: string,
+    version: number,
+    status: VersionStatus,
+    now: number,
+  ): Promise<void>;
+}
+
+export function createSecretVersions(deps: { store: Store; cipher: SecretCipher }): SecretVersions {
+  const { store, cipher } = deps;
+
+  const safeKey = async (safeId: string) => {
+    const row = await store.db
+      .selectFrom('safes')
+      .select('wrapped_kek')
+      .where('id', '=', safeId)
+      .executeTakeFirstOrThrow();
+    return { safeId, wrappedKek: row.wrapped_kek };
+  };
+
+  return {
+    async write(db, at, { value, status, origin, createdBy, now }) {
+      const wrapped = await db
+        .selectFrom('safes')
+        .select('wrapped_kek')
+        .where('id', '=', at.safeId)
+        .executeTakeFirstOrThrow();
+      const sealed = cipher.encrypt(
+        { safeId: at.safeId, wrappedKek: wrapped.wrapped_kek },
+        at,
+        value,
+      );
+      await db
+        .insertInto('secret_versions')
+        .values({
+          account_id: at.accountId,
+          version: at.version,
+          status,
+          ciphertext: sealed.ciphertext,
+          wrapped_key: sealed.wrappedKey,
+          created_at: now,
+          created_by: createdBy,
+          origin,
+          promoted_at: status === 'current' ? now : null,
+        })
+        .execute();
+    },
+
+    async read(at, version) {
+      const [safe, row] = await Promise.all([
+        safeKey(at.safeId),
+        store.db
+          .selectFrom('secret_versions')
+          .select(['ciphertext', 'wrapped_key'])
+          .where('account_id', '=', at.accountId)
+          .where('version', '=', version)
+          .executeTakeFirstOrThrow(),
+      ]);
+      try {
+        return cipher.decrypt(
+          safe,
+          { ...at, version },
+          { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key },
+        );
+      } catch (error) {
+        if (!(error instanceof EnvelopeError)) throw error;
+        // A ciphertext that does not belong to this row: moved, altered or corrupted.
+        throw new TesseraError('INTEGRITY_FAILURE', 'the stored secret failed its integrity check');
+      }
+    },
+
+    async history(accountId) {
+      const rows = await store.db
+        .selectFrom('secret_versions')
+        .select(['version', 'status', 'origin', 'created_at', 'created_by', 'promoted_at'])
+        .where('account_id', '=', accountId)
+        .orderBy('version', 'desc')
+        .execute();
+      return rows.map((r) => ({
+        version: r.version,
+        status: r.status as VersionStatus,
+        origin: r.origin,
+        createdAt: r.created_at,
+        createdBy: r.created_by,
+        promotedAt: r.promoted_at,
+      }));
+    },
+
+    async latestVersion(db, accountId) {
+      const row = await db
+        .selectFrom('secret_versions')
+        .select((eb) => eb.fn.max('version').as('latest'))
+        .where('account_id', '=', accountId)
+        .executeTakeFirst();
+      return Number(row?.latest ?? 0);
+    },
+
+    async pending(db, accountId) {
+      const row = await db
+        .selectFrom('secret_versions')
+        .select('version')
+        .where('account_id', '=', accountId)
+        .where('status', '=', 'pending')
+        .orderBy('version', 'desc')
+        .executeTakeFirst();
+      return row?.version ?? null;
+    },
+
+    async setStatus(db, accountId, version, status, now) {
+      await db
+        .updateTable('secret_versions')
+        .set({ status, ...(status === 'current' ? { promoted_at: now } : {}) })
+        .where('account_id', '=', accountId)
+        .where('version', '=', version)
+        .execute();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { AuditEventTable } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+import type { Keyring } from '../vault/keyring.ts';
+import type { Checkpointer } from './checkpointer.ts';
+import { type ChainReport, verifyChain } from './verify-chain.ts';
+
+export interface AuditFilter {
+  readonly since?: number | undefined;
+  readonly until?: number | undefined;
+  readonly actor?: string | undefined;
+  readonly action?: string | undefined;
+  readonly object?: string | undefined;
+  /** Events after this sequence number (paging). */
+  readonly after?: number | undefined;
+  readonly limit: number;
+}
+
+export interface AuditReader {
+  list(filter: AuditFilter): Promise<AuditEventTable[]>;
+  /** Signs the current tail first, so the report covers every event written so far. */
+  verify(): Promise<ChainReport>;
+}
+
+export function createAuditReader(deps: {
+  store: Store;
+  keyring: Keyring;
+  checkpointer: Checkpointer;
+}): AuditReader {
+  const { store, keyring, checkpointer } = deps;
+  return {
+    async list(filter) {
+      let query = store.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .orderBy('seq')
+        .limit(filter.limit);
+      if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+      if (filter.until !== undefined) query = query.where('at', '<', filter.until);
+      if (filter.actor !== undefined) query = query.where('actor_name', '=', filter.actor);
+      if (filter.action !== undefined) {
+        const prefix = filter.action;
+        query = query.where((eb) =>
+          eb(eb.fn('substr', ['action', eb.val(1), eb.val(prefix.length)]), '=', prefix),
+        );
+      }
+      if (filter.object !== undefined) query = query.where('object_name', '=', filter.object);
+      if (filter.after !== undefined) query = query.where('seq', '>', filter.after);
+      return query.execute();
+    },
+
+    async verify() {
+      const { signingPublicKey } = keyring.keys();
+      await checkpointer.checkpoint();
+      return verifyChain(store, signingPublicKey);
+    },
+  };
+}

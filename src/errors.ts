@@ -1,0 +1,63 @@
+/**
+ * Every failure a client can see has a stable code and an HTTP status, listed once here.
+ * The code is the contract; the message is for people and never carries a secret.
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  CONFLICT: 409,
+  ACCOUNT_CHECKED_OUT: 409,
+  ACCOUNT_NOT_CHECKED_OUT: 409,
+  ACCOUNT_ROTATION_PENDING: 409,
+  ROTATION_IN_PROGRESS: 409,
+  REASON_REQUIRED: 400,
+  ALREADY_INITIALIZED: 409,
+  NOT_INITIALIZED: 409,
+  UNSEAL_SHARE_INVALID: 400,
+  UNSEAL_SHARE_REPEATED: 409,
+  UNSEAL_FAILED: 400,
+  RATE_LIMITED: 429,
+  VAULT_SEALED: 503,
+  AUDIT_UNAVAILABLE: 503,
+  TARGET_UNREACHABLE: 502,
+  TARGET_REFUSED: 502,
+  ROTATION_FAILED: 502,
+  NOT_SUPPORTED: 501,
+  INTEGRITY_FAILURE: 500,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorDetails {
+  readonly [key: string]: string | number | boolean | null;
+}
+
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TesseraError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isTesseraError(error: unknown): error is TesseraError {
+  return error instanceof TesseraError;
+}
+
+/** The one "not found" used for anything the caller may not see: it says nothing about existence. */
+export function notFound(kind: string): TesseraError {
+  return new TesseraError('NOT_FOUND', `${kind} not found`);
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import type { Services } from '../../services.ts';
+import { type App, contextOf, principalOf } from '../app.ts';
+import { iso, name, password, responses, role, uuid } from '../schemas.ts';
+
+const user = z.object({
+  id: z.string(),
+  name: z.string(),
+  role,
+  disabled: z.boolean(),
+  createdAt: z.string(),
+});
+const toUser = (u: {
+  id: string;
+  name: string;
+  role: 'admin' | 'auditor' | 'user';
+  disabled: boolean;
+  createdAt: number;
+}) => ({
+  ...u,
+  createdAt: iso(u.createdAt),
+});
+
+export function identityRoutes(app: App, { users }: Pick<Services, 'users'>): void {
+  app.post(
+    '/v1/auth/login',
+    {
+      config: { action: 'auth.login' },
+      schema: {
+        body: z.object({ user: name, password }).strict(),
+        response: responses({
+          200: z.object({
+            token: z.string(),
+            tokenId: z.string(),
+            expiresAt: z.string().nullable(),
+            user,
+          }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const { source, requestId } = contextOf(request);
+      const result = await users.login(
+        { source, requestId },
+        request.body.user,
+        request.body.password,
+      );
+      return { ...result, expiresAt: iso(result.expiresAt), user: toUser(result.user) };
+    },
+  );
+
+  app.get(
+    '/v1/auth/self',
+    {
+      config: { action: 'auth.self' },
+      schema: {
+        response: responses({ 200: z.object({ user: z.string(), role, tokenId: z.string() }) }),
+      },
+    },
+    (request) => {
+      const principal = principalOf(request);
+      return { user: principal.name, role: principal.role, tokenId: principal.tokenId };
+    },
+  );
+
+  app.post(
+    '/v1/auth/logout',
+    { config: { action: 'auth.logout' }, schema: { response: responses({ 204: z.null() }) } },
+    async (request, reply) => {
+      await users.revokeToken(contextOf(request), principalOf(request).tokenId);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/v1/tokens/:id',
+    {
+      config: { action: 'token.revoke' },
+      schema: { params: z.object({ id: uuid }), response: responses({ 204: z.null() }) },
+    },
+    async (request, reply) => {
+      await users.revokeToken(contextOf(request), request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/users',
+    {
+      config: { action: 'user.list' },
+      schema: { response: responses({ 200: z.object({ users: z.array(user) }) }) },
+    },
+    async () => ({ users: (await users.list()).map(toUser) }),
+  );
+
+  app.post(
+    '/v1/users',
+    {
+      config: { action: 'user.create' },
+      schema: {
+        body: z.object({ name, role, password: password.optional() }).strict(),
+        response: responses({ 201: user }),
+      },
+    },
+    async (request, reply) => {
+      const created = await users.create(contextOf(request), request.body);
+      return reply.status(201).send(toUser(created));
+    },
+  );
+}

@@ -1,0 +1,126 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import { isRole, type Principal } from './principal.ts';
+
+/**
+ * Bearer tokens: 256 random bits, shown once, stored only as a SHA-256 digest. A lookup by digest
+ * reveals nothing useful through timing, since the digest of a guess is unrelated to any stored one.
+ */
+export interface TokenService {
+  issue(
+    db: Queryable,
+    input: { userId: string; kind: string; ttlMs: number | null; token?: string },
+  ): Promise<{ id: string; token: string; expiresAt: number | null }>;
+  authenticate(token: string): Promise<Principal | null>;
+  revoke(db: Queryable, tokenId: string): Promise<boolean>;
+  revokeAllOf(db: Queryable, userId: string): Promise<void>;
+}
+
+const TOKEN_PREFIX = 'tsr_';
+/** How long a node trusts a cached token before asking the store again (revocation on another node). */
+const CACHE_TTL_MS = 2_000;
+const CACHE_MAX = 10_000;
+
+interface CachedPrincipal {
+  readonly principal: Principal;
+  readonly expiresAt: number | null;
+  readonly checkedAt: number;
+}
+
+export function createTokenService(deps: { store: Store; clock: Clock }): TokenService {
+  const { store, clock } = deps;
+  const cache = new Map<string, CachedPrincipal>();
+
+  const lookup = async (digest: string): Promise<CachedPrincipal | null> => {
+    const row = await store.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .select([
+        'tokens.id as tokenId',
+        'tokens.expires_at as expiresAt',
+        'tokens.revoked_at as revokedAt',
+        'users.id as userId',
+        'users.name as name',
+        'users.role as role',
+        'users.disabled as disabled',
+      ])
+      .where('tokens.token_hash', '=', digest)
+      .executeTakeFirst();
+    if (row === undefined || row.revokedAt !== null || row.disabled !== 0 || !isRole(row.role)) {
+      return null;
+    }
+    const principal = { userId: row.userId, name: row.name, role: row.role, tokenId: row.tokenId };
+    return { principal, expiresAt: row.expiresAt, checkedAt: clock.now() };
+  };
+
+  return {
+    async issue(db, { userId, kind, ttlMs, token }) {
+      const value = token ?? TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      const id = randomUUID();
+      const now = clock.now();
+      const expiresAt = ttlMs === null ? null : now + ttlMs;
+      await db
+        .insertInto('tokens')
+        .values({
+          id,
+          token_hash: digestOf(value),
+          user_id: userId,
+          kind,
+          created_at: now,
+          expires_at: expiresAt,
+          revoked_at: null,
+        })
+        .execute();
+      return { id, token: value, expiresAt };
+    },
+
+    async authenticate(token) {
+      if (token.length === 0 || token.length > 256) return null;
+      const digest = digestOf(token);
+      const now = clock.now();
+      let entry = cache.get(digest);
+      if (entry === undefined || now - entry.checkedAt > CACHE_TTL_MS) {
+        const fresh = await lookup(digest);
+        if (fresh === null) {
+          cache.delete(digest);
+          return null;
+        }
+        if (cache.size >= CACHE_MAX) cache.clear();
+        cache.set(digest, fresh);
+        entry = fresh;
+      }
+      if (entry.expiresAt !== null && entry.expiresAt <= now) return null;
+      return entry.principal;
+    },
+
+    async revoke(db, tokenId) {
+      const result = await db
+        .updateTable('tokens')
+        .set({ revoked_at: clock.now() })
+        .where('id', '=', tokenId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      forget((p) => p.tokenId === tokenId);
+      return result.numUpdatedRows > 0n;
+    },
+
+    async revokeAllOf(db, userId) {
+      await db
+        .updateTable('tokens')
+        .set({ revoked_at: clock.now() })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      forget((p) => p.userId === userId);
+    },
+  };
+
+  function forget(match: (principal: Principal) => boolean): void {
+    for (const [digest, entry] of cache) if (match(entry.principal)) cache.delete(digest);
+  }
+}
+
+export function digestOf(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}

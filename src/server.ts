@@ -1,0 +1,255 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createAccessDecision } from './access/access-decision.ts';
+import { createSafeService } from './access/safes.ts';
+import { createAccountService } from './accounts/account-service.ts';
+import { createCheckoutService } from './accounts/checkout-service.ts';
+import { createPolicyService } from './accounts/policies.ts';
+import { createSecretVersions } from './accounts/secret-versions.ts';
+import { createTargetService } from './accounts/targets.ts';
+import { createAuditLog } from './audit/audit-log.ts';
+import { createAuditReader } from './audit/audit-reader.ts';
+import { createCheckpointer } from './audit/checkpointer.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { Connector } from './connectors/connector.ts';
+import { createPostgresqlConnector } from './connectors/postgresql.ts';
+import { createHttpApp } from './http/app.ts';
+import { accountRoutes } from './http/routes/account-routes.ts';
+import { auditRoutes } from './http/routes/audit-routes.ts';
+import { identityRoutes } from './http/routes/identity-routes.ts';
+import { operatorRoutes } from './http/routes/operator-routes.ts';
+import { safeRoutes } from './http/routes/safe-routes.ts';
+import { targetRoutes } from './http/routes/target-routes.ts';
+import { createLoginThrottle } from './identity/login-throttle.ts';
+import { createPasswordHasher } from './identity/password-hash.ts';
+import { createTokenService, digestOf } from './identity/tokens.ts';
+import { BUILTIN_ADMIN, createUserService } from './identity/users.ts';
+import { createLogger } from './logger.ts';
+import { createRotationEngine } from './rotation/rotation-engine.ts';
+import { createScheduler } from './rotation/scheduler.ts';
+import type { Services } from './services.ts';
+import { openStore } from './store/store.ts';
+import { KEY_BYTES } from './vault/envelope.ts';
+import { createKeyring } from './vault/keyring.ts';
+import { createOperatorService } from './vault/operator-service.ts';
+import { createSecretCipher } from './vault/secret-cipher.ts';
+
+export interface ServerConfig {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string | null;
+  readonly dev: boolean;
+  readonly devRootToken: string | null;
+  readonly schedulerIntervalMs: number;
+  readonly checkpointIntervalMs: number;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly services: Services;
+  close(): Promise<void>;
+}
+
+/** What dev mode prints once: it goes to the terminal (stderr), never to the JSON log. */
+export type Banner = (line: string) => void;
+
+const DEV_UNSEAL_FILE = 'dev-unseal.key';
+
+/** The composition root: builds every service from its narrow dependencies and starts listeners. */
+export async function startServer(
+  config: ServerConfig,
+  options: { logger?: Logger; clock?: Clock; banner?: Banner } = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger();
+  const clock = options.clock ?? systemClock;
+  const banner = options.banner ?? ((line: string) => process.stderr.write(`${line}\n`));
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const store = await openStore(
+    config.databaseUrl === null
+      ? { kind: 'sqlite', file: path.join(config.dataDir, 'tessera.db') }
+      : { kind: 'postgres', url: config.databaseUrl },
+    { onConnectionError: (error) => logger.warn({ err: error }, 'database connection lost') },
+  );
+  const services = buildServices({ store, clock, logger, nodeId: randomUUID() });
+
+  if (config.dev) await startDev(config, services, banner);
+
+  const { checkpointer } = services;
+  checkpointer.start(config.checkpointIntervalMs);
+  const scheduler = createScheduler({ ...services, logger });
+  scheduler.start(config.schedulerIntervalMs);
+  // Recovery does not wait for the first interval: interrupted rotations settle at start.
+  services.keyring.onUnseal(() => scheduler.tickNow());
+  if (!services.keyring.isSealed()) scheduler.tickNow();
+
+  const app = await createHttpApp({ logger, tokens: services.tokens, access: services.access });
+  operatorRoutes(app, services);
+  identityRoutes(app, services);
+  safeRoutes(app, services);
+  targetRoutes(app, services);
+  accountRoutes(app, services);
+  auditRoutes(app, services);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
+
+  return {
+    url,
+    services,
+    async close() {
+      await app.close();
+      await scheduler.stop();
+      checkpointer.stop();
+      await checkpointer.checkpoint().catch(() => undefined);
+      await store.close();
+    },
+  };
+}
+
+function buildServices(deps: {
+  store: Services['store'];
+  clock: Clock;
+  logger: Logger;
+  nodeId: string;
+}): Services {
+  const { store, clock, logger, nodeId } = deps;
+  const connectors = new Map<string, Connector>([['postgresql', createPostgresqlConnector()]]);
+  const keyring = createKeyring({ store, clock });
+  const cipher = createSecretCipher({ keyring });
+  const audit = createAuditLog({ store, clock, logger });
+  const checkpointer = createCheckpointer({ store, keyring, clock, logger });
+  const auditReader = createAuditReader({ store, keyring, checkpointer });
+  const access = createAccessDecision({ store });
+  const tokens = createTokenService({ store, clock });
+  const hasher = createPasswordHasher();
+  const users = createUserService({
+    store,
+    audit,
+    hasher,
+    tokens,
+    throttle: createLoginThrottle(),
+    clock,
+  });
+  const safes = createSafeService({ store, audit, cipher, clock });
+  const policies = createPolicyService({ store, audit, clock });
+  const targets = createTargetService({
+    store,
+    audit,
+    clock,
+    platforms: new Set(connectors.keys()),
+  });
+  const versions = createSecretVersions({ store, cipher });
+  const accounts = createAccountService({ store, audit, access, policies, versions, clock });
+  const rotation = createRotationEngine({
+    store,
+    audit,
+    accounts,
+    policies,
+    targets,
+    versions,
+    connectors,
+    clock,
+    logger,
+    nodeId,
+  });
+  const checkout = createCheckoutService({
+    store,
+    audit,
+    access,
+    accounts,
+    policies,
+    versions,
+    rotation,
+    clock,
+    logger,
+  });
+  const operator = createOperatorService({ store, keyring, audit, users, tokens, policies });
+  return {
+    store,
+    clock,
+    keyring,
+    checkpointer,
+    operator,
+    audit,
+    auditReader,
+    access,
+    tokens,
+    users,
+    safes,
+    policies,
+    targets,
+    accounts,
+    checkout,
+    rotation,
+  };
+}
+
+/**
+ * Dev mode keeps the unseal key in the data directory, so the server unseals itself. That is
+ * convenient and unsafe, and it says so at every start.
+ */
+async function startDev(config: ServerConfig, services: Services, banner: Banner): Promise<void> {
+  const { keyring, operator, users, tokens, store } = services;
+  const keyFile = path.join(config.dataDir, DEV_UNSEAL_FILE);
+  const status = await keyring.status();
+
+  if (!status.initialized) {
+    const unsealKey = await keyring.initializeWithKey();
+    writeFileSync(keyFile, unsealKey.toString('base64'), { mode: 0o600, flag: 'wx' });
+    await keyring.unsealWithKey(unsealKey);
+    const password = randomBytes(18).toString('base64url');
+    await operator.bootstrap(password);
+    banner('Tessera dev mode: a new vault was created. Log in once with:');
+    banner(`  user: ${BUILTIN_ADMIN}`);
+    banner(`  password: ${password}`);
+    banner('This password is shown only now.');
+  } else {
+    if (!existsSync(keyFile)) {
+      throw new Error(`dev mode needs ${keyFile}: this data directory was not made in dev mode`);
+    }
+    const unsealKey = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64');
+    if (unsealKey.length !== KEY_BYTES) throw new Error(`${keyFile} does not hold an unseal key`);
+    await keyring.unsealWithKey(unsealKey);
+    await operator.bootstrap(null);
+  }
+  banner(
+    `WARNING: dev mode. The unseal key is stored in ${keyFile}; never use dev mode in production.`,
+  );
+
+  if (config.devRootToken !== null) {
+    const admin = await users.findByName(BUILTIN_ADMIN);
+    if (admin === null) throw new Error('built-in admin missing');
+    const known = await store.db
+      .selectFrom('tokens')
+      .select('id')
+      .where('token_hash', '=', digestOf(config.devRootToken))
+      .executeTakeFirst();
+    if (known === undefined) {
+      const token = config.devRootToken;
+      await store.transaction(async (trx) => {
+        const issued = await tokens.issue(trx, {
+          userId: admin.id,
+          kind: 'dev-root',
+          ttlMs: null,
+          token,
+        });
+        await services.audit.appendInTx(trx, [
+          {
+            action: 'auth.token.issue',
+            outcome: 'success',
+            actor: { id: null, name: 'tessera' },
+            object: { type: 'token', id: issued.id, name: null },
+            details: { kind: 'dev-root', user: admin.name },
+          },
+        ]);
+      });
+      await store.durable();
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { AccessDecision } from './access/access-decision.ts';
+import type { SafeService } from './access/safes.ts';
+import type { AccountService } from './accounts/account-service.ts';
+import type { CheckoutService } from './accounts/checkout-service.ts';
+import type { PolicyService } from './accounts/policies.ts';
+import type { TargetService } from './accounts/targets.ts';
+import type { AuditLog } from './audit/audit-log.ts';
+import type { AuditReader } from './audit/audit-reader.ts';
+import type { Checkpointer } from './audit/checkpointer.ts';
+import type { Clock } from './clock.ts';
+import type { TokenService } from './identity/tokens.ts';
+import type { UserService } from './identity/users.ts';
+import type { RotationEngine } from './rotation/rotation-engine.ts';
+import type { Store } from './store/store.ts';
+import type { Keyring } from './vault/keyring.ts';
+import type { OperatorService } from './vault/operator-service.ts';
+
+/** Everything the composition root builds; the HTTP layer takes what each route needs. */
+export interface Services {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly keyring: Keyring;
+  readonly checkpointer: Checkpointer;
+  readonly operator: OperatorService;
+  readonly audit: AuditLog;
+  readonly auditReader: AuditReader;
+  readonly access: AccessDecision;
+  readonly tokens: TokenService;
+  readonly users: UserService;
+  readonly safes: SafeService;
+  readonly policies: PolicyService;
+  readonly targets: TargetService;
+  readonly accounts: AccountService;
+  readonly checkout: CheckoutService;
+  readonly rotation: RotationEngine;
+}

@@ -1,0 +1,19 @@
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { ColumnTypes } from '../column-types.ts';
+import * as core from './0001-core.ts';
+
+interface DialectMigration {
+  up(db: Kysely<unknown>, types: ColumnTypes): Promise<void>;
+}
+
+/** The static, ordered list of migrations; one set serves SQLite and PostgreSQL. */
+const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [['0001-core', core]];
+
+export function migrationsFor(types: ColumnTypes): Record<string, Migration> {
+  const entries = MIGRATIONS.map(([name, migration]): [string, Migration] => [
+    name,
+    { up: (db) => migration.up(db, types) },
+  ]);
+  return Object.fromEntries(entries);
+}

@@ -1,0 +1,166 @@
+/**
+ * The shape of every table, as Kysely sees it. Timestamps are milliseconds since the epoch
+ * (BIGINT on PostgreSQL, INTEGER on SQLite); flags are 0 or 1; binary values are Buffers.
+ * Each domain owns its tables; this file only declares them so one query layer can type them.
+ */
+export interface KeyringTable {
+  id: string;
+  wrapped_root_key: Buffer;
+  unseal_shares: number;
+  unseal_threshold: number;
+  share_digests: string;
+  root_generation: number;
+  wrapped_signing_key: Buffer;
+  signing_public_key: string;
+  created_at: number;
+}
+
+export interface UserTable {
+  id: string;
+  name: string;
+  role: string;
+  password_hash: string | null;
+  disabled: number;
+  builtin: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TokenTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  kind: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface SafeTable {
+  id: string;
+  name: string;
+  description: string;
+  wrapped_kek: Buffer;
+  root_generation: number;
+  created_at: number;
+  created_by: string;
+}
+
+export interface SafeMemberTable {
+  safe_id: string;
+  user_id: string;
+  permissions: string;
+  added_at: number;
+  added_by: string;
+}
+
+export interface PolicyTable {
+  id: string;
+  name: string;
+  rotation_interval_s: number | null;
+  secret_length: number;
+  min_lowercase: number;
+  min_uppercase: number;
+  min_digits: number;
+  min_symbols: number;
+  symbols: string;
+  exclude_characters: string;
+  exclusive_checkout: number;
+  rotate_on_checkin: number;
+  max_checkout_s: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TargetTable {
+  id: string;
+  name: string;
+  platform: string;
+  host: string;
+  port: number;
+  database_name: string | null;
+  options: string;
+  created_at: number;
+}
+
+export interface AccountTable {
+  id: string;
+  target_id: string;
+  username: string;
+  safe_id: string;
+  policy_id: string;
+  current_version: number | null;
+  state: string;
+  last_verified_at: number | null;
+  last_verify_result: string | null;
+  last_rotated_at: number | null;
+  last_rotation_error: string | null;
+  next_rotation_at: number | null;
+  needs_rotation: number;
+  rotation_lease_owner: string | null;
+  rotation_lease_until: number | null;
+  checkout_id: string | null;
+  checked_out_by: string | null;
+  checked_out_at: number | null;
+  checkout_expires_at: number | null;
+  created_at: number;
+}
+
+export interface SecretVersionTable {
+  account_id: string;
+  version: number;
+  status: string;
+  ciphertext: Buffer;
+  wrapped_key: Buffer;
+  created_at: number;
+  created_by: string;
+  origin: string;
+  promoted_at: number | null;
+}
+
+export interface AuditEventTable {
+  seq: number;
+  id: string;
+  at: number;
+  actor_id: string | null;
+  actor_name: string | null;
+  action: string;
+  object_type: string | null;
+  object_id: string | null;
+  object_name: string | null;
+  outcome: string;
+  source: string | null;
+  reason: string | null;
+  request_id: string | null;
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditCheckpointTable {
+  seq: number;
+  hash: string;
+  signed_at: number;
+  signature: Buffer;
+}
+
+export interface LeaseTable {
+  name: string;
+  owner: string;
+  expires_at: number;
+}
+
+export interface Database {
+  keyring: KeyringTable;
+  users: UserTable;
+  tokens: TokenTable;
+  safes: SafeTable;
+  safe_members: SafeMemberTable;
+  policies: PolicyTable;
+  targets: TargetTable;
+  accounts: AccountTable;
+  secret_versions: SecretVersionTable;
+  audit_events: AuditEventTable;
+  audit_checkpoints: AuditCheckpointTable;
+  leases: LeaseTable;
+}

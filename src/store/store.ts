@@ -1,0 +1,138 @@
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import pg from 'pg';
+import { POSTGRES_COLUMN_TYPES, SQLITE_COLUMN_TYPES } from './column-types.ts';
+import { createGroupSync } from './group-sync.ts';
+import { migrationsFor } from './migrations/index.ts';
+import type { Database } from './schema.ts';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+export type Tx = Transaction<Database>;
+export type Queryable = Kysely<Database> | Tx;
+
+export interface Store {
+  readonly dialect: StoreDialect;
+  readonly db: Kysely<Database>;
+  transaction<T>(work: (trx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Resolves once every transaction committed before the call is on disk. Callers that must not
+   * acknowledge before durability (audit events, secret writes) await it after committing, so
+   * concurrent callers share one flush.
+   */
+  durable(): Promise<void>;
+  /** Serialises writers of the audit chain inside a transaction, across every node. */
+  lockAuditChain(trx: Tx): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StoreLocation =
+  | { readonly kind: 'sqlite'; readonly file: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
+
+const BUSY_TIMEOUT_MS = 5_000;
+const PG_CONNECT_TIMEOUT_MS = 5_000;
+const PG_INT8_OID = 20;
+/** Key of the PostgreSQL advisory lock that orders the audit chain. */
+const AUDIT_CHAIN_LOCK = 7_200_001;
+
+export interface StoreOptions {
+  /** Told of errors on idle PostgreSQL connections (a restarted server, a dropped link). */
+  readonly onConnectionError?: (error: Error) => void;
+}
+
+export async function openStore(
+  location: StoreLocation,
+  options: StoreOptions = {},
+): Promise<Store> {
+  const store =
+    location.kind === 'sqlite'
+      ? openSqlite(location.file)
+      : openPostgres(location, options.onConnectionError ?? (() => undefined));
+  await migrate(store);
+  return store;
+}
+
+async function migrate(store: Store): Promise<void> {
+  const types = store.dialect === 'sqlite' ? SQLITE_COLUMN_TYPES : POSTGRES_COLUMN_TYPES;
+  const migrations = migrationsFor(types);
+  const migrator = new Migrator({
+    db: store.db,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw new Error('database migration failed', { cause: error });
+}
+
+function openSqlite(file: string): Store {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const database = new BetterSqlite3(file);
+  database.pragma('journal_mode = WAL');
+  // Commits skip fsync; durable() flushes the write-ahead log once for every waiting caller.
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const wal = openWalForSync(file);
+
+  return {
+    dialect: 'sqlite',
+    db,
+    transaction: (work) => db.transaction().execute(work),
+    durable: createGroupSync(() => promisify(fdatasync)(wal)),
+    lockAuditChain: async () => {
+      // SQLite has one writer at a time; the transaction itself serialises the chain.
+    },
+    close: async () => {
+      await db.destroy();
+      closeSync(wal);
+    },
+  };
+}
+
+/** Opens the write-ahead log (and makes its directory entry durable) so it can be flushed. */
+function openWalForSync(file: string): number {
+  const fd = openSync(`${file}-wal`, 'a');
+  const directory = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
+  return fd;
+}
+
+function openPostgres(
+  location: { url: string; poolSize?: number },
+  onConnectionError: (error: Error) => void,
+): Store {
+  const pool = new pg.Pool({
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8_OID
+          ? Number
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+    connectionString: location.url,
+    max: location.poolSize ?? 16,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+  });
+  // An idle client's error would otherwise be thrown from the pool and end the process.
+  pool.on('error', onConnectionError);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+
+  return {
+    dialect: 'postgres',
+    db,
+    transaction: (work) => db.transaction().execute(work),
+    // With synchronous_commit on, PostgreSQL flushes (and groups) commits itself.
+    durable: async () => {},
+    lockAuditChain: async (trx) => {
+      await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
+    },
+    close: () => db.destroy(),
+  };
+}

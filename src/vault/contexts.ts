@@ -1,0 +1,24 @@
+/**
+ * The additional authenticated data of every ciphertext, in one place. Each names what the
+ * ciphertext belongs to, so a value copied to another row, safe, account or version fails to open.
+ */
+export const ROOT_KEY_CONTEXT = 'tessera/root-key/v1';
+export const SIGNING_KEY_CONTEXT = 'tessera/audit-signing-key/v1';
+
+export function safeKeyContext(safeId: string): string {
+  return `tessera/safe-kek/v1|safe=${safeId}`;
+}
+
+export interface SecretLocation {
+  readonly safeId: string;
+  readonly accountId: string;
+  readonly version: number;
+}
+
+export function dataKeyContext(at: SecretLocation): string {
+  return `tessera/data-key/v1|safe=${at.safeId}|account=${at.accountId}|version=${at.version}`;
+}
+
+export function secretContext(at: SecretLocation): string {
+  return `tessera/secret/v1|safe=${at.safeId}|account=${at.accountId}|version=${at.version}`;
+}

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { STORE_KINDS } from '../support/stores.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+
+/**
+ * Walks every route of the API with every kind of caller and asserts who gets through the access
+ * decision point. A refusal is 401 UNAUTHENTICATED, 403 FORBIDDEN, or 404 NOT_FOUND for another
+ * safe's objects; anything else (success, validation, conflict, target errors) got past it.
+ */
+type Caller = 'anonymous' | 'admin' | 'auditor' | 'member' | 'outsider';
+const CALLERS: readonly Caller[] = ['anonymous', 'admin', 'auditor', 'member', 'outsider'];
+const LOGGED_IN: readonly Caller[] = ['admin', 'auditor', 'member', 'outsider'];
+
+interface RouteCase {
+  readonly allowed: readonly Caller[];
+  readonly path?: string;
+  readonly body?: () => unknown;
+  /** Runs before each caller's attempt, so every caller finds the same state. */
+  readonly prepare?: (server: TestServer) => Promise<unknown>;
+}
+
+const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+const ACCOUNT = '/v1/targets/tgt/accounts/app_user';
+
+const ROUTES: Record<string, RouteCase> = {
+  'GET /v1/health': { allowed: CALLERS },
+  'GET /v1/operator/status': { allowed: CALLERS },
+  'POST /v1/operator/init': { allowed: CALLERS, body: () => ({ shares: 3, threshold: 2 }) },
+  'POST /v1/operator/unseal': { allowed: CALLERS, body: () => ({ share: 'AAAA' }) },
+  'POST /v1/operator/seal': { allowed: ['admin'] },
+  'POST /v1/auth/login': {
+    allowed: CALLERS,
+    body: () => ({ user: 'member', password: MEMBER_PASSWORD }),
+  },
+  'GET /v1/auth/self': { allowed: LOGGED_IN },
+  'POST /v1/auth/logout': { allowed: LOGGED_IN },
+  'DELETE /v1/tokens/{id}': { allowed: ['admin'], path: `/v1/tokens/${crypto.randomUUID()}` },
+  'GET /v1/users': { allowed: ['admin', 'auditor'] },
+  'POST /v1/users': { allowed: ['admin'], body: () => ({ name: unique('u'), role: 'user' }) },
+  'GET /v1/safes': { allowed: LOGGED_IN },
+  'POST /v1/safes': { allowed: ['admin'], body: () => ({ name: unique('s') }) },
+  'GET /v1/safes/{safe}': { allowed: ['admin', 'auditor', 'member'], path: '/v1/safes/vault1' },
+  'PUT /v1/safes/{safe}/members/{user}': {
+    allowed: ['admin', 'member'],
+    path: '/v1/safes/vault1/members/bystander',
+    body: () => ({ permissions: ['list'] }),
+  },
+  'DELETE /v1/safes/{safe}/members/{user}': {
+    allowed: ['admin', 'member'],
+    path: '/v1/safes/vault1/members/bystander',
+    prepare: (server) =>
+      server.api('PUT', '/v1/safes/vault1/members/bystander', { body: { permissions: ['list'] } }),
+  },
+  'GET /v1/targets': { allowed: LOGGED_IN },
+  'POST /v1/targets': {
+    allowed: ['admin'],
+    body: () => ({ name: unique('t'), platform: 'postgresql', host: '127.0.0.1', port: 9 }),
+  },
+  'GET /v1/targets/{target}': { allowed: LOGGED_IN, path: '/v1/targets/tgt' },
+  'GET /v1/policies': { allowed: LOGGED_IN },
+  'GET /v1/policies/{policy}': { allowed: LOGGED_IN, path: '/v1/policies/default' },
+  'PUT /v1/policies/{policy}': { allowed: ['admin'], path: '/v1/policies/p1', body: () => ({}) },
+  'GET /v1/accounts': { allowed: LOGGED_IN },
+  'POST /v1/targets/{target}/accounts': {
+    allowed: ['admin', 'member'],
+    path: '/v1/targets/tgt/accounts',
+    body: () => ({ username: unique('acct'), safe: 'vault1', secret: 'initial' }),
+  },
+  'GET /v1/targets/{target}/accounts/{username}': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: ACCOUNT,
+  },
+  'GET /v1/targets/{target}/accounts/{username}/versions': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: `${ACCOUNT}/versions`,
+  },
+  'POST /v1/targets/{target}/accounts/{username}/verify': {
+    allowed: ['admin', 'member'],
+    path: `${ACCOUNT}/verify`,
+  },
+  'POST /v1/targets/{target}/accounts/{username}/rotate': {
+    allowed: ['admin', 'member'],
+    path: `${ACCOUNT}/rotate`,
+  },
+  'POST /v1/targets/{target}/accounts/{username}/reveal': {
+    allowed: ['member'],
+    path: `${ACCOUNT}/reveal`,
+    body: () => ({ reason: 'access matrix' }),
+  },
+  'POST /v1/targets/{target}/accounts/{username}/checkout': {
+    allowed: ['member'],
+    path: `${ACCOUNT}/checkout`,
+    body: () => ({ reason: 'access matrix' }),
+  },
+  'POST /v1/targets/{target}/accounts/{username}/checkin': {
+    allowed: ['admin', 'member'],
+    path: `${ACCOUNT}/checkin`,
+  },
+  'GET /v1/audit/events': { allowed: ['admin', 'auditor'] },
+  'POST /v1/audit/verify': { allowed: ['admin', 'auditor'] },
+};
+
+const MEMBER_PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
+const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND']);
+
+for (const store of STORE_KINDS) {
+  describe(`access matrix on ${store}`, () => {
+    let server: TestServer;
+    const userIds: Partial<Record<Caller, string>> = {};
+
+    before(async () => {
+      server = await startTestServer({ store });
+      const create = async (name: string, role: string, password?: string) => {
+        const r = await server.api<{ id: string }>('POST', '/v1/users', {
+          body: { name, role, password },
+        });
+        assert.equal(r.status, 201);
+        return r.body.id;
+      };
+      userIds.admin = (await server.services.users.findByName('admin'))?.id ?? '';
+      userIds.auditor = await create('auditor', 'auditor');
+      userIds.member = await create('member', 'user', MEMBER_PASSWORD);
+      userIds.outsider = await create('outsider', 'user');
+      await create('bystander', 'user');
+      assert.equal(
+        (await server.api('POST', '/v1/safes', { body: { name: 'vault1' } })).status,
+        201,
+      );
+      const permissions = ['list', 'use', 'retrieve', 'checkout', 'manage'];
+      assert.equal(
+        (await server.api('PUT', '/v1/safes/vault1/members/member', { body: { permissions } }))
+          .status,
+        200,
+      );
+      const target = { name: 'tgt', platform: 'postgresql', host: '127.0.0.1', port: 9 };
+      assert.equal((await server.api('POST', '/v1/targets', { body: target })).status, 201);
+      const account = { username: 'app_user', safe: 'vault1', secret: 'initial' };
+      assert.equal(
+        (await server.api('POST', '/v1/targets/tgt/accounts', { body: account })).status,
+        201,
+      );
+    });
+    after(() => server.stop());
+
+    const tokenFor = async (caller: Caller): Promise<string | null> => {
+      if (caller === 'anonymous') return null;
+      const userId = userIds[caller];
+      assert.ok(userId);
+      const issued = await server.services.tokens.issue(server.services.store.db, {
+        userId,
+        kind: 'test',
+        ttlMs: 60_000,
+      });
+      return issued.token;
+    };
+
+    it('lists exactly the routes of the OpenAPI document', async () => {
+      const doc = await server.api<{ paths: Record<string, Record<string, unknown>> }>(
+        'GET',
+        '/v1/openapi.json',
+      );
+      const documented = Object.entries(doc.body.paths).flatMap(([p, methods]) =>
+        Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`),
+      );
+      assert.deepEqual(documented.sort(), Object.keys(ROUTES).sort());
+    });
+
+    for (const [route, spec] of Object.entries(ROUTES)) {
+      it(route, async () => {
+        const [method = 'GET', template = ''] = route.split(' ');
+        for (const caller of CALLERS) {
+          const token = await tokenFor(caller);
+          await spec.prepare?.(server);
+          const body = spec.body?.();
+          const response = await server.api<{ error?: { code: string } }>(
+            method,
+            spec.path ?? template,
+            {
+              token,
+              ...(body === undefined ? {} : { body }),
+            },
+          );
+          const refused = response.status >= 400 && REFUSALS.has(response.body.error?.code ?? '');
+          const expected = spec.allowed.includes(caller);
+          assert.equal(
+            !refused,
+            expected,
+            `${route} as ${caller}: ${response.status} ${JSON.stringify(response.body)}`,
+          );
+          if (route === 'POST /v1/operator/seal' && !refused) {
+            const key = readFileSync(path.join(server.dataDir, 'dev-unseal.key'), 'utf8');
+            await server.services.keyring.unsealWithKey(Buffer.from(key, 'base64'));
+          }
+        }
+      });
+    }
+  });
+}
