@@ -9,7 +9,7 @@ import { createCheckoutService } from './accounts/checkout-service.ts';
 import { createPolicyService } from './accounts/policies.ts';
 import { createSecretVersions } from './accounts/secret-versions.ts';
 import { createTargetService } from './accounts/targets.ts';
-import { createAuditLog } from './audit/audit-log.ts';
+import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
 import { createAuditReader } from './audit/audit-reader.ts';
 import { createCheckpointer } from './audit/checkpointer.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -30,7 +30,7 @@ import { createLogger } from './logger.ts';
 import { createRotationEngine } from './rotation/rotation-engine.ts';
 import { createScheduler } from './rotation/scheduler.ts';
 import type { Services } from './services.ts';
-import { openStore } from './store/store.ts';
+import { openStore, type Store } from './store/store.ts';
 import { KEY_BYTES } from './vault/envelope.ts';
 import { createKeyring } from './vault/keyring.ts';
 import { createOperatorService } from './vault/operator-service.ts';
@@ -56,12 +56,23 @@ export interface RunningServer {
 /** What dev mode prints once: it goes to the terminal (stderr), never to the JSON log. */
 export type Banner = (line: string) => void;
 
+export interface ServerOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly banner?: Banner;
+  /**
+   * Replaces the audit trail. Only the benchmark uses it, to measure the cost of auditing
+   * against a baseline without it; the `server` command offers no way to set it.
+   */
+  readonly auditLog?: (deps: { store: Store; clock: Clock; logger: Logger }) => AuditLog;
+}
+
 const DEV_UNSEAL_FILE = 'dev-unseal.key';
 
 /** The composition root: builds every service from its narrow dependencies and starts listeners. */
 export async function startServer(
   config: ServerConfig,
-  options: { logger?: Logger; clock?: Clock; banner?: Banner } = {},
+  options: ServerOptions = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger();
   const clock = options.clock ?? systemClock;
@@ -74,7 +85,8 @@ export async function startServer(
       : { kind: 'postgres', url: config.databaseUrl },
     { onConnectionError: (error) => logger.warn({ err: error }, 'database connection lost') },
   );
-  const services = buildServices({ store, clock, logger, nodeId: randomUUID() });
+  const createAudit = options.auditLog ?? createAuditLog;
+  const services = buildServices({ store, clock, logger, nodeId: randomUUID(), createAudit });
 
   if (config.dev) await startDev(config, services, banner);
 
@@ -113,16 +125,17 @@ export async function startServer(
 }
 
 function buildServices(deps: {
-  store: Services['store'];
+  store: Store;
   clock: Clock;
   logger: Logger;
   nodeId: string;
+  createAudit: NonNullable<ServerOptions['auditLog']>;
 }): Services {
   const { store, clock, logger, nodeId } = deps;
   const connectors = new Map<string, Connector>([['postgresql', createPostgresqlConnector()]]);
   const keyring = createKeyring({ store, clock });
   const cipher = createSecretCipher({ keyring });
-  const audit = createAuditLog({ store, clock, logger });
+  const audit = deps.createAudit({ store, clock, logger });
   const checkpointer = createCheckpointer({ store, keyring, clock, logger });
   const auditReader = createAuditReader({ store, keyring, checkpointer });
   const access = createAccessDecision({ store });

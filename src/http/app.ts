@@ -80,7 +80,8 @@ export async function createHttpApp(deps: {
     transform: jsonSchemaTransform,
   });
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
     request.principal = await authenticate(deps.tokens, request);
     if (request.principal !== null) {
       request.log = request.log.child({ actor: request.principal.name });
