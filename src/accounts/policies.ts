@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
 import { notFound } from '../errors.ts';
-import type { SecretRules } from '../rotation/password-generator.ts';
+import { type SecretRules, validateSecretRules } from '../rotation/password-generator.ts';
 import type { PolicyTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 
@@ -65,6 +65,8 @@ export function createPolicyService(deps: {
   };
 
   const set = async (ctx: RequestContext, name: string, settings: PolicySettings) => {
+    // A policy that could never generate a secret is refused now, not at the next rotation.
+    validateSecretRules(settings.secret);
     const now = clock.now();
     const columns = toColumns(settings);
     const policy = await store.transaction(async (trx) => {

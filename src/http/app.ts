@@ -59,7 +59,6 @@ export async function createHttpApp(deps: {
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     trustProxy: deps.trustProxy ?? false,
-    disableRequestLogging: false,
     routerOptions: { maxParamLength: 300 },
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -85,12 +84,14 @@ export async function createHttpApp(deps: {
     request.principal = await authenticate(deps.tokens, request);
     if (request.principal !== null) {
       request.log = request.log.child({ actor: request.principal.name });
+      reply.log = request.log;
     }
   });
 
   // Default deny: a route that does not name its action answers 403 to everyone. The decision
   // comes before validation, so a caller without rights learns nothing from validation errors.
   app.addHook('preValidation', async (request) => {
+    if (request.is404) return;
     const { action, scope } = request.routeOptions.config;
     if (action === undefined || !(action in ACCESS_RULES)) {
       throw new TesseraError('FORBIDDEN', 'this route has no access rule');
