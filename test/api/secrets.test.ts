@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { STORE_KINDS } from '../support/stores.ts';
 import { createUserWithToken, startTestServer, type TestServer } from '../support/test-server.ts';
 
@@ -190,6 +191,27 @@ for (const store of STORE_KINDS) {
       assert.equal(safe.body.error.code, 'VAULT_SEALED');
       const key = readFileSync(path.join(server.dataDir, 'dev-unseal.key'), 'utf8');
       await server.services.keyring.unsealWithKey(Buffer.from(key, 'base64'));
+    });
+
+    it('refuses to reveal when the audit trail cannot be written (F15)', async () => {
+      const db = server.services.store.db;
+      await sql`alter table audit_events rename to audit_events_away`.execute(db);
+      try {
+        const r = await server.api<ErrorReply>('POST', '/v1/targets/db01/accounts/app/reveal', {
+          token: alice,
+          body: { reason: 'audit down' },
+        });
+        assert.deepEqual([r.status, r.body.error.code], [503, 'AUDIT_UNAVAILABLE']);
+        assert.ok(!JSON.stringify(r.body).includes(secretA));
+        const onboard = await server.api<ErrorReply>('POST', '/v1/targets/db01/accounts', {
+          body: { username: 'late', safe: 'ops', secret: 'x' },
+        });
+        assert.equal(onboard.body.error.code, 'AUDIT_UNAVAILABLE');
+      } finally {
+        await sql`alter table audit_events_away rename to audit_events`.execute(db);
+      }
+      const late = await server.api<ErrorReply>('GET', '/v1/targets/db01/accounts/late');
+      assert.equal(late.body.error.code, 'NOT_FOUND', 'the refused onboarding left nothing behind');
     });
 
     it('never writes a secret, password or token in clear to the logs or the database files', async () => {
