@@ -59,11 +59,9 @@ export function createAccessDecision(deps: { store: Store }): AccessDecision {
     decide,
     permissionsIn,
     async require(principal, action, safeId) {
-      if (principal === null && ACCESS_RULES[action] && !('anonymous' in ACCESS_RULES[action])) {
-        throw new TesseraError('UNAUTHENTICATED', 'log in first');
-      }
       const decision = await decide(principal, action, safeId);
       if (decision.allowed) return;
+      if (principal === null) throw new TesseraError('UNAUTHENTICATED', 'log in first');
       // Another safe's resources are "not found", so a refusal does not confirm they exist.
       if (!decision.visible && safeId !== undefined && safeId !== null) {
         throw new TesseraError('NOT_FOUND', 'not found');
