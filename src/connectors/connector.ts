@@ -32,12 +32,15 @@ export interface ChangeRequest {
 
 /**
  * How a change ended. `rejected` means the target definitely refused this value (a password rule):
- * the candidate is discarded and a new one generated. `unknown` means the outcome is ambiguous
- * (timeout, dropped connection): the caller settles it by trying to log in with both values.
+ * the candidate is discarded and a new one generated. `not-sent` means the change never reached
+ * the target (no connection, the logon was refused): another value would fare no better.
+ * `unknown` means the outcome is ambiguous (timeout, dropped connection after the statement was
+ * sent): the caller settles it by trying to log in with both values.
  */
 export type ChangeOutcome =
   | { readonly kind: 'applied' }
   | { readonly kind: 'rejected'; readonly reason: string }
+  | { readonly kind: 'not-sent'; readonly reason: string }
   | { readonly kind: 'unknown'; readonly reason: string };
 
 export type VerifyOutcome =

@@ -61,9 +61,8 @@ const MAX_ATTEMPTS = 100_000;
 export function generateSecret(rules: SecretRules): string {
   const plan = planSecret(rules);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const candidate = Array.from({ length: rules.length }, () => {
-      return plan.alphabet[randomInt(plan.alphabet.length)] ?? '';
-    });
+    const draw = () => plan.alphabet[randomInt(plan.alphabet.length)] ?? '';
+    const candidate = Array.from({ length: rules.length }, draw);
     if (meetsMinima(candidate, plan.classes)) return candidate.join('');
   }
   throw new TesseraError('INTERNAL', `no secret met the class minima in ${MAX_ATTEMPTS} attempts`);
@@ -86,7 +85,8 @@ interface SecretPlan {
 
 function planSecret(rules: SecretRules): SecretPlan {
   checkLength(rules.length);
-  const exclude = new Set(characters(rules.exclude, 'exclude'));
+  // Excluding a control character is harmless, and platforms do: PostgreSQL forbids NUL.
+  const exclude = new Set(codePoints(rules.exclude, 'exclude'));
   const classes: ClassPlan[] = [];
   const seen = new Set<string>();
 
@@ -127,7 +127,7 @@ function planClass(
     return undefined;
   }
 
-  const kept = new Set(characters(alphabet, name).filter((char) => !exclude.has(char)));
+  const kept = new Set(alphabetOf(alphabet, name).filter((char) => !exclude.has(char)));
   if (kept.size === 0) {
     if (min > 0) invalid(name, `${name} requires ${min} but exclusions leave no characters`);
     return undefined;
@@ -152,13 +152,19 @@ function checkFeasible(length: number, classes: readonly ClassPlan[]): void {
   }
 }
 
-/** The characters of `text` as code points; refuses control characters and lone surrogates. */
-function characters(text: string, rule: string): string[] {
+/** The code points of `text`; refuses lone surrogates. */
+function codePoints(text: string, rule: string): string[] {
   if (!text.isWellFormed()) invalid(rule, `${rule} is not well-formed Unicode`);
-  const chars = [...text];
+  return [...text];
+}
+
+/** The characters a class may draw: no control characters, which no one can type or paste. */
+function alphabetOf(text: string, rule: string): string[] {
+  const chars = codePoints(text, rule);
   const control = chars.find((char) => /\p{Cc}/u.test(char));
-  if (control !== undefined)
+  if (control !== undefined) {
     invalid(rule, `${rule} contains the control character ${describe(control)}`);
+  }
   return chars;
 }
 

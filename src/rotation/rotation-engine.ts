@@ -281,6 +281,10 @@ export function createRotationEngine(deps: {
         newSecret: candidate,
         logon: { username: account.username, secret: current.toString('utf8') },
       });
+      if (outcome.kind === 'not-sent') {
+        await discard(ctx, account, version, 'the change never reached the target');
+        throw await fail(ctx, account, outcome.reason, { version });
+      }
       if (outcome.kind === 'rejected') {
         await discard(ctx, account, version, `target refused the value: ${outcome.reason}`);
         continue;
@@ -308,7 +312,8 @@ export function createRotationEngine(deps: {
       try {
         // A pending version left by an interrupted rotation is settled before a new one starts.
         const pending = await versions.pending(store.db, account.id);
-        if (pending !== null) await settle(ctx, await accounts.reload(store.db, account.id), pending);
+        if (pending !== null)
+          await settle(ctx, await accounts.reload(store.db, account.id), pending);
         return await attempt(ctx, await accounts.reload(store.db, account.id), origin);
       } catch (error) {
         if (error instanceof TesseraError) throw error;

@@ -54,6 +54,7 @@ const HOST = '127.0.0.1';
 const OS_USER = 'postgres';
 const PG_ROOT = '/usr/lib/postgresql';
 const READY_TIMEOUT_MS = 30_000;
+const START_ATTEMPTS = 3;
 const STOP_TIMEOUT_MS = 10_000;
 const CHILD_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C', TZ: 'UTC' };
 
@@ -93,18 +94,39 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   const superuser = { username: 'tessera_su', password: randomBytes(24).toString('base64url') };
   try {
     await initCluster(bin, dir, runAs, superuser);
-    const port = await freePort();
-    const logPath = join(dir, 'postgresql.log');
-    const server = spawnServer(bin, dir, runAs, port, logPath, options);
-    const cleanupOnExit = () => killAndRemove(server, dir);
-    process.on('exit', cleanupOnExit);
-
-    const cluster = buildCluster({ bin, dir, port, logPath, superuser, server, cleanupOnExit });
-    await waitUntilReady(cluster, server);
-    return cluster;
+    return await startServer({ bin, dir, runAs, superuser, options });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+interface ServerSetup {
+  readonly bin: string;
+  readonly dir: string;
+  readonly runAs: OsUser | undefined;
+  readonly superuser: { readonly username: string; readonly password: string };
+  readonly options: PgClusterOptions;
+}
+
+/** Starts the server on a free port, again on another if someone took the port meanwhile. */
+async function startServer(setup: ServerSetup): Promise<PgCluster> {
+  const logPath = join(setup.dir, 'postgresql.log');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const server = spawnServer(setup, port, logPath);
+    const cleanupOnExit = () => killAndRemove(server, setup.dir);
+    process.on('exit', cleanupOnExit);
+
+    const cluster = buildCluster({ ...setup, port, logPath, server, cleanupOnExit });
+    const state = await waitUntilReady(cluster, server);
+    if (state === 'ready') return cluster;
+
+    process.off('exit', cleanupOnExit);
+    await stopServer(server);
+    if (state === 'timeout' || attempt >= START_ATTEMPTS) {
+      throw new Error(`test PostgreSQL did not start; log tail:\n${logTail(logPath)}`);
+    }
   }
 }
 
@@ -188,14 +210,9 @@ async function psqlLogin(bin: string, port: number, username: string, password: 
     PGSSLMODE: 'disable',
     PGCONNECT_TIMEOUT: '5',
   };
+  const command = [...args, '-d', 'postgres', '-c', 'SELECT 1'];
   try {
-    const result = await execFileAsync(
-      join(bin, 'psql'),
-      [...args, '-d', 'postgres', '-c', 'SELECT 1'],
-      {
-        env,
-      },
-    );
+    const result = await execFileAsync(join(bin, 'psql'), command, { env });
     return result.stdout.trim() === '1';
   } catch {
     return false; // psql exits non-zero when the login is refused
@@ -289,14 +306,8 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-function spawnServer(
-  bin: string,
-  dir: string,
-  runAs: OsUser | undefined,
-  port: number,
-  logPath: string,
-  options: PgClusterOptions,
-): ChildProcess {
+function spawnServer(setup: ServerSetup, port: number, logPath: string): ChildProcess {
+  const { bin, dir, runAs, options } = setup;
   const settings = [
     `listen_addresses=${HOST}`,
     `unix_socket_directories=${dir}`,
@@ -320,25 +331,24 @@ function spawnServer(
   }
 }
 
-async function waitUntilReady(cluster: PgCluster, server: ChildProcess): Promise<void> {
+async function waitUntilReady(cluster: PgCluster, server: ChildProcess) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null || server.signalCode !== null) break;
+    if (server.exitCode !== null || server.signalCode !== null) return 'exited';
     try {
       await cluster.query('SELECT 1');
-      return;
+      return 'ready';
     } catch {
       // Still starting up (refused connection or 57P03); try again shortly.
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  await cluster.stop();
-  throw new Error(`test PostgreSQL did not start; log tail:\n${tail(cluster)}`);
+  return 'timeout';
 }
 
-function tail(cluster: PgCluster): string {
+function logTail(logPath: string): string {
   try {
-    return cluster.readLog().split('\n').slice(-20).join('\n');
+    return readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n');
   } catch {
     return '(no log)';
   }

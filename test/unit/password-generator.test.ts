@@ -76,6 +76,14 @@ describe('generateSecret', () => {
     assert.equal(counts.size, 26 + 26 + 10 + ASCII_SYMBOLS.length - [...exclude].length);
   });
 
+  test('platform exclusions may name control characters (PostgreSQL forbids NUL)', () => {
+    // The rotation engine appends the connector's forbidden characters to the policy's.
+    const exclude = 'O0\u0000';
+    const secret = generateSecret(rules({ exclude }));
+    assert.equal([...secret].length, 32);
+    for (const char of exclude) assert.equal(secret.includes(char), false);
+  });
+
   test('a disallowed class and an empty symbol set never appear', () => {
     const noDigits = rules({ minDigits: 0, disallow: ['digits'], symbols: '', minSymbols: 0 });
     for (let i = 0; i < 1_000; i++) {
@@ -83,7 +91,7 @@ describe('generateSecret', () => {
     }
   });
 
-  test('an extra alphabet of non-ASCII letters is used as a class, code point by code point', () => {
+  test('an extra alphabet of non-ASCII letters forms a class of code points', () => {
     const wide = rules({ extra: NON_ASCII_LETTERS, minExtra: 3 });
     const extra = new Set(NON_ASCII_LETTERS);
     for (let i = 0; i < 1_000; i++) {
@@ -109,14 +117,14 @@ describe('generateSecret', () => {
     // with a standard deviation of 14, so the bound of 250 (10 standard deviations) is never
     // crossed by chance, yet sits far below the modulo generator's value. The next test runs
     // the same statistic on such a generator to show it fails.
-    const alphabet = alphabetOf(100);
+    const alphabet = distinctCharacters(100);
     const flat: SecretRules = { ...noClasses(), length: 100, symbols: alphabet };
     const counts = tally(Array.from({ length: 1_000 }, () => generateSecret(flat)));
     assert.ok(chiSquare(counts, 100, 100_000) < 250);
   });
 
   test('the uniformity check catches a byte-modulo generator', () => {
-    const alphabet = [...alphabetOf(100)];
+    const alphabet = [...distinctCharacters(100)];
     const biased = function* () {
       for (const byte of randomBytes(100_000)) yield alphabet[byte % alphabet.length] ?? '';
     };
@@ -186,6 +194,6 @@ function noClasses(): SecretRules {
 }
 
 /** `size` distinct printable characters that belong to no built-in class. */
-function alphabetOf(size: number): string {
+function distinctCharacters(size: number): string {
   return Array.from({ length: size }, (_, i) => String.fromCodePoint(0x0100 + i)).join('');
 }
