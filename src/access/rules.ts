@@ -27,6 +27,8 @@ export const ACCESS_RULES = {
   'token.revoke': { roles: ['admin'] },
   'user.create': { roles: ['admin'] },
   'user.list': { roles: ['admin', 'auditor'] },
+  'user.password': { anyUser: true },
+  'user.password.other': { roles: ['admin'] },
   'safe.create': { roles: ['admin'] },
   'safe.list': { anyUser: true },
   'safe.read': {
@@ -47,7 +49,8 @@ export const ACCESS_RULES = {
   'account.rotate': { roles: ['admin'], safe: ['manage'] },
   'secret.retrieve': { safe: ['retrieve'] },
   'account.checkout': { safe: ['checkout'] },
-  'account.checkin': { anyUser: true },
+  'account.checkin': { roles: ['admin'], safe: ['checkout', 'manage'] },
+  'account.checkin.other': { roles: ['admin'], safe: ['manage'] },
   'audit.read': { roles: ['admin', 'auditor'] },
 } as const satisfies Record<string, AccessRule>;
 

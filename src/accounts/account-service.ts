@@ -33,6 +33,11 @@ export interface AccountService {
     ref: { target: string; username: string },
     action: AccountAction,
   ): Promise<Account>;
+  /**
+   * The account with no access check, for a service that decides access itself (check-in,
+   * where the holder may always give back). Anything else uses `get`.
+   */
+  find(ref: { target: string; username: string }): Promise<Account>;
   history(account: Account): Promise<SecretVersionInfo[]>;
   /** Reads the row again, inside a transaction when one is given. */
   reload(db: Queryable, accountId: string): Promise<Account>;
@@ -43,8 +48,7 @@ export type AccountAction =
   | 'account.verify'
   | 'account.rotate'
   | 'secret.retrieve'
-  | 'account.checkout'
-  | 'account.checkin';
+  | 'account.checkout';
 
 export function accountQuery(db: Queryable) {
   return db
@@ -73,6 +77,15 @@ export function createAccountService(deps: {
   const reload = async (db: Queryable, accountId: string) => {
     const row: AccountRow | undefined = await accountQuery(db)
       .where('accounts.id', '=', accountId)
+      .executeTakeFirst();
+    if (row === undefined) throw notFound('account');
+    return toAccount(row, clock.now());
+  };
+
+  const findByRef = async (ref: { target: string; username: string }) => {
+    const row = await accountQuery(store.db)
+      .where('targets.name', '=', ref.target)
+      .where('accounts.username', '=', ref.username)
       .executeTakeFirst();
     if (row === undefined) throw notFound('account');
     return toAccount(row, clock.now());
@@ -190,14 +203,12 @@ export function createAccountService(deps: {
     },
 
     async get(principal, ref, action) {
-      const row = await accountQuery(store.db)
-        .where('targets.name', '=', ref.target)
-        .where('accounts.username', '=', ref.username)
-        .executeTakeFirst();
-      if (row === undefined) throw notFound('account');
-      await access.require(principal, action, row.safe_id);
-      return toAccount(row, clock.now());
+      const account = await findByRef(ref);
+      await access.require(principal, action, account.safeId);
+      return account;
     },
+
+    find: (ref) => findByRef(ref),
 
     history: (account) => versions.history(account.id),
   };

@@ -261,14 +261,20 @@ export function createCheckoutService(deps: {
     },
 
     async checkin(ctx, principal, ref) {
-      const account = await accounts.get(principal, ref, 'account.checkin');
+      const account = await accounts.find(ref);
       const holder = account.checkout;
-      if (holder === null || holder.holder !== principal.name) {
-        // Someone else's check-out: only an admin or a safe manager may end it.
-        await access.require(principal, 'account.rotate', account.safeId);
+      // Giving back one's own check-out is always allowed, even after losing the permission.
+      if (holder?.holder !== principal.name) {
+        await access.require(principal, 'account.checkin', account.safeId);
+        if (holder === null) {
+          throw new TesseraError('ACCOUNT_NOT_CHECKED_OUT', `${account.ref} is not checked out`);
+        }
+        // Ending someone else's check-out takes an admin or a safe manager.
+        await access.require(principal, 'account.checkin.other', account.safeId);
       }
-      if (holder === null)
+      if (holder === null) {
         throw new TesseraError('ACCOUNT_NOT_CHECKED_OUT', `${account.ref} is not checked out`);
+      }
       const policy = await policies.byId(account.policyId);
 
       await store.transaction(async (trx) => {

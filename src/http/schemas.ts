@@ -15,7 +15,8 @@ export const accountUsername = z
   .string()
   .min(1)
   .max(128)
-  .refine((v) => !/[\0\r\n]/.test(v), 'no control characters');
+  .refine((v) => !/[\0\r\n]/.test(v), 'no control characters')
+  .refine((v) => v !== '.' && v !== '..', 'not . or .., which URLs cannot address');
 export const reason = z.string().trim().min(1, 'a reason is required').max(500);
 export const password = z.string().min(1).max(1024);
 export const secretValue = z

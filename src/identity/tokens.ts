@@ -14,7 +14,8 @@ export interface TokenService {
   ): Promise<{ id: string; token: string; expiresAt: number | null }>;
   authenticate(token: string): Promise<Principal | null>;
   revoke(db: Queryable, tokenId: string): Promise<boolean>;
-  revokeAllOf(db: Queryable, userId: string): Promise<void>;
+  /** Revokes every live token of the user, except `keep` (the caller's own, when it is theirs). */
+  revokeAllOf(db: Queryable, userId: string, keep?: string): Promise<void>;
 }
 
 const TOKEN_PREFIX = 'tsr_';
@@ -105,14 +106,15 @@ export function createTokenService(deps: { store: Store; clock: Clock }): TokenS
       return result.numUpdatedRows > 0n;
     },
 
-    async revokeAllOf(db, userId) {
-      await db
+    async revokeAllOf(db, userId, keep) {
+      let query = db
         .updateTable('tokens')
         .set({ revoked_at: clock.now() })
         .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .execute();
-      forget((p) => p.userId === userId);
+        .where('revoked_at', 'is', null);
+      if (keep !== undefined) query = query.where('id', '!=', keep);
+      await query.execute();
+      forget((p) => p.userId === userId && p.tokenId !== keep);
     },
   };
 

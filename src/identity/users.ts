@@ -6,7 +6,7 @@ import { TesseraError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { PasswordHasher } from './password-hash.ts';
-import type { Role } from './principal.ts';
+import type { Principal, Role } from './principal.ts';
 import type { TokenService } from './tokens.ts';
 
 export interface User {
@@ -33,6 +33,15 @@ export interface UserService {
   findByName(name: string): Promise<User | null>;
   login(ctx: Omit<RequestContext, 'actor'>, name: string, password: string): Promise<LoginResult>;
   revokeToken(ctx: RequestContext, tokenId: string): Promise<void>;
+  /**
+   * Sets a user's password: one's own with the current password, anyone's as an admin (the
+   * caller checks that). Every other token of the user is revoked.
+   */
+  setPassword(
+    ctx: RequestContext,
+    principal: Principal,
+    input: { name: string; password: string; currentPassword?: string | undefined },
+  ): Promise<void>;
   /** The built-in administrator, created once at initialisation. */
   ensureBuiltinAdmin(password: string | null): Promise<User>;
 }
@@ -188,6 +197,37 @@ export function createUserService(deps: {
             outcome: 'success',
             actor: ctx.actor,
             object: { type: 'token', id: tokenId, name: null },
+            source: ctx.source,
+            requestId: ctx.requestId,
+          },
+        ]);
+      });
+      await store.durable();
+    },
+
+    async setPassword(ctx, principal, { name, password, currentPassword }) {
+      const row = await findRow(name);
+      if (row === undefined) throw new TesseraError('NOT_FOUND', 'user not found');
+      if (principal.userId === row.id && principal.role !== 'admin') {
+        const current = currentPassword ?? '';
+        const matches =
+          row.password_hash !== null && (await hasher.verify(current, row.password_hash));
+        if (!matches) throw new TesseraError('UNAUTHENTICATED', 'the current password is wrong');
+      }
+      const hash = await hasher.hash(password);
+      await store.transaction(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set({ password_hash: hash, updated_at: clock.now() })
+          .where('id', '=', row.id)
+          .execute();
+        await tokens.revokeAllOf(trx, row.id, principal.tokenId);
+        await audit.appendInTx(trx, [
+          {
+            action: 'user.password.set',
+            outcome: 'success',
+            actor: ctx.actor,
+            object: { type: 'user', id: row.id, name: row.name },
             source: ctx.source,
             requestId: ctx.requestId,
           },

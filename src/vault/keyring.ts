@@ -156,11 +156,12 @@ export function createKeyring(deps: { store: Store; clock: Clock }): Keyring {
 
     async submitShare(encoded) {
       const row = await requireRow();
-      if (unsealed !== null) return status();
       const share = decodeShare(encoded);
       const index = matchDigest(share, JSON.parse(row.share_digests) as string[]);
-      if (index < 0)
+      if (index < 0) {
         throw new TesseraError('UNSEAL_SHARE_INVALID', 'this is not a share of this vault');
+      }
+      if (unsealed !== null) return status();
       if (submitted.has(index)) {
         throw new TesseraError('UNSEAL_SHARE_REPEATED', 'this share was already submitted');
       }

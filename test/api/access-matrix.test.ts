@@ -41,6 +41,11 @@ const ROUTES: Record<string, RouteCase> = {
   'DELETE /v1/tokens/{id}': { allowed: ['admin'], path: `/v1/tokens/${crypto.randomUUID()}` },
   'GET /v1/users': { allowed: ['admin', 'auditor'] },
   'POST /v1/users': { allowed: ['admin'], body: () => ({ name: unique('u'), role: 'user' }) },
+  'PUT /v1/users/{name}/password': {
+    allowed: ['admin'],
+    path: '/v1/users/bystander/password',
+    body: () => ({ password: 'a new password' }),
+  },
   'GET /v1/safes': { allowed: LOGGED_IN },
   'POST /v1/safes': { allowed: ['admin'], body: () => ({ name: unique('s') }) },
   'GET /v1/safes/{safe}': { allowed: ['admin', 'auditor', 'member'], path: '/v1/safes/vault1' },
@@ -98,13 +103,20 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'POST /v1/targets/{target}/accounts/{username}/checkin': {
     allowed: ['admin', 'member'],
-    path: `${ACCOUNT}/checkin`,
+    path: '/v1/targets/tgt/accounts/held/checkin',
+    // The member holds the account before every attempt: the holder and an admin may end it.
+    prepare: (server) =>
+      server.api('POST', '/v1/targets/tgt/accounts/held/checkout', {
+        token: memberToken,
+        body: { reason: 'hold for the matrix' },
+      }),
   },
   'GET /v1/audit/events': { allowed: ['admin', 'auditor'] },
   'POST /v1/audit/verify': { allowed: ['admin', 'auditor'] },
 };
 
 const MEMBER_PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
+let memberToken = '';
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND']);
 
 for (const store of STORE_KINDS) {
@@ -139,10 +151,13 @@ for (const store of STORE_KINDS) {
       const target = { name: 'tgt', platform: 'postgresql', host: '127.0.0.1', port: 9 };
       assert.equal((await server.api('POST', '/v1/targets', { body: target })).status, 201);
       const account = { username: 'app_user', safe: 'vault1', secret: 'initial' };
-      assert.equal(
-        (await server.api('POST', '/v1/targets/tgt/accounts', { body: account })).status,
-        201,
-      );
+      const onboard = (body: unknown) => server.api('POST', '/v1/targets/tgt/accounts', { body });
+      assert.equal((await onboard(account)).status, 201);
+      const keep = { rotateOnCheckin: false };
+      assert.equal((await server.api('PUT', '/v1/policies/keep', { body: keep })).status, 200);
+      const held = { username: 'held', safe: 'vault1', policy: 'keep', secret: 'initial' };
+      assert.equal((await onboard(held)).status, 201);
+      memberToken = (await tokenFor('member')) ?? '';
     });
     after(() => server.stop());
 

@@ -81,6 +81,46 @@ describe('identity, tokens and input handling', () => {
     assert.equal((await check()).status, 401);
   });
 
+  it('lets users change their own password with the current one, and admins reset any', async () => {
+    await server.api('POST', '/v1/users', {
+      body: { name: 'hank', role: 'user', password: 'first-pass' },
+    });
+    const first = await login('hank', 'first-pass');
+    const other = await login('hank', 'first-pass');
+    const change = (token: string, body: unknown) =>
+      server.api<ErrorReply>('PUT', '/v1/users/hank/password', { token, body });
+    assert.equal((await change(first.body.token, { password: 'second-pass' })).status, 401);
+    const changed = await change(first.body.token, {
+      password: 'second-pass',
+      currentPassword: 'first-pass',
+    });
+    assert.equal(changed.status, 204);
+    // The caller's own token stays; every other one is revoked.
+    assert.equal(
+      (await server.api('GET', '/v1/auth/self', { token: first.body.token })).status,
+      200,
+    );
+    assert.equal(
+      (await server.api('GET', '/v1/auth/self', { token: other.body.token })).status,
+      401,
+    );
+    assert.equal((await login('hank', 'second-pass')).status, 200);
+
+    const dana = await login('dana', 'right-password');
+    const byUser = await change(dana.body.token, { password: 'taken-over' });
+    assert.equal(byUser.body.error.code, 'FORBIDDEN');
+    assert.equal(
+      (await server.api('PUT', '/v1/users/hank/password', { body: { password: 'reset-pass' } }))
+        .status,
+      204,
+    );
+    assert.equal((await login('hank', 'reset-pass')).status, 200);
+    assert.equal(
+      (await server.api('GET', '/v1/auth/self', { token: first.body.token })).status,
+      401,
+    );
+  });
+
   it('refuses hostile and malformed input with a stable code and no stack trace', async () => {
     const cases: Array<[string, string, unknown, string]> = [
       ['POST', '/v1/users', { name: 'x', role: 'root' }, 'VALIDATION_FAILED'],

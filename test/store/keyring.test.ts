@@ -49,6 +49,12 @@ for (const kind of STORE_KINDS) {
       const status = await keyring.submitShare(d);
       assert.equal(status.sealed, false);
       assert.equal(keyring.keys().rootKey.length, 32);
+      // Unsealed, a valid share changes nothing and a wrong one is still refused.
+      assert.equal((await keyring.submitShare(b)).sealed, false);
+      await assert.rejects(
+        keyring.submitShare(forged.toString('base64')),
+        code('UNSEAL_SHARE_INVALID'),
+      );
 
       // Another node (a fresh keyring on the same store) rebuilds the same root key from other shares.
       const rootKey = Buffer.from(keyring.keys().rootKey);

@@ -21,7 +21,10 @@ const toUser = (u: {
   createdAt: iso(u.createdAt),
 });
 
-export function identityRoutes(app: App, { users }: Pick<Services, 'users'>): void {
+export function identityRoutes(
+  app: App,
+  { users, access }: Pick<Services, 'users' | 'access'>,
+): void {
   app.post(
     '/v1/auth/login',
     {
@@ -106,6 +109,30 @@ export function identityRoutes(app: App, { users }: Pick<Services, 'users'>): vo
     async (request, reply) => {
       const created = await users.create(contextOf(request), request.body);
       return reply.status(201).send(toUser(created));
+    },
+  );
+
+  app.put(
+    '/v1/users/:name/password',
+    {
+      config: { action: 'user.password' },
+      schema: {
+        summary: "Set a password: one's own with the current one, or anyone's as an admin",
+        params: z.object({ name }),
+        body: z.object({ password, currentPassword: password.optional() }).strict(),
+        response: responses({ 204: z.null() }),
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (principal.name !== request.params.name) {
+        await access.require(principal, 'user.password.other');
+      }
+      await users.setPassword(contextOf(request), principal, {
+        name: request.params.name,
+        ...request.body,
+      });
+      return reply.status(204).send(null);
     },
   );
 }

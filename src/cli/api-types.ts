@@ -1,0 +1,168 @@
+/**
+ * The replies of the Tessera API as the CLI reads them, after src/http/routes. Only the CLI's
+ * view: the server's schemas stay the contract.
+ */
+
+export interface SealStatus {
+  readonly initialized: boolean;
+  readonly sealed: boolean;
+  readonly threshold: number;
+  readonly shares: number;
+  readonly progress: number;
+}
+
+export interface InitReply {
+  readonly shares: readonly string[];
+  readonly threshold: number;
+  readonly rootToken: string;
+}
+
+export interface User {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly disabled: boolean;
+  readonly createdAt: string;
+}
+
+export interface LoginReply {
+  readonly token: string;
+  readonly tokenId: string;
+  readonly expiresAt: string | null;
+  readonly user: User;
+}
+
+export interface Safe {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly createdAt: string;
+}
+
+export interface SafeMember {
+  readonly user: string;
+  readonly permissions: readonly string[];
+  readonly addedAt: string;
+  readonly addedBy: string;
+}
+
+export interface Target {
+  readonly id: string;
+  readonly name: string;
+  readonly platform: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string | null;
+  readonly createdAt: string;
+}
+
+export interface SecretRules {
+  readonly length: number;
+  readonly minLowercase: number;
+  readonly minUppercase: number;
+  readonly minDigits: number;
+  readonly minSymbols: number;
+  readonly symbols: string;
+  readonly exclude: string;
+}
+
+export interface PolicySettings {
+  readonly rotationIntervalS: number | null;
+  readonly secret: SecretRules;
+  readonly exclusiveCheckout: boolean;
+  readonly rotateOnCheckin: boolean;
+  readonly maxCheckoutS: number;
+}
+
+export interface Policy extends PolicySettings {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface Account {
+  readonly id: string;
+  readonly ref: string;
+  readonly target: string;
+  readonly username: string;
+  readonly safe: string;
+  readonly policy: string;
+  readonly currentVersion: number | null;
+  readonly state: string;
+  readonly lastVerifiedAt: string | null;
+  readonly lastVerifyResult: string | null;
+  readonly lastRotatedAt: string | null;
+  readonly lastRotationError: string | null;
+  readonly nextRotationAt: string | null;
+  readonly needsRotation: boolean;
+  readonly rotating: boolean;
+  readonly checkout: {
+    readonly holder: string;
+    readonly since: string;
+    readonly expiresAt: string;
+  } | null;
+  readonly createdAt: string;
+}
+
+export interface SecretVersion {
+  readonly version: number;
+  readonly status: string;
+  readonly origin: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly promotedAt: string | null;
+}
+
+export interface RevealReply {
+  readonly value: string;
+  readonly version: number;
+}
+
+export interface CheckoutReply extends RevealReply {
+  readonly checkoutId: string | null;
+  readonly expiresAt: string;
+  readonly exclusive: boolean;
+}
+
+export interface CheckinReply {
+  readonly rotated: boolean;
+  readonly rotationError: string | null;
+}
+
+export interface VerifyReply {
+  readonly valid: boolean;
+  readonly detail: string;
+}
+
+export interface RotateReply {
+  readonly version: number;
+  readonly attempts: number;
+}
+
+export interface AuditEvent {
+  readonly seq: number;
+  readonly id: string;
+  readonly at: string;
+  readonly actor: string | null;
+  readonly action: string;
+  readonly objectType: string | null;
+  readonly object: string | null;
+  readonly outcome: string;
+  readonly source: string | null;
+  readonly reason: string | null;
+  readonly requestId: string | null;
+  readonly details: Readonly<Record<string, unknown>> | null;
+  readonly hash: string;
+}
+
+export interface AuditPage {
+  readonly events: readonly AuditEvent[];
+  readonly next: number | null;
+}
+
+export interface ChainReport {
+  readonly ok: boolean;
+  readonly events: number;
+  readonly checkpoints: number;
+  readonly lastSeq: number;
+  readonly firstBad: { readonly seq: number; readonly problem: string } | null;
+}

@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import type { RunningServer, ServerConfig } from '../../server.ts';
+import { CliError } from '../cli-error.ts';
+import { type Io, sessionOf } from '../context.ts';
+import { printNote, printWarning } from '../output.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_LISTEN,
+  parseServerConfig,
+  type ServerFlags,
+} from '../server-config.ts';
+
+/** How long open requests get to finish after SIGINT or SIGTERM. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+const SERVER_HELP = `
+Environment (better than the flags: arguments are visible to every local user):
+  TESSERA_DATABASE_URL    postgres://... for a PostgreSQL store
+  TESSERA_DEV_ROOT_TOKEN  with --dev: a fixed root token
+
+Examples:
+  tessera server --dev --data-dir ./.tessera-dev
+  TESSERA_DATABASE_URL=postgres://tessera@db.internal/tessera tessera server --listen 0.0.0.0:7200`;
+
+export function registerServer(program: Command, io: Io): void {
+  program
+    .command('server')
+    .description('run the Tessera server until SIGINT or SIGTERM')
+    .option('--dev', 'dev mode: the unseal key is kept in the data directory (never in production)')
+    .option(
+      '--data-dir <dir>',
+      'where the SQLite store (and in dev mode the unseal key) live',
+      DEFAULT_DATA_DIR,
+    )
+    .option(
+      '--listen <host:port>',
+      'the address to serve the API on; [v6]:port for IPv6',
+      DEFAULT_LISTEN,
+    )
+    .option(
+      '--database-url <url>',
+      'a PostgreSQL store instead of SQLite (prefer TESSERA_DATABASE_URL)',
+    )
+    .option(
+      '--dev-root-token <token>',
+      'with --dev: a fixed root token (prefer TESSERA_DEV_ROOT_TOKEN)',
+    )
+    .addHelpText('after', SERVER_HELP)
+    .action(async (options: ServerFlags, command: Command) => {
+      const session = sessionOf(command, io);
+      const { config, warnings, secrets } = parseServerConfig(options, io.env, io.cwd);
+      for (const warning of warnings) printWarning(session, warning);
+
+      const running = await start(config, secrets, (line) => printNote(session, line));
+      const signal = await nextSignal();
+      printNote(session, `tessera: ${signal} received, shutting down (again to stop at once)`);
+      await stop(running);
+    });
+}
+
+/** The server is loaded only here, so that client commands stay quick to start. */
+async function start(
+  config: Readonly<ServerConfig>,
+  secrets: readonly string[],
+  banner: (line: string) => void,
+): Promise<RunningServer> {
+  try {
+    const { startServer } = await import('../../server.ts');
+    return await startServer(config, { banner });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : 'unknown failure';
+    throw new CliError('SERVER_START_FAILED', redact(message, secrets));
+  }
+}
+
+/**
+ * Resolves at the first SIGINT or SIGTERM, then gives the signals back to Node's default
+ * handling, so that a second one ends a shutdown that hangs.
+ */
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function stop(running: RunningServer): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new CliError(
+          'SHUTDOWN_TIMEOUT',
+          `the server did not close within ${SHUTDOWN_TIMEOUT_MS / 1000}s`,
+        ),
+      );
+    }, SHUTDOWN_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([running.close(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A start error could quote a connection string; secrets are cut out before it is shown. */
+function redact(message: string, secrets: readonly string[]): string {
+  return secrets.reduce((text, secret) => text.replaceAll(secret, '[redacted]'), message);
+}

@@ -1,0 +1,638 @@
+/**
+ * The tessera command line end to end: real servers started through `tessera server` as child
+ * processes on loopback, driven by `tessera` child processes with TESSERA_ADDR and TESSERA_TOKEN,
+ * exactly as a person or a script would.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
+import { type PgCluster, uniqueRoleName, usePgCluster } from '../support/pg-cluster.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** A clean environment: nothing of the caller's TESSERA_* settings leaks into a test. */
+const BASE_ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', TZ: 'UTC' };
+
+interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface CliOptions {
+  readonly token?: string;
+  readonly stdin?: string;
+}
+
+interface ServerProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly dataDir: string;
+  /** Runs `tessera ARGS` against this server. */
+  cli(args: readonly string[], options?: CliOptions): Promise<CliResult>;
+  stop(): Promise<void>;
+}
+
+function runCli(
+  args: readonly string[],
+  env: Record<string, string>,
+  stdin = '',
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdin.end(stdin);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `tessera server` on a free loopback port; its `tessera listening` log gives the URL. */
+async function startServerProcess(flags: readonly string[], env: Record<string, string> = {}) {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
+  const args = ['server', ...flags, '--data-dir', dataDir, '--listen', '127.0.0.1:0'];
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...BASE_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const url = await listeningUrl(child, () => stderr);
+
+  const server: ServerProcess = {
+    url,
+    child,
+    dataDir,
+    cli(cliArgs, options = {}) {
+      const cliEnv: Record<string, string> = { ...BASE_ENV, TESSERA_ADDR: url };
+      if (options.token !== undefined) cliEnv.TESSERA_TOKEN = options.token;
+      return runCli(cliArgs, cliEnv, options.stdin);
+    },
+    async stop() {
+      const code = await stopChild(child);
+      await rm(dataDir, { recursive: true, force: true });
+      assert.equal(code, 0, 'the server closes gracefully on SIGTERM');
+    },
+  };
+  return server;
+}
+
+function listeningUrl(child: ChildProcess, stderr: () => string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => fail('did not start in time'), START_TIMEOUT_MS);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      reject(new Error(`tessera server ${why}:\n${stderr()}`));
+    };
+    child.on('exit', (code) => fail(`exited with ${code}`));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (const line of buffered.split('\n')) {
+        const url = urlOfLogLine(line);
+        if (url === null) continue;
+        clearTimeout(timer);
+        resolve(url);
+      }
+      buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+    });
+  });
+}
+
+function urlOfLogLine(line: string): string | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
+    return entry.msg === 'tessera listening' && typeof entry.url === 'string' ? entry.url : null;
+  } catch {
+    return null; // a line still being written
+  }
+}
+
+/** SIGTERM, then the exit status: 0 when the server closed gracefully. */
+async function stopChild(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  const [code] = (await exited) as [number | null];
+  clearTimeout(timer);
+  return code;
+}
+
+/** A loopback port that was free a moment ago and has nothing listening now. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  probe.close();
+  await once(probe, 'close');
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
+function parseJson<T>(result: CliResult): T {
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as T;
+}
+
+function assertFails(result: CliResult, code: string, exitCode = 1): void {
+  assert.equal(result.code, exitCode, `exit status; stderr: ${result.stderr}`);
+  assert.match(result.stderr, new RegExp(`^error: ${code}: `, 'm'));
+}
+
+function assertOk(result: CliResult): void {
+  assert.equal(result.code, 0, result.stderr);
+}
+
+describe('tessera CLI against a dev server', () => {
+  const rootToken = `tsr_${randomBytes(24).toString('base64url')}`;
+  // Quotes, a backslash, a dollar, non-ASCII and a trailing space: every byte must survive.
+  const secret = `q"u'o\`te \\ $HOME é 日本 🔑 `;
+  let server: ServerProcess;
+  const tokens = { alice: '', bob: '' };
+
+  before(async () => {
+    server = await startServerProcess(['--dev'], { TESSERA_DEV_ROOT_TOKEN: rootToken });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const root = (args: readonly string[], stdin?: string) =>
+    server.cli(args, { token: rootToken, ...(stdin === undefined ? {} : { stdin }) });
+
+  test('operator status shows an unsealed vault', async () => {
+    const text = await root(['operator', 'status']);
+    assertOk(text);
+    assert.match(text.stdout, /Sealed:\s+no/);
+    const json = parseJson<{ initialized: boolean; sealed: boolean }>(
+      await root(['operator', 'status', '-o', 'json']),
+    );
+    assert.deepEqual([json.initialized, json.sealed], [true, false]);
+  });
+
+  test('user create reads the password from stdin; login gives a token that works', async () => {
+    for (const name of ['alice', 'bob']) {
+      assertOk(
+        await root(['user', 'create', name, '--role', 'user', '--password-stdin'], `${name}-pw\n`),
+      );
+    }
+    const login = await server.cli(['login', '--user', 'alice', '--password-stdin'], {
+      stdin: 'alice-pw\n',
+    });
+    assertOk(login);
+    tokens.alice = /^export TESSERA_TOKEN=(\S+)$/m.exec(login.stdout)?.[1] ?? '';
+    assert.match(tokens.alice, /^tsr_/);
+
+    const reply = parseJson<{ token: string; user: { name: string } }>(
+      await server.cli(['login', '--user', 'bob', '--password-stdin', '-o', 'json'], {
+        stdin: 'bob-pw',
+      }),
+    );
+    assert.equal(reply.user.name, 'bob');
+    tokens.bob = reply.token;
+    assertOk(await server.cli(['safe', 'list'], { token: tokens.alice }));
+
+    const users = parseJson<{ users: { name: string }[] }>(
+      await root(['user', 'list', '-o', 'json']),
+    );
+    assert.deepEqual(users.users.map((u) => u.name).sort(), ['admin', 'alice', 'bob']);
+  });
+
+  test('a wrong password is refused without saying which part was wrong', async () => {
+    const result = await server.cli(['login', '--user', 'alice', '--password-stdin'], {
+      stdin: 'nope',
+    });
+    assertFails(result, 'UNAUTHENTICATED');
+  });
+
+  test('safe create, member add and safe show', async () => {
+    assertOk(await root(['safe', 'create', 'prod', '--description', 'production databases']));
+    const add = ['safe', 'member', 'add', 'prod'];
+    assertOk(await root([...add, 'alice', '--permissions', 'list,retrieve,checkout']));
+    assertOk(await root([...add, 'bob', '--permissions', 'checkout']));
+    assertFails(await root([...add, 'bob', '--permissions', 'fly']), 'USAGE', 2);
+
+    const shown = await root(['safe', 'show', 'prod']);
+    assertOk(shown);
+    assert.match(shown.stdout, /^alice\s+list,retrieve,checkout\s+admin/m);
+    const json = parseJson<{ members: { user: string }[] }>(
+      await root(['safe', 'show', 'prod', '-o', 'json']),
+    );
+    assert.equal(json.members.length, 2);
+  });
+
+  test('target add, list and show', async () => {
+    const flags = ['--platform', 'postgresql', '--host', '127.0.0.1', '--port', '47999'];
+    assertOk(await root(['target', 'add', 'db1', ...flags, '--database', 'app']));
+    const list = parseJson<{ targets: { name: string; port: number }[] }>(
+      await root(['target', 'list', '-o', 'json']),
+    );
+    assert.deepEqual(
+      list.targets.map((t) => [t.name, t.port]),
+      [['db1', 47999]],
+    );
+    const shown = await root(['target', 'show', 'db1']);
+    assert.match(shown.stdout, /Database:\s+app/);
+    assertFails(
+      await root(['target', 'add', 'db2', ...flags.slice(0, 4), '--port', 'x']),
+      'USAGE',
+      2,
+    );
+  });
+
+  test('policy set changes only the settings named', async () => {
+    assertOk(await root(['policy', 'set', 'cli', '--length', '40', '--no-rotate-on-checkin']));
+    assertOk(await root(['policy', 'set', 'cli', '--max-checkout', '2h', '--rotate-every', '30d']));
+    const policy = parseJson<{
+      rotationIntervalS: number | null;
+      secret: { length: number; minDigits: number };
+      rotateOnCheckin: boolean;
+      exclusiveCheckout: boolean;
+      maxCheckoutS: number;
+    }>(await root(['policy', 'show', 'cli', '-o', 'json']));
+    assert.equal(policy.secret.length, 40);
+    assert.equal(policy.secret.minDigits, 1);
+    assert.equal(policy.rotateOnCheckin, false);
+    assert.equal(policy.exclusiveCheckout, true);
+    assert.equal(policy.maxCheckoutS, 7200);
+    assert.equal(policy.rotationIntervalS, 30 * 86_400);
+
+    const text = await root(['policy', 'show', 'cli']);
+    assert.match(text.stdout, /Longest check-out:\s+2h/);
+    assertFails(await root(['policy', 'set', 'cli', '--max-checkout', '2 hours']), 'USAGE', 2);
+    assertFails(await root(['policy', 'set', 'cli']), 'USAGE', 2);
+  });
+
+  test('account add reads the secret from stdin byte for byte', async () => {
+    const add = [
+      'account',
+      'add',
+      'db1/app',
+      '--safe',
+      'prod',
+      '--policy',
+      'cli',
+      '--secret-stdin',
+    ];
+    assertOk(await root(add, `${secret}\n`));
+    // A user name with a slash, and a value that itself ends in a newline: only one is stripped.
+    const slashed = ['account', 'add', 'db1/ops/backup', '--safe', 'prod', '--secret-stdin'];
+    assertOk(await root(slashed, 'two\nlines\n\n'));
+    const revealed = await server.cli(['secret', 'show', 'db1/ops/backup', '--reason', 'check'], {
+      token: tokens.alice,
+    });
+    assert.equal(revealed.stdout, 'two\nlines\n\n');
+  });
+
+  test('account list, show and history never show the value', async () => {
+    const list = await root(['account', 'list']);
+    assertOk(list);
+    assert.match(list.stdout, /^db1\/app\s+prod\s+cli\s+unverified\s+1/m);
+    const json = parseJson<{ accounts: { ref: string }[] }>(
+      await root(['account', 'list', '--safe', 'prod', '-o', 'json']),
+    );
+    assert.deepEqual(json.accounts.map((a) => a.ref).sort(), ['db1/app', 'db1/ops/backup']);
+
+    for (const command of ['show', 'history']) {
+      for (const output of [[], ['-o', 'json']]) {
+        const result = await root(['account', command, 'db1/app', ...output]);
+        assertOk(result);
+        assert.ok(!result.stdout.includes(secret.trim()), `${command} shows the secret`);
+        assert.ok(!result.stderr.includes(secret.trim()), `${command} shows the secret`);
+      }
+    }
+    const history = await root(['account', 'history', 'db1/app']);
+    assert.match(history.stdout, /^1\s+current\s+onboard\s+admin/m);
+  });
+
+  test('secret show prints exactly the stored value and needs a reason', async () => {
+    const shown = await server.cli(['secret', 'show', 'db1/app', '--reason', 'ticket CLI-1'], {
+      token: tokens.alice,
+    });
+    assertOk(shown);
+    assert.equal(
+      Buffer.from(shown.stdout).toString('hex'),
+      Buffer.from(`${secret}\n`).toString('hex'),
+    );
+
+    const json = parseJson<{ value: string; version: number }>(
+      await server.cli(['secret', 'show', 'db1/app', '--reason', 'json', '-o', 'json'], {
+        token: tokens.alice,
+      }),
+    );
+    assert.deepEqual(json, { value: secret, version: 1 });
+    assertFails(
+      await server.cli(['secret', 'show', 'db1/app'], { token: tokens.alice }),
+      'USAGE',
+      2,
+    );
+  });
+
+  test('an exclusive check-out names its holder to the next user', async () => {
+    const mine = await server.cli(
+      ['account', 'checkout', 'db1/app', '--reason', 'deploy', '--for', '30m'],
+      {
+        token: tokens.alice,
+      },
+    );
+    assertOk(mine);
+    assert.equal(mine.stdout, `${secret}\n`);
+    assert.match(mine.stderr, /expires in (29m|30m)/);
+
+    const theirs = await server.cli(['account', 'checkout', 'db1/app', '--reason', 'hotfix'], {
+      token: tokens.bob,
+    });
+    assertFails(theirs, 'ACCOUNT_CHECKED_OUT');
+    assert.match(theirs.stderr, /alice/);
+
+    const list = await root(['account', 'list']);
+    assert.match(list.stdout, /alice, ends in/);
+    const checkin = await server.cli(['account', 'checkin', 'db1/app', '-o', 'json'], {
+      token: tokens.alice,
+    });
+    assert.deepEqual(parseJson(checkin), { rotated: false, rotationError: null });
+    const again = await server.cli(['account', 'checkout', 'db1/app', '--reason', 'hotfix'], {
+      token: tokens.bob,
+    });
+    assertOk(again);
+    assertOk(await server.cli(['account', 'checkin', 'db1/app'], { token: tokens.bob }));
+  });
+
+  test('audit list shows the reveal with its reason; audit verify passes', async () => {
+    const events = parseJson<{
+      events: { action: string; reason: string | null; object: string }[];
+    }>(
+      await root([
+        'audit',
+        'list',
+        '--action',
+        'secret.reveal',
+        '--all',
+        '--limit',
+        '2',
+        '-o',
+        'json',
+      ]),
+    );
+    const reveal = events.events.find((e) => e.reason === 'ticket CLI-1');
+    assert.equal(reveal?.object, 'db1/app');
+    assert.equal(events.events.length, 3);
+
+    const text = await root([
+      'audit',
+      'list',
+      '--since',
+      '1h',
+      '--actor',
+      'alice',
+      '--limit',
+      '1000',
+    ]);
+    assert.match(text.stdout, /alice\s+secret\.reveal\s+db1\/app\s+success\s+ticket CLI-1/);
+    assert.ok(!text.stdout.includes(secret.trim()));
+
+    const verified = await root(['audit', 'verify']);
+    assertOk(verified);
+    assert.match(verified.stdout, /Audit trail intact/);
+    assert.equal(
+      parseJson<{ ok: boolean }>(await root(['audit', 'verify', '-o', 'json'])).ok,
+      true,
+    );
+  });
+
+  test('a wrong token is UNAUTHENTICATED; logout revokes the token', async () => {
+    const wrong = await server.cli(['safe', 'list'], {
+      token: `tsr_${randomBytes(32).toString('base64url')}`,
+    });
+    assertFails(wrong, 'UNAUTHENTICATED');
+    assert.equal(wrong.stdout, '');
+
+    assertOk(await server.cli(['logout'], { token: tokens.bob }));
+    assertFails(await server.cli(['safe', 'list'], { token: tokens.bob }), 'UNAUTHENTICATED');
+  });
+
+  test('audit verify exits 1 naming the first altered event', async () => {
+    const db = new Database(path.join(server.dataDir, 'tessera.db'));
+    try {
+      db.prepare("UPDATE audit_events SET reason = 'rewritten' WHERE seq = 5").run();
+    } finally {
+      db.close();
+    }
+    const result = await root(['audit', 'verify']);
+    assertFails(result, 'AUDIT_CHAIN_BROKEN');
+    assert.match(result.stderr, /event seq 5: altered/);
+  });
+
+  test('usage errors exit 2 before anything is sent', async () => {
+    assertFails(await root(['account', 'show', 'no-slash']), 'USAGE', 2);
+    assertFails(
+      await root(['account', 'checkout', 'db1/app', '--reason', 'x', '--for', '5x']),
+      'USAGE',
+      2,
+    );
+    assertFails(await root(['frobnicate']), 'USAGE', 2);
+    assertFails(await server.cli(['safe', 'list'], { token: 'not a token' }), 'USAGE', 2);
+  });
+});
+
+describe('tessera CLI against a sealed server', () => {
+  let server: ServerProcess;
+  let init: { shares: string[]; threshold: number; rootToken: string };
+
+  before(async () => {
+    server = await startServerProcess([]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const unseal = (share: string) => server.cli(['operator', 'unseal'], { stdin: `${share}\n` });
+  const safeCreate = (name: string) =>
+    server.cli(['safe', 'create', name], { token: init.rootToken });
+
+  test('a new server says it is not initialised', async () => {
+    const status = await server.cli(['operator', 'status']);
+    assertOk(status);
+    assert.match(status.stdout, /not initialised/);
+  });
+
+  test('operator init prints the shares and the root token once', async () => {
+    init = parseJson(
+      await server.cli(['operator', 'init', '--shares', '3', '--threshold', '2', '-o', 'json']),
+    );
+    assert.equal(init.shares.length, 3);
+    assert.equal(init.threshold, 2);
+    assert.match(init.rootToken, /^tsr_/);
+    assertFails(await server.cli(['operator', 'init']), 'ALREADY_INITIALIZED');
+  });
+
+  test('the sealed vault refuses secret work', async () => {
+    assertFails(await safeCreate('sealed'), 'VAULT_SEALED');
+  });
+
+  test('unseal: repeated and garbage shares do not count; two distinct shares unseal', async () => {
+    const [first, second] = init.shares;
+    assert.ok(first !== undefined && second !== undefined);
+    const one = await unseal(first);
+    assertOk(one);
+    assert.match(one.stdout, /1\/2/);
+
+    assertFails(await unseal(first), 'UNSEAL_SHARE_REPEATED');
+    assertFails(await unseal(randomBytes(33).toString('base64')), 'UNSEAL_SHARE_INVALID');
+    assertFails(await unseal('not base64 at all!'), 'UNSEAL_SHARE_INVALID');
+    const status = parseJson<{ progress: number; sealed: boolean }>(
+      await server.cli(['operator', 'status', '-o', 'json']),
+    );
+    assert.deepEqual([status.sealed, status.progress], [true, 1]);
+
+    const two = await unseal(second);
+    assertOk(two);
+    assert.match(two.stdout, /Vault unsealed/);
+  });
+
+  test('unsealed, the vault works; operator seal seals it again', async () => {
+    assertOk(await safeCreate('after-unseal'));
+    assertOk(await server.cli(['operator', 'seal'], { token: init.rootToken }));
+    const status = await server.cli(['operator', 'status']);
+    assert.match(status.stdout, /Sealed:\s+yes \(unseal progress 0\/2\)/);
+    assertFails(await safeCreate('sealed-again'), 'VAULT_SEALED');
+  });
+});
+
+describe('tessera server configuration', () => {
+  test('refuses a dev root token without --dev, naming the setting but not the value', async () => {
+    const token = `tsr_${randomBytes(24).toString('base64url')}`;
+    const env = { ...BASE_ENV, TESSERA_DEV_ROOT_TOKEN: token };
+    const result = await runCli(['server', '--listen', '127.0.0.1:0', '--data-dir', tmpdir()], env);
+    assertFails(result, 'USAGE', 2);
+    assert.match(result.stderr, /TESSERA_DEV_ROOT_TOKEN/);
+    assert.ok(!result.stderr.includes(token));
+  });
+
+  test('refuses a bad listen address or database URL without echoing the URL', async () => {
+    for (const listen of ['127.0.0.1', '::1:80', '[nope]:80', 'host:70000', ':80']) {
+      const result = await runCli(['server', '--listen', listen], BASE_ENV);
+      assertFails(result, 'USAGE', 2);
+    }
+    const url = 'mysql://u:hunter2-secret@127.0.0.1:1/x';
+    const result = await runCli(['server', '--listen', '127.0.0.1:0'], {
+      ...BASE_ENV,
+      TESSERA_DATABASE_URL: url,
+    });
+    assertFails(result, 'USAGE', 2);
+    assert.ok(!result.stderr.includes('hunter2'));
+  });
+
+  test('a stopped server is reported as unreachable', async () => {
+    const addr = `http://127.0.0.1:${await closedPort()}`;
+    const result = await runCli(['operator', 'status'], { ...BASE_ENV, TESSERA_ADDR: addr });
+    assertFails(result, 'UNREACHABLE');
+    assert.ok(
+      result.stderr.includes(`cannot reach Tessera at ${addr} (ECONNREFUSED)`),
+      result.stderr,
+    );
+  });
+});
+
+describe('tessera CLI rotating a role of a throw-away PostgreSQL cluster', () => {
+  const cluster = usePgCluster();
+  const rootToken = `tsr_${randomBytes(24).toString('base64url')}`;
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServerProcess(['--dev'], { TESSERA_DEV_ROOT_TOKEN: rootToken });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const root = (args: readonly string[], stdin?: string) =>
+    server.cli(args, { token: rootToken, ...(stdin === undefined ? {} : { stdin }) });
+
+  test('onboard, verify, rotate: the new password logs in, the old one does not', async (t) => {
+    const pg = cluster();
+    const role = uniqueRoleName('cli');
+    const initial = `Init-${randomBytes(12).toString('base64url')}`;
+    await pg.createRole(role, initial);
+    t.after(() => pg.dropRole(role));
+
+    const where = ['--host', pg.host, '--port', String(pg.port), '--database', 'postgres'];
+    assertOk(await root(['target', 'add', 'pg', '--platform', 'postgresql', ...where]));
+    assertOk(await root(['safe', 'create', 'pg-safe']));
+    assertOk(
+      await root(['safe', 'member', 'add', 'pg-safe', 'admin', '--permissions', 'retrieve']),
+    );
+    assertOk(
+      await root(['account', 'add', `pg/${role}`, '--safe', 'pg-safe', '--secret-stdin'], initial),
+    );
+
+    const verified = await root(['account', 'verify', `pg/${role}`]);
+    assertOk(verified);
+    assert.match(verified.stdout, /^valid/);
+    const rotated = parseJson<{ version: number }>(
+      await root(['account', 'rotate', `pg/${role}`, '-o', 'json']),
+    );
+    assert.equal(rotated.version, 2);
+    assertOk(await root(['account', 'verify', `pg/${role}`]));
+
+    const current = await root(['secret', 'show', `pg/${role}`, '--reason', 'check the rotation']);
+    const password = current.stdout.slice(0, -1);
+    assert.notEqual(password, initial);
+    assert.equal(await canLogIn(pg, role, password), true);
+    assert.equal(await canLogIn(pg, role, initial), false);
+    const history = await root(['account', 'history', `pg/${role}`]);
+    assert.ok(!history.stdout.includes(password) && !history.stdout.includes(initial));
+  });
+
+  test('verify exits 1 when the stored secret does not log in', async (t) => {
+    const pg = cluster();
+    const role = uniqueRoleName('cli');
+    await pg.createRole(role, `Init-${randomBytes(12).toString('base64url')}`);
+    t.after(() => pg.dropRole(role));
+    assertOk(
+      await root(
+        ['account', 'add', `pg/${role}`, '--safe', 'pg-safe', '--secret-stdin'],
+        'Wrong-1',
+      ),
+    );
+
+    const result = await root(['account', 'verify', `pg/${role}`]);
+    assertFails(result, 'VERIFY_FAILED');
+    assert.match(result.stdout, /^NOT valid/);
+  });
+});
+
+async function canLogIn(pg: PgCluster, user: string, password: string): Promise<boolean> {
+  const client = new Client({ host: pg.host, port: pg.port, user, password, database: 'postgres' });
+  client.on('error', () => undefined); // a refused login surfaces through connect()
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
