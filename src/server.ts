@@ -68,6 +68,7 @@ export interface ServerOptions {
 }
 
 const DEV_UNSEAL_FILE = 'dev-unseal.key';
+const NODE_ID_FILE = 'node-id';
 
 /** The composition root: builds every service from its narrow dependencies and starts listeners. */
 export async function startServer(
@@ -86,7 +87,10 @@ export async function startServer(
     { onConnectionError: (error) => logger.warn({ err: error }, 'database connection lost') },
   );
   const createAudit = options.auditLog ?? createAuditLog;
-  const services = buildServices({ store, clock, logger, nodeId: randomUUID(), createAudit });
+  const nodeId = loadNodeId(config.dataDir);
+  const services = buildServices({ store, clock, logger, nodeId, createAudit });
+  const released = await services.rotation.releaseOwnLeases();
+  if (released > 0) logger.warn({ released }, 'freed rotation leases left by an earlier crash');
 
   if (config.dev) await startDev(config, services, banner);
 
@@ -201,6 +205,22 @@ function buildServices(deps: {
     checkout,
     rotation,
   };
+}
+
+/**
+ * A node's identity survives restarts, so a restarted node knows the rotation leases it held
+ * before a crash. Nodes sharing a PostgreSQL database each have their own data directory.
+ */
+function loadNodeId(dataDir: string): string {
+  const file = path.join(dataDir, NODE_ID_FILE);
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+    throw new Error(`${file} does not hold a node id`);
+  }
+  const id = randomUUID();
+  writeFileSync(file, id, { mode: 0o600, flag: 'wx' });
+  return id;
 }
 
 /**

@@ -36,6 +36,11 @@ export interface RotationEngine {
   verify(ctx: RequestContext, account: Account): Promise<VerifyResult>;
   /** Resolves every pending version left by an interrupted rotation. */
   recoverPending(): Promise<number>;
+  /**
+   * Frees the leases this node held when it last stopped (a crash leaves them behind); run once
+   * at start, before any rotation, so recovery need not wait for them to run out.
+   */
+  releaseOwnLeases(): Promise<number>;
 }
 
 /** A rotation holds its account this long at most; a crashed node's lease simply runs out. */
@@ -352,6 +357,22 @@ export function createRotationEngine(deps: {
       });
       await store.durable();
       return { valid, detail };
+    },
+
+    async releaseOwnLeases() {
+      const prefix = `${deps.nodeId}:`;
+      const result = await store.db
+        .updateTable('accounts')
+        .set({ rotation_lease_owner: null, rotation_lease_until: null })
+        .where((eb) =>
+          eb(
+            eb.fn('substr', ['rotation_lease_owner', eb.val(1), eb.val(prefix.length)]),
+            '=',
+            prefix,
+          ),
+        )
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
     },
 
     async recoverPending() {
