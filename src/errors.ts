@@ -57,7 +57,7 @@ export function isTesseraError(error: unknown): error is TesseraError {
   return error instanceof TesseraError;
 }
 
-/** The one "not found" used for anything the caller may not see: it says nothing about existence. */
+/** The "not found" for anything the caller may not see: it says nothing about existence. */
 export function notFound(kind: string): TesseraError {
   return new TesseraError('NOT_FOUND', `${kind} not found`);
 }

@@ -6,7 +6,7 @@
  * Connectors never put a secret into an error message, a log line or a child process argument.
  */
 
-/** Where a target lives, as stored on the target row. Platform-specific settings sit in `options`. */
+/** Where a target lives, as stored on its row; platform-specific settings sit in `options`. */
 export interface TargetAddress {
   readonly name: string;
   readonly host: string;
@@ -26,7 +26,7 @@ export interface ChangeRequest {
   readonly account: string;
   /** The value to set. Managed secrets are applied byte for byte, never normalised. */
   readonly newSecret: string;
-  /** Who logs in to make the change: the account itself (its current secret) or a reconcile account. */
+  /** Who logs in to make the change: the account itself, or a reconcile account. */
   readonly logon: Credential;
 }
 

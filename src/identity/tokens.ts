@@ -4,8 +4,8 @@ import type { Queryable, Store } from '../store/store.ts';
 import { isRole, type Principal } from './principal.ts';
 
 /**
- * Bearer tokens: 256 random bits, shown once, stored only as a SHA-256 digest. A lookup by digest
- * reveals nothing useful through timing, since the digest of a guess is unrelated to any stored one.
+ * Bearer tokens: 256 random bits, shown once, stored only as a SHA-256 digest. A lookup by
+ * digest reveals nothing through timing: a guess's digest is unrelated to any stored one.
  */
 export interface TokenService {
   issue(
@@ -19,7 +19,7 @@ export interface TokenService {
 }
 
 const TOKEN_PREFIX = 'tsr_';
-/** How long a node trusts a cached token before asking the store again (revocation on another node). */
+/** How long a node trusts a cached token before asking the store again (revoked elsewhere). */
 const CACHE_TTL_MS = 2_000;
 const CACHE_MAX = 10_000;
 

@@ -417,8 +417,7 @@ export function createRotationEngine(deps: {
 }
 
 function describeDrift(pending: VerifyOutcome, current: VerifyOutcome): string {
-  if (pending.kind === 'unreachable' || current.kind === 'unreachable') {
-    return `target unreachable: ${pending.kind === 'unreachable' ? pending.reason : current.kind === 'unreachable' ? current.reason : ''}`;
-  }
+  const unreachable = [pending, current].find((outcome) => outcome.kind === 'unreachable');
+  if (unreachable?.kind === 'unreachable') return `target unreachable: ${unreachable.reason}`;
   return 'neither the pending nor the current value logs in: reconcile the account';
 }

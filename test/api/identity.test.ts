@@ -81,7 +81,7 @@ describe('identity, tokens and input handling', () => {
     assert.equal((await check()).status, 401);
   });
 
-  it('lets users change their own password with the current one, and admins reset any', async () => {
+  it('changes a password: own with the current one, anyone as admin', async () => {
     await server.api('POST', '/v1/users', {
       body: { name: 'hank', role: 'user', password: 'first-pass' },
     });

@@ -184,9 +184,10 @@ for (const kind of STORE_KINDS) {
         assert.equal((await store.db.selectFrom('leases').selectAll().execute()).length, 0);
       } finally {
         await sql`alter table audit_events_gone rename to audit_events`.execute(store.db);
-        await sql`create table audit_checkpoints (seq bigint primary key, hash text not null, signed_at bigint not null, signature ${sql.raw(kind === 'sqlite' ? 'blob' : 'bytea')} not null)`.execute(
-          store.db,
-        );
+        const binary = sql.raw(kind === 'sqlite' ? 'blob' : 'bytea');
+        await sql`create table audit_checkpoints (
+          seq bigint primary key, hash text not null, signed_at bigint not null,
+          signature ${binary} not null)`.execute(store.db);
       }
     });
   });

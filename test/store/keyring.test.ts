@@ -56,7 +56,7 @@ for (const kind of STORE_KINDS) {
         code('UNSEAL_SHARE_INVALID'),
       );
 
-      // Another node (a fresh keyring on the same store) rebuilds the same root key from other shares.
+      // Another node (a fresh keyring on the same store) rebuilds the root key from other shares.
       const rootKey = Buffer.from(keyring.keys().rootKey);
       keyring.seal();
       assert.throws(() => keyring.keys(), code('VAULT_SEALED'));
