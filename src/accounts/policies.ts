@@ -21,6 +21,7 @@ export interface Policy {
 export type PolicySettings = Omit<Policy, 'id' | 'name'>;
 
 export const DEFAULT_POLICY_NAME = 'default';
+const POLICY_CACHE_MS = 2_000;
 
 export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
   rotationIntervalS: null,
@@ -53,6 +54,8 @@ export function createPolicyService(deps: {
   clock: Clock;
 }): PolicyService {
   const { store, audit, clock } = deps;
+
+  const byIdCache = new Map<string, { policy: Policy; at: number }>();
 
   const findOne = async (column: 'name' | 'id', value: string) => {
     const row = await store.db
@@ -102,6 +105,7 @@ export function createPolicyService(deps: {
       return { id, name, ...settings };
     });
     await store.durable();
+    byIdCache.delete(policy.id);
     return policy;
   };
 
@@ -112,7 +116,15 @@ export function createPolicyService(deps: {
       return rows.map(toPolicy);
     },
     byName: (name) => findOne('name', name),
-    byId: (id) => findOne('id', id),
+    async byId(id) {
+      // Every reveal and check-out asks for its policy; a short cache keeps that off the store.
+      // A change on this node is seen at once, one on another node within POLICY_CACHE_MS.
+      const cached = byIdCache.get(id);
+      if (cached !== undefined && clock.now() - cached.at < POLICY_CACHE_MS) return cached.policy;
+      const policy = await findOne('id', id);
+      byIdCache.set(id, { policy, at: clock.now() });
+      return policy;
+    },
     async ensureDefault() {
       const row = await store.db
         .selectFrom('policies')

@@ -46,27 +46,25 @@ export interface SecretVersions {
 export function createSecretVersions(deps: { store: Store; cipher: SecretCipher }): SecretVersions {
   const { store, cipher } = deps;
 
-  const safeKey = async (safeId: string) => {
-    const row = await store.db
-      .selectFrom('safes')
-      .select('wrapped_kek')
-      .where('id', '=', safeId)
-      .executeTakeFirstOrThrow();
-    return { safeId, wrappedKek: row.wrapped_kek };
+  // A safe's wrapped key never changes once written, so each is read from the store once.
+  const wrappedKeks = new Map<string, Buffer>();
+  const safeKey = async (db: Queryable, safeId: string) => {
+    let wrappedKek = wrappedKeks.get(safeId);
+    if (wrappedKek === undefined) {
+      const row = await db
+        .selectFrom('safes')
+        .select('wrapped_kek')
+        .where('id', '=', safeId)
+        .executeTakeFirstOrThrow();
+      wrappedKek = row.wrapped_kek;
+      wrappedKeks.set(safeId, wrappedKek);
+    }
+    return { safeId, wrappedKek };
   };
 
   return {
     async write(db, at, { value, status, origin, createdBy, now }) {
-      const wrapped = await db
-        .selectFrom('safes')
-        .select('wrapped_kek')
-        .where('id', '=', at.safeId)
-        .executeTakeFirstOrThrow();
-      const sealed = cipher.encrypt(
-        { safeId: at.safeId, wrappedKek: wrapped.wrapped_kek },
-        at,
-        value,
-      );
+      const sealed = cipher.encrypt(await safeKey(db, at.safeId), at, value);
       await db
         .insertInto('secret_versions')
         .values({
@@ -85,7 +83,7 @@ export function createSecretVersions(deps: { store: Store; cipher: SecretCipher 
 
     async read(at, version) {
       const [safe, row] = await Promise.all([
-        safeKey(at.safeId),
+        safeKey(store.db, at.safeId),
         store.db
           .selectFrom('secret_versions')
           .select(['ciphertext', 'wrapped_key'])

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditEventTable } from '../store/schema.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -27,7 +27,7 @@ export function chainHash(prevHash: string, event: ChainedFields): string {
     event.request_id,
     event.details,
   ]);
-  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+  return hash('sha256', `${prevHash}\n${canonical}`);
 }
 
 /** The statement a checkpoint signs: the chain up to `seq` ends in `hash`. */

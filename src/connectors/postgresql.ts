@@ -46,7 +46,7 @@ const SCRAM_SALT_BYTES = 16;
 /** pg, the client Tessera verifies with, refuses to log in above this count by default. */
 const SCRAM_MAX_ITERATIONS = 100_000;
 /** SCRAM verifiers arrived in PostgreSQL 10; an older server would store the text as a password. */
-const MIN_SERVER_VERSION_NUM = 100_000;
+const MIN_SERVER_MAJOR = 10;
 /** The server's statement_timeout gives a clear answer; the client's read timeout is a backstop. */
 const CLIENT_READ_GRACE_MS = 2_000;
 const CLOSE_TIMEOUT_MS = 1_000;
@@ -241,13 +241,8 @@ async function alterRolePassword(
     return { kind: 'not-sent', reason: logonFailureReason(error, session, secrets) };
   }
 
-  try {
-    const tooOld = await serverTooOld(session.client);
-    if (tooOld) return { kind: 'rejected', reason: tooOld };
-  } catch (error) {
-    const reason = sessionFailureReason(error, session, secrets);
-    return { kind: 'not-sent', reason: `${reason}; the change was not sent` };
-  }
+  const tooOld = serverTooOld(session);
+  if (tooOld) return { kind: 'rejected', reason: tooOld };
 
   try {
     await session.client.query(
@@ -267,10 +262,10 @@ function logonFailureReason(error: unknown, session: Session, secrets: readonly 
   return `${sessionFailureReason(error, session, secrets)}; nothing was changed`;
 }
 
-async function serverTooOld(client: Client): Promise<string | undefined> {
-  const result = await client.query<{ server_version_num: string }>('SHOW server_version_num');
-  const version = Number(result.rows[0]?.server_version_num);
-  if (Number.isInteger(version) && version >= MIN_SERVER_VERSION_NUM) return undefined;
+/** Reads the version the server announced at login, so the check costs no round trip. */
+function serverTooOld(session: Session): string | undefined {
+  const major = Number.parseInt(session.serverVersion ?? '', 10);
+  if (Number.isInteger(major) && major >= MIN_SERVER_MAJOR) return undefined;
   return 'the target is older than PostgreSQL 10 and cannot take a SCRAM verifier';
 }
 
@@ -299,11 +294,20 @@ interface Session {
   readonly client: Client;
   /** Set when the server asked for an authentication method that would expose the secret. */
   refusedAuth: string | undefined;
+  /** `server_version` as the server reported it after authentication. */
+  serverVersion: string | undefined;
 }
 
 function createSession(config: ClientConfig, target: TargetAddress): Session {
   const client = new Client(config);
-  const session: Session = { client, refusedAuth: undefined };
+  const session: Session = { client, refusedAuth: undefined, serverVersion: undefined };
+  client.connection.on(
+    'parameterStatus',
+    (message: { parameterName: string; parameterValue: string }) => {
+      if (message.parameterName === 'server_version')
+        session.serverVersion = message.parameterValue;
+    },
+  );
   client.on('error', () => {
     // A connection error while idle; the pending call has already settled or will reject.
   });

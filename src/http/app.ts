@@ -82,9 +82,9 @@ export async function createHttpApp(deps: {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     request.principal = await authenticate(deps.tokens, request);
+    // The request's own logger (shared with its reply) names the actor from here on.
     if (request.principal !== null) {
-      request.log = request.log.child({ actor: request.principal.name });
-      reply.log = request.log;
+      (request.log as Logger).setBindings({ actor: request.principal.name });
     }
   });
 

@@ -9,6 +9,7 @@ import {
 import { combine, split } from 'shamir-secret-sharing';
 import type { Clock } from '../clock.ts';
 import { TesseraError } from '../errors.ts';
+import type { KeyringTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { ROOT_KEY_CONTEXT, SIGNING_KEY_CONTEXT } from './contexts.ts';
 import { EnvelopeError, KEY_BYTES, newKey, open, seal } from './envelope.ts';
@@ -61,8 +62,16 @@ export function createKeyring(deps: { store: Store; clock: Clock }): Keyring {
   const sealListeners: Array<() => void> = [];
   const unsealListeners: Array<() => void> = [];
 
-  const loadRow = () =>
-    store.db.selectFrom('keyring').selectAll().where('id', '=', KEYRING_ID).executeTakeFirst();
+  // Nothing rewrites the row once it exists, so it is read until found and then kept.
+  let keyringRow: KeyringTable | undefined;
+  const loadRow = async () => {
+    keyringRow ??= await store.db
+      .selectFrom('keyring')
+      .selectAll()
+      .where('id', '=', KEYRING_ID)
+      .executeTakeFirst();
+    return keyringRow;
+  };
 
   const requireRow = async () => {
     const row = await loadRow();
