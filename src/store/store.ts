@@ -7,9 +7,9 @@ import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import { POSTGRES_COLUMN_TYPES, SQLITE_COLUMN_TYPES } from './column-types.ts';
 import { createGroupSync } from './group-sync.ts';
-import { withStatementCache } from './statement-cache.ts';
 import { migrationsFor } from './migrations/index.ts';
 import type { Database } from './schema.ts';
+import { withStatementCache } from './statement-cache.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 export type Tx = Transaction<Database>;
