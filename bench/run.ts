@@ -9,6 +9,7 @@ import path from 'node:path';
 import { auditAppends } from './audit-append.ts';
 import { auditVerify } from './audit-verify.ts';
 import { crashCheck } from './crash-check.ts';
+import { loginBurst } from './login-burst.ts';
 import { rotation } from './rotation.ts';
 import { secretReadsPostgres, secretReadsSqlite } from './secret-reads.ts';
 import { secretWrites } from './secret-writes.ts';
@@ -23,6 +24,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   auditAppends,
   auditVerify,
   rotation,
+  loginBurst,
 ];
 
 const RESULTS_DIR = path.join(import.meta.dirname, 'results');
