@@ -141,7 +141,7 @@ function buildServices(deps: {
   const cipher = createSecretCipher({ keyring });
   const audit = deps.createAudit({ store, clock, logger });
   const checkpointer = createCheckpointer({ store, keyring, clock, logger });
-  const auditReader = createAuditReader({ store, keyring, checkpointer });
+  const auditReader = createAuditReader({ store, keyring });
   const access = createAccessDecision({ store });
   const tokens = createTokenService({ store, clock });
   const hasher = createPasswordHasher();
@@ -161,7 +161,7 @@ function buildServices(deps: {
     clock,
     platforms: new Set(connectors.keys()),
   });
-  const versions = createSecretVersions({ store, cipher });
+  const versions = createSecretVersions({ store, cipher, audit, logger });
   const accounts = createAccountService({ store, audit, access, policies, versions, clock });
   const rotation = createRotationEngine({
     store,

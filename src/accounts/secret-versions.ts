@@ -1,3 +1,6 @@
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { SYSTEM_CONTEXT } from '../audit/event.ts';
 import { TesseraError } from '../errors.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import { EnvelopeError } from '../vault/envelope.ts';
@@ -43,8 +46,26 @@ export interface SecretVersions {
   ): Promise<void>;
 }
 
-export function createSecretVersions(deps: { store: Store; cipher: SecretCipher }): SecretVersions {
-  const { store, cipher } = deps;
+export function createSecretVersions(deps: {
+  store: Store;
+  cipher: SecretCipher;
+  audit: AuditLog;
+  logger: Logger;
+}): SecretVersions {
+  const { store, cipher, audit, logger } = deps;
+
+  /** A ciphertext that fails to open is evidence of tampering: alarm and audit, then refuse. */
+  const integrityFailure = async (at: AccountKeyRef, version: number) => {
+    logger.error({ account: at.accountId, version }, 'stored secret failed its integrity check');
+    await audit.record({
+      action: 'secret.integrity',
+      outcome: 'failure',
+      actor: SYSTEM_CONTEXT.actor,
+      object: { type: 'account', id: at.accountId, name: null },
+      details: { version, safe: at.safeId },
+    });
+    return new TesseraError('INTEGRITY_FAILURE', 'the stored secret failed its integrity check');
+  };
 
   // A safe's wrapped key never changes once written, so each is read from the store once.
   const wrappedKeks = new Map<string, Buffer>();
@@ -100,7 +121,7 @@ export function createSecretVersions(deps: { store: Store; cipher: SecretCipher 
       } catch (error) {
         if (!(error instanceof EnvelopeError)) throw error;
         // A ciphertext that does not belong to this row: moved, altered or corrupted.
-        throw new TesseraError('INTEGRITY_FAILURE', 'the stored secret failed its integrity check');
+        throw await integrityFailure(at, version);
       }
     },
 

@@ -164,5 +164,7 @@ export interface ChainReport {
   readonly events: number;
   readonly checkpoints: number;
   readonly lastSeq: number;
+  readonly lastCheckpoint: { readonly seq: number; readonly hash: string } | null;
+  readonly unsigned: number;
   readonly firstBad: { readonly seq: number; readonly problem: string } | null;
 }

@@ -129,15 +129,19 @@ export function createKeyring(deps: { store: Store; clock: Clock }): Keyring {
       throw new TesseraError('UNSEAL_FAILED', 'the shares did not rebuild the unseal key');
     }
     const signingDer = open(rootKey, row.wrapped_signing_key, SIGNING_KEY_CONTEXT);
-    unsealed = {
-      rootKey,
-      signingKey: createPrivateKey({ key: signingDer, format: 'der', type: 'pkcs8' }),
-      signingPublicKey: createPublicKey({
-        key: Buffer.from(row.signing_public_key, 'base64'),
-        format: 'der',
-        type: 'spki',
-      }),
-    };
+    const signingKey = createPrivateKey({ key: signingDer, format: 'der', type: 'pkcs8' });
+    // The public key that checks checkpoints comes from the sealed private key, never from the
+    // stored copy: a replaced stored key would let forged checkpoints verify.
+    const signingPublicKey = createPublicKey(signingKey);
+    const stored = Buffer.from(row.signing_public_key, 'base64');
+    const derived = signingPublicKey.export({ format: 'der', type: 'spki' });
+    if (!derived.equals(stored)) {
+      throw new TesseraError(
+        'INTEGRITY_FAILURE',
+        'the keyring was altered: its audit key pair does not match',
+      );
+    }
+    unsealed = { rootKey, signingKey, signingPublicKey };
     for (const listener of unsealListeners) listener();
   };
 

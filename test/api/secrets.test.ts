@@ -106,6 +106,11 @@ for (const store of STORE_KINDS) {
       });
       assert.equal(r.status, 500);
       assert.equal(r.body.error.code, 'INTEGRITY_FAILURE');
+      const alarms = await server.api<{ events: { objectType: string; outcome: string }[] }>(
+        'GET',
+        '/v1/audit/events?action=secret.integrity',
+      );
+      assert.equal(alarms.body.events.length, 1, 'the failed check is in the audit trail');
       assert.ok(!JSON.stringify(r.body).includes(secretA));
       await db
         .updateTable('secret_versions')

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { createSecretVersions } from '../../src/accounts/secret-versions.ts';
+import { createLogger } from '../../src/logger.ts';
 import { createSecretCipher } from '../../src/vault/secret-cipher.ts';
 import { type PgCluster, uniqueRoleName, usePgCluster } from '../support/pg-cluster.ts';
 import { logsIn } from '../support/pg-login.ts';
@@ -620,8 +621,10 @@ function literalForms(value: string): string[] {
 
 /** Every version of every account on this server, decrypted in process: discarded ones too. */
 async function everyStoredValue(rig: Rig): Promise<string[]> {
-  const { store, keyring } = rig.server.services;
-  const versions = createSecretVersions({ store, cipher: createSecretCipher({ keyring }) });
+  const { store, keyring, audit } = rig.server.services;
+  const cipher = createSecretCipher({ keyring });
+  const logger = createLogger({ level: 'silent' });
+  const versions = createSecretVersions({ store, cipher, audit, logger });
   const rows = await store.db
     .selectFrom('secret_versions')
     .innerJoin('accounts', 'accounts.id', 'secret_versions.account_id')

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
+import { chainHash, GENESIS_HASH } from '../../src/audit/chain.ts';
 import { createCheckpointer } from '../../src/audit/checkpointer.ts';
 import { verifyChain } from '../../src/audit/verify-chain.ts';
 import { TesseraError } from '../../src/errors.ts';
@@ -41,7 +42,8 @@ for (const kind of STORE_KINDS) {
     const keyring = fakeUnsealedKeyring();
     const { signingPublicKey } = keyring.keys();
     const audit = createAuditLog({ store, clock, logger: quiet });
-    const checkpointer = createCheckpointer({ store, keyring, clock, logger: quiet });
+    // A fresh signer per test, as after a restart: a running one remembers what it signed.
+    let checkpointer = createCheckpointer({ store, keyring, clock, logger: quiet });
     after(async () => {
       await store.close();
       await place.drop();
@@ -50,6 +52,38 @@ for (const kind of STORE_KINDS) {
     const reset = async () => {
       await store.db.deleteFrom('audit_checkpoints').execute();
       await store.db.deleteFrom('audit_events').execute();
+      checkpointer = createCheckpointer({ store, keyring, clock, logger: quiet });
+    };
+    const checkpoints = async () =>
+      (await store.db.selectFrom('audit_checkpoints').select('seq').orderBy('seq').execute()).map(
+        (c) => c.seq,
+      );
+
+    /** What an attacker with write access to the store does: edit, then recompute every hash. */
+    const rewriteFrom = async (seq: number, change: { actor_name: string }) => {
+      const rows = await store.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '>=', seq)
+        .orderBy('seq')
+        .execute();
+      const before = await store.db
+        .selectFrom('audit_events')
+        .select('hash')
+        .where('seq', '=', seq - 1)
+        .executeTakeFirst();
+      let prevHash = before?.hash ?? GENESIS_HASH;
+      for (const row of rows) {
+        const edited = row.seq === seq ? { ...row, ...change } : row;
+        const hash = chainHash(prevHash, edited);
+        await store.db
+          .updateTable('audit_events')
+          .set({ ...edited, prev_hash: prevHash, hash })
+          .where('seq', '=', row.seq)
+          .execute();
+        prevHash = hash;
+      }
+      await store.db.deleteFrom('audit_checkpoints').where('seq', '>=', seq).execute();
     };
 
     it('keeps one unbroken chain under concurrent writers', async () => {
@@ -159,6 +193,56 @@ for (const kind of STORE_KINDS) {
         .execute();
       const forged = await verifyChain(store, signingPublicKey);
       assert.deepEqual(forged.firstBad, { seq: 5, problem: 'checkpoint-signature' });
+    });
+
+    it('never signs a tail that does not link to the last checkpoint', async () => {
+      await reset();
+      for (let i = 0; i < 5; i++) await audit.record(event(i));
+      await checkpointer.checkpoint();
+      for (let i = 5; i < 9; i++) await audit.record(event(i));
+      await store.db
+        .updateTable('audit_events')
+        .set({ actor_name: 'mallory' })
+        .where('seq', '=', 7)
+        .execute();
+      await checkpointer.checkpoint();
+      assert.deepEqual(await checkpoints(), [5], 'the altered segment got no signature');
+      // Verifying signs nothing either.
+      const report = await verifyChain(store, signingPublicKey);
+      assert.deepEqual(report.firstBad, { seq: 7, problem: 'altered' });
+      assert.deepEqual(await checkpoints(), [5]);
+    });
+
+    it('notices checkpoints deleted while it runs, and stops signing', async () => {
+      await reset();
+      for (let i = 0; i < 4; i++) await audit.record(event(i));
+      await checkpointer.checkpoint();
+      await rewriteFrom(3, { actor_name: 'mallory' });
+      await audit.record(event(9));
+      await checkpointer.checkpoint();
+      assert.deepEqual(await checkpoints(), [], 'the forged tail was not signed');
+    });
+
+    it('catches a rewrite with recomputed hashes and deleted checkpoints through an anchor', async () => {
+      await reset();
+      for (let i = 0; i < 6; i++) await audit.record(event(i));
+      await checkpointer.checkpoint();
+      const [anchor] = await store.db
+        .selectFrom('audit_checkpoints')
+        .select(['seq', 'hash'])
+        .execute();
+      assert.ok(anchor);
+
+      await rewriteFrom(4, { actor_name: 'mallory' });
+      // The store alone now looks consistent: nothing signed covers the forged events ...
+      assert.equal((await verifyChain(store, signingPublicKey)).ok, true);
+      // ... but the checkpoint logged before the edit does not match any more.
+      const anchored = await verifyChain(store, signingPublicKey, [anchor]);
+      assert.deepEqual(anchored.firstBad, { seq: 6, problem: 'anchor-mismatch' });
+
+      await store.db.deleteFrom('audit_events').where('seq', '>', 3).execute();
+      const cut = await verifyChain(store, signingPublicKey, [anchor]);
+      assert.deepEqual(cut.firstBad, { seq: 4, problem: 'truncated' });
     });
 
     it('fails the operation when the event cannot be written', async () => {

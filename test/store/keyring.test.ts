@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { TesseraError } from '../../src/errors.ts';
 import { createKeyring } from '../../src/vault/keyring.ts';
@@ -65,6 +66,24 @@ for (const kind of STORE_KINDS) {
       await second.submitShare(b);
       await second.submitShare(a);
       assert.deepEqual(second.keys().rootKey, rootKey);
+    });
+
+    it('refuses to unseal when the stored audit public key was replaced', async () => {
+      const keyring = createKeyring({ store, clock });
+      await store.db.deleteFrom('keyring').execute();
+      const { shares } = await keyring.initialize({ shares: 2, threshold: 2 });
+      const foreign = generateKeyPairSync('ed25519').publicKey.export({
+        format: 'der',
+        type: 'spki',
+      });
+      await store.db
+        .updateTable('keyring')
+        .set({ signing_public_key: foreign.toString('base64') })
+        .execute();
+      const fresh = createKeyring({ store, clock });
+      await fresh.submitShare(shares[0] as string);
+      await assert.rejects(fresh.submitShare(shares[1] as string), code('INTEGRITY_FAILURE'));
+      assert.equal(fresh.isSealed(), true);
     });
   });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { AuditEvent, AuditPage, ChainReport } from '../api-types.ts';
-import { CliError } from '../cli-error.ts';
+import { CliError, usageError } from '../cli-error.ts';
 import { type Io, type Session, sessionOf } from '../context.ts';
 import { formatTime, printJson, printLine, printNote, printTable } from '../output.ts';
 import { integerBetween, parseTimeBack } from '../parse.ts';
@@ -42,8 +42,15 @@ export function registerAudit(program: Command, io: Io): void {
   audit
     .command('verify')
     .description('check the hash chain and signed checkpoints; exits 1 naming the first bad event')
-    .action(async (_options: unknown, command: Command) => {
-      await verify(sessionOf(command, io));
+    .option(
+      '--anchor <seq:hash>',
+      'a checkpoint recorded outside Tessera (the server logs each one): proves nothing up to ' +
+        'it was cut or rewritten; repeatable',
+      collectAnchor,
+      [],
+    )
+    .action(async (options: { anchor: Anchor[] }, command: Command) => {
+      await verify(sessionOf(command, io), options.anchor);
     });
 }
 
@@ -84,12 +91,34 @@ function printEvents(session: Session, page: AuditPage) {
   if (page.next !== null) printNote(session, '(more events: add --all, or narrow with --since)');
 }
 
-async function verify(session: Session) {
-  const report = await session.api().request<ChainReport>('POST', '/v1/audit/verify');
+interface Anchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+function collectAnchor(value: string, previous: Anchor[]): Anchor[] {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(value.trim());
+  if (match === null) throw usageError('--anchor takes SEQ:HASH, e.g. 1200:3f9a… (64 hex digits)');
+  return [...previous, { seq: Number(match[1]), hash: match[2] ?? '' }];
+}
+
+async function verify(session: Session, anchors: readonly Anchor[]) {
+  const report = await session
+    .api()
+    .request<ChainReport>('POST', '/v1/audit/verify', { body: { anchors } });
   if (session.json) printJson(session, report);
   else if (report.ok) {
     const summary = `${report.events} events, ${report.checkpoints} signed checkpoints`;
     printLine(session, `Audit trail intact: ${summary}, last seq ${report.lastSeq}.`);
+    const last = report.lastCheckpoint;
+    if (last !== null) {
+      printNote(
+        session,
+        `Newest checkpoint ${last.seq}:${last.hash}; compare it with the server log.`,
+      );
+    }
+    if (report.unsigned > 0)
+      printNote(session, `${report.unsigned} newest events are not signed yet.`);
   }
   if (report.ok) return;
   const bad = report.firstBad;

@@ -8,6 +8,7 @@ const event = z.object({
   id: z.string(),
   at: z.string(),
   actor: z.string().nullable(),
+  actorId: z.string().nullable(),
   action: z.string(),
   objectType: z.string().nullable(),
   object: z.string().nullable(),
@@ -18,6 +19,9 @@ const event = z.object({
   details: z.record(z.string(), z.unknown()).nullable(),
   hash: z.string(),
 });
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hash in lower-case hex');
+const anchor = z.object({ seq: z.number(), hash: z.string() });
 
 const time = z.iso.datetime({ offset: true }).transform((v) => Date.parse(v));
 
@@ -50,6 +54,7 @@ export function auditRoutes(app: App, { auditReader }: Pick<Services, 'auditRead
         id: row.id,
         at: iso(row.at),
         actor: row.actor_name,
+        actorId: row.actor_id,
         action: row.action,
         objectType: row.object_type,
         object: row.object_name,
@@ -73,18 +78,31 @@ export function auditRoutes(app: App, { auditReader }: Pick<Services, 'auditRead
     {
       config: { action: 'audit.read' },
       schema: {
-        summary: 'Walk the hash chain and its signed checkpoints; name the first bad event',
+        summary:
+          'Walk the hash chain, its signed checkpoints and any anchors; name the first bad event',
+        body: z
+          .object({
+            anchors: z
+              .array(z.object({ seq: z.number().int().min(1), hash: sha256Hex }).strict())
+              .max(100)
+              .default([]),
+          })
+          .strict()
+          // A POST without a body arrives as null: verify with no anchors.
+          .nullish(),
         response: responses({
           200: z.object({
             ok: z.boolean(),
             events: z.number(),
             checkpoints: z.number(),
             lastSeq: z.number(),
+            lastCheckpoint: anchor.nullable(),
+            unsigned: z.number(),
             firstBad: z.object({ seq: z.number(), problem: z.string() }).nullable(),
           }),
         }),
       },
     },
-    () => auditReader.verify(),
+    (request) => auditReader.verify(request.body?.anchors ?? []),
   );
 }
