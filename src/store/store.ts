@@ -37,6 +37,10 @@ export type StoreLocation =
 const BUSY_TIMEOUT_MS = 5_000;
 const PG_CONNECT_TIMEOUT_MS = 5_000;
 const PG_INT8_OID = 20;
+/** Owner only: the store holds wrapped keys, password hashes and the audit trail. */
+const PRIVATE_FILE_MODE = 0o600;
+/** A driver's message is short; anything longer is cut before it reaches a terminal. */
+const MAX_CAUSE_LENGTH = 300;
 /** Key of the PostgreSQL advisory lock that orders the audit chain. */
 const AUDIT_CHAIN_LOCK = 7_200_001;
 
@@ -53,11 +57,18 @@ export async function openStore(
     location.kind === 'sqlite'
       ? openSqlite(location.file)
       : openPostgres(location, options.onConnectionError ?? (() => undefined));
-  await migrate(store);
+  try {
+    await migrate(store, location.kind === 'postgres' ? secretsOfUrl(location.url) : []);
+  } catch (error) {
+    await store.close().catch(() => {
+      // The migration's error is the one to report; a failed close adds nothing to it.
+    });
+    throw error;
+  }
   return store;
 }
 
-async function migrate(store: Store): Promise<void> {
+async function migrate(store: Store, secrets: readonly string[]): Promise<void> {
   const types = store.dialect === 'sqlite' ? SQLITE_COLUMN_TYPES : POSTGRES_COLUMN_TYPES;
   const migrations = migrationsFor(types);
   const migrator = new Migrator({
@@ -65,11 +76,47 @@ async function migrate(store: Store): Promise<void> {
     provider: { getMigrations: async () => migrations },
   });
   const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw new Error('database migration failed', { cause: error });
+  if (error === undefined) return;
+  // The first query runs here, so a wrong host, database or password surfaces here too.
+  const reason = describeCause(error, secrets);
+  throw new Error(`database migration failed: ${reason}`, { cause: error });
+}
+
+/** The driver's message and code, never the connection URL or its password. */
+function describeCause(error: unknown, secrets: readonly string[]): string {
+  if (!(error instanceof Error)) return 'unknown error';
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  // A failed connect to several addresses is an AggregateError without a message.
+  const text = error.message || code || error.name;
+  const withCode = code !== undefined && !text.includes(code) ? `${text} (${code})` : text;
+  const scrubbed = secrets.reduce((t, secret) => t.replaceAll(secret, '[redacted]'), withCode);
+  return scrubbed.length > MAX_CAUSE_LENGTH ? `${scrubbed.slice(0, MAX_CAUSE_LENGTH)}…` : scrubbed;
+}
+
+/** The URL and its password as written and decoded, longest first so none is left in part. */
+function secretsOfUrl(url: string): string[] {
+  let password = '';
+  try {
+    password = new URL(url).password;
+  } catch {
+    // Not a URL: only the text itself can be cut out.
+  }
+  const decoded = safeDecode(password);
+  return [url, password, decoded].filter((s) => s !== '').sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function openSqlite(file: string): Store {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // SQLite creates the file 0644 and gives its -wal and -shm files the same mode: made first.
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
   const database = new BetterSqlite3(file);
   database.pragma('journal_mode = WAL');
   // Commits skip fsync; durable() flushes the write-ahead log once for every waiting caller.
@@ -98,7 +145,7 @@ function openSqlite(file: string): Store {
 
 /** Opens the write-ahead log (and makes its directory entry durable) so it can be flushed. */
 function openWalForSync(file: string): number {
-  const fd = openSync(`${file}-wal`, 'a');
+  const fd = openSync(`${file}-wal`, 'a', PRIVATE_FILE_MODE);
   const directory = openSync(path.dirname(file), 'r');
   try {
     fsyncSync(directory);

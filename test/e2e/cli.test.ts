@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,21 @@ import { type PgCluster, uniqueRoleName, usePgCluster } from '../support/pg-clus
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
+
+/** A self-signed CA certificate made for these tests (no key anywhere): a root cert to send. */
+const CLI_TEST_CA = `-----BEGIN CERTIFICATE-----
+MIIBkjCCATegAwIBAgIUZDKmArhakjoCTAeKThcDshXwkPUwCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTVGVzc2VyYSBDTEkgdGVzdCBDQTAeFw0yNjEyMDQxNjMzMjFa
+Fw0zNjEyMDExNjMzMjFaMB4xHDAaBgNVBAMME1Rlc3NlcmEgQ0xJIHRlc3QgQ0Ew
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQoq+hgKZe05gFmJZVtzVYO0S2cby+1
+ZVrhO9dMfsO4twZzF7dGtaBThqVnfDphMIJV07z31JHjNTTzMU1x7IQXo1MwUTAd
+BgNVHQ4EFgQU1f7VgModVDNlfWDyLwxaF1WmsMQwHwYDVR0jBBgwFoAU1f7VgMod
+VDNlfWDyLwxaF1WmsMQwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNJADBG
+AiEAib+pnoT0OejfhFscDY/tVJNpqy8Jci/5OMMKw00UtIQCIQCb7O2yzRPesF/y
+dUABPB/9x8WUwMhm1Io5KdV+GQZajg==
+-----END CERTIFICATE-----
+`;
+const HINT_TIMEOUT_MS = 5_000;
 
 /** A clean environment: nothing of the caller's TESSERA_* settings leaks into a test. */
 const BASE_ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', TZ: 'UTC' };
@@ -39,9 +54,12 @@ interface ServerProcess {
   readonly url: string;
   readonly child: ChildProcess;
   readonly dataDir: string;
+  /** What the server wrote to stderr: notes and hints for the person who started it. */
+  stderr(): string;
   /** Runs `tessera ARGS` against this server. */
   cli(args: readonly string[], options?: CliOptions): Promise<CliResult>;
-  stop(): Promise<void>;
+  /** Stops the server; its data directory is removed unless kept for a restart. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 function runCli(
@@ -66,8 +84,12 @@ function runCli(
 }
 
 /** Starts `tessera server` on a free loopback port; its `tessera listening` log gives the URL. */
-async function startServerProcess(flags: readonly string[], env: Record<string, string> = {}) {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
+async function startServerProcess(
+  flags: readonly string[],
+  env: Record<string, string> = {},
+  existingDataDir?: string,
+) {
+  const dataDir = existingDataDir ?? (await mkdtemp(path.join(tmpdir(), 'tessera-cli-')));
   const args = ['server', ...flags, '--data-dir', dataDir, '--listen', '127.0.0.1:0'];
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...BASE_ENV, ...env },
@@ -83,14 +105,15 @@ async function startServerProcess(flags: readonly string[], env: Record<string, 
     url,
     child,
     dataDir,
+    stderr: () => stderr,
     cli(cliArgs, options = {}) {
       const cliEnv: Record<string, string> = { ...BASE_ENV, TESSERA_ADDR: url };
       if (options.token !== undefined) cliEnv.TESSERA_TOKEN = options.token;
       return runCli(cliArgs, cliEnv, options.stdin);
     },
-    async stop() {
+    async stop({ keepData = false } = {}) {
       const code = await stopChild(child);
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keepData) await rm(dataDir, { recursive: true, force: true });
       assert.equal(code, 0, 'the server closes gracefully on SIGTERM');
     },
   };
@@ -152,6 +175,15 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
+/** The server prints its hints just after it starts listening; they may trail the log line. */
+async function waitForText(read: () => string, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + HINT_TIMEOUT_MS;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) assert.fail(`${pattern} not in:\n${read()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 function parseJson<T>(result: CliResult): T {
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout) as T;
@@ -191,6 +223,14 @@ describe('tessera CLI against a dev server', () => {
       await root(['operator', 'status', '-o', 'json']),
     );
     assert.deepEqual([json.initialized, json.sealed], [true, false]);
+  });
+
+  test('the database files are private to the server account', async () => {
+    for (const file of ['tessera.db', 'tessera.db-wal', 'tessera.db-shm']) {
+      const { mode } = await stat(path.join(server.dataDir, file));
+      assert.equal((mode & 0o777).toString(8), '600', file);
+    }
+    assert.doesNotMatch(server.stderr(), /operator (init|unseal)/, 'dev mode unseals itself');
   });
 
   test('user create reads the password from stdin; login gives a token that works', async () => {
@@ -246,7 +286,9 @@ describe('tessera CLI against a dev server', () => {
 
   test('target add, list and show', async () => {
     const flags = ['--platform', 'postgresql', '--host', '127.0.0.1', '--port', '47999'];
-    assertOk(await root(['target', 'add', 'db1', ...flags, '--database', 'app']));
+    const added = await root(['target', 'add', 'db1', ...flags, '--database', 'app']);
+    assertOk(added);
+    assert.match(added.stderr, /not encrypted \(sslmode disable\).*verify-full/);
     const list = parseJson<{ targets: { name: string; port: number }[] }>(
       await root(['target', 'list', '-o', 'json']),
     );
@@ -256,11 +298,51 @@ describe('tessera CLI against a dev server', () => {
     );
     const shown = await root(['target', 'show', 'db1']);
     assert.match(shown.stdout, /Database:\s+app/);
+    assert.match(shown.stdout, /SSL mode:\s+disable/);
     assertFails(
       await root(['target', 'add', 'db2', ...flags.slice(0, 4), '--port', 'x']),
       'USAGE',
       2,
     );
+  });
+
+  test('target add and set take TLS options; the certificate never comes back', async () => {
+    const caFile = path.join(server.dataDir, 'ca.pem');
+    await writeFile(caFile, CLI_TEST_CA);
+    const flags = ['--platform', 'postgresql', '--host', 'db.example.test', '--port', '5432'];
+    const tls = ['--sslmode', 'verify-full', '--ssl-root-cert', caFile, '--allow-md5'];
+    const added = await root(['target', 'add', 'tls1', ...flags, ...tls]);
+    assertOk(added);
+    assert.doesNotMatch(added.stderr, /not encrypted/);
+
+    const shown = await root(['target', 'show', 'tls1']);
+    assert.match(shown.stdout, /SSL mode:\s+verify-full/);
+    assert.match(shown.stdout, /Root certificate:\s+set/);
+    assert.match(shown.stdout, /MD5 logins:\s+yes/);
+    const json = await root(['target', 'show', 'tls1', '-o', 'json']);
+    assert.deepEqual(parseJson<{ options: unknown }>(json).options, {
+      sslmode: 'verify-full',
+      sslrootcertSet: true,
+      allowMd5Auth: true,
+    });
+    assert.ok(!json.stdout.includes(CLI_TEST_CA.split('\n')[1] ?? '-'), 'certificate shown');
+
+    // A certificate only means something when it is checked: dropping to require needs it gone.
+    assertFails(await root(['target', 'set', 'tls1', '--sslmode', 'require']), 'VALIDATION_FAILED');
+    const changed = await root([
+      ...['target', 'set', 'tls1', '--sslmode', 'require', '--no-ssl-root-cert'],
+      ...['--no-allow-md5', '--port', '6432'],
+    ]);
+    assertOk(changed);
+    assert.match(changed.stdout, /Port:\s+6432/);
+    assert.match(changed.stdout, /Root certificate:\s+-$/m);
+    assert.match(changed.stdout, /MD5 logins:\s+no/);
+
+    assertFails(await root(['target', 'add', 'tls2', ...flags, '--sslmode', 'prefer']), 'USAGE', 2);
+    const missing = ['--sslmode', 'verify-full', '--ssl-root-cert', `${caFile}.missing`];
+    assertFails(await root(['target', 'add', 'tls2', ...flags, ...missing]), 'USAGE', 2);
+    assertFails(await root(['target', 'set', 'tls1']), 'USAGE', 2);
+    assertFails(await root(['target', 'set', 'nope', '--port', '1']), 'NOT_FOUND');
   });
 
   test('policy set changes only the settings named', async () => {
@@ -477,6 +559,7 @@ describe('tessera CLI against a sealed server', () => {
     const status = await server.cli(['operator', 'status']);
     assertOk(status);
     assert.match(status.stdout, /not initialised/);
+    await waitForText(server.stderr, /the vault is not initialised: run tessera operator init/);
   });
 
   test('operator init prints the shares and the root token once', async () => {
@@ -519,6 +602,13 @@ describe('tessera CLI against a sealed server', () => {
     const status = await server.cli(['operator', 'status']);
     assert.match(status.stdout, /Sealed:\s+yes \(unseal progress 0\/2\)/);
     assertFails(await safeCreate('sealed-again'), 'VAULT_SEALED');
+  });
+
+  test('a restarted server says it is sealed, and how many shares it needs', async () => {
+    await server.stop({ keepData: true });
+    server = await startServerProcess([], {}, server.dataDir);
+    await waitForText(server.stderr, /the vault is sealed: run tessera operator unseal \(2 shares/);
+    assert.doesNotMatch(server.stderr(), /not initialised/);
   });
 });
 
@@ -591,7 +681,7 @@ describe('tessera CLI rotating a role of a throw-away PostgreSQL cluster', () =>
 
     const verified = await root(['account', 'verify', `pg/${role}`]);
     assertOk(verified);
-    assert.match(verified.stdout, /^valid/);
+    assert.equal(verified.stdout, 'valid: the stored secret logs in\n');
     const rotated = parseJson<{ version: number }>(
       await root(['account', 'rotate', `pg/${role}`, '-o', 'json']),
     );
@@ -607,7 +697,7 @@ describe('tessera CLI rotating a role of a throw-away PostgreSQL cluster', () =>
     assert.ok(!history.stdout.includes(password) && !history.stdout.includes(initial));
   });
 
-  test('verify exits 1 when the stored secret does not log in', async (t) => {
+  test('verify exits 1 with VERIFY_FAILED when the stored secret does not log in', async (t) => {
     const pg = cluster();
     const role = uniqueRoleName('cli');
     await pg.createRole(role, `Init-${randomBytes(12).toString('base64url')}`);
@@ -621,7 +711,46 @@ describe('tessera CLI rotating a role of a throw-away PostgreSQL cluster', () =>
 
     const result = await root(['account', 'verify', `pg/${role}`]);
     assertFails(result, 'VERIFY_FAILED');
-    assert.match(result.stdout, /^NOT valid/);
+    assert.match(result.stdout, /^invalid: the stored secret was refused; .*SQLSTATE 28P01/);
+    assert.equal(result.stdout.split('\n').length, 2, 'one line on stdout');
+  });
+
+  test('verify exits 1 with TARGET_UNREACHABLE when it could not check', async (t) => {
+    const pg = cluster();
+    const role = uniqueRoleName('cli');
+    const password = `Init-${randomBytes(12).toString('base64url')}`;
+    await pg.createRole(role, password);
+    t.after(() => pg.dropRole(role));
+    // The throw-away cluster serves no TLS, so a target that requires it gets no answer.
+    const where = ['--host', pg.host, '--port', String(pg.port), '--sslmode', 'require'];
+    assertOk(await root(['target', 'add', 'pg-tls', '--platform', 'postgresql', ...where]));
+    const add = ['account', 'add', `pg-tls/${role}`, '--safe', 'pg-safe', '--secret-stdin'];
+    assertOk(await root(add, password));
+
+    const result = await root(['account', 'verify', `pg-tls/${role}`]);
+    assertFails(result, 'TARGET_UNREACHABLE');
+    assert.match(result.stdout, /^could not check: .*does not support SSL/);
+    assert.doesNotMatch(result.stdout + result.stderr, /invalid|does not log in/);
+  });
+
+  test('a missing store database is named; the URL and its password are not', async () => {
+    const pg = cluster();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
+    try {
+      const { username, password } = pg.superuser;
+      for (const database of ['tessera_missing', password]) {
+        const url = `postgres://${username}:${password}@${pg.host}:${pg.port}/${database}`;
+        const result = await runCli(['server', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+          ...BASE_ENV,
+          TESSERA_DATABASE_URL: url,
+        });
+        assertFails(result, 'SERVER_START_FAILED');
+        assert.match(result.stderr, /database migration failed: database ".+" does not exist/);
+        assert.ok(!result.stderr.includes(password), 'the password was echoed');
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

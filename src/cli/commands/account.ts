@@ -175,11 +175,38 @@ async function verify(session: Session, ref: AccountRef) {
   const reply = await session.api().request<VerifyReply>('POST', accountPath(ref, '/verify'), {
     timeoutMs: ROTATE_TIMEOUT_MS,
   });
+  const verdict = verdictOf(reply);
   if (session.json) printJson(session, reply);
-  else printLine(session, `${reply.valid ? 'valid' : 'NOT valid'}: ${clean(reply.detail)}`);
-  if (!reply.valid) {
-    throw new CliError('VERIFY_FAILED', `the stored secret of ${refText(ref)} does not log in`);
+  else printLine(session, verdict.line);
+  if (verdict.error !== undefined) {
+    throw new CliError(verdict.error.code, `${refText(ref)}: ${verdict.error.message}`);
   }
+}
+
+interface Verdict {
+  readonly line: string;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/**
+ * The API's detail is `valid`, `invalid: REASON` (the target refused the secret) or
+ * `unreachable: REASON` (no answer on the secret at all), after rotation-engine.ts.
+ */
+function verdictOf(reply: VerifyReply): Verdict {
+  if (reply.valid) return { line: 'valid: the stored secret logs in' };
+  const unreachable = /^unreachable: /.exec(reply.detail);
+  if (unreachable !== null) {
+    const reason = clean(reply.detail.slice(unreachable[0].length));
+    return {
+      line: `could not check: ${reason}`,
+      error: { code: 'TARGET_UNREACHABLE', message: 'the secret could not be checked' },
+    };
+  }
+  const reason = clean(reply.detail.replace(/^invalid: /, ''));
+  return {
+    line: `invalid: the stored secret was refused; ${reason}`,
+    error: { code: 'VERIFY_FAILED', message: 'the stored secret does not log in' },
+  };
 }
 
 async function rotate(session: Session, ref: AccountRef) {

@@ -18,9 +18,12 @@ Environment (better than the flags: arguments are visible to every local user):
   TESSERA_DATABASE_URL    postgres://... for a PostgreSQL store
   TESSERA_DEV_ROOT_TOKEN  with --dev: a fixed root token
 
+The API is plain HTTP in this version: listen on loopback behind a TLS-terminating reverse
+proxy (the audit trail then records the proxy's address as the source of every request).
+
 Examples:
   tessera server --dev --data-dir ./.tessera-dev
-  TESSERA_DATABASE_URL=postgres://tessera@db.internal/tessera tessera server --listen 0.0.0.0:7200`;
+  TESSERA_DATABASE_URL=postgres://tessera@db.internal/tessera tessera server --listen 127.0.0.1:7200`;
 
 export function registerServer(program: Command, io: Io): void {
   program
@@ -52,6 +55,11 @@ export function registerServer(program: Command, io: Io): void {
       for (const warning of warnings) printWarning(session, warning);
 
       const running = await start(config, secrets, (line) => printNote(session, line));
+      if (!config.dev) {
+        await hintAtSealState(running, (line) => printNote(session, line)).catch(() => {
+          // A hint is not worth stopping a server that is already serving; the log has the rest.
+        });
+      }
       const signal = await nextSignal();
       printNote(session, `tessera: ${signal} received, shutting down (again to stop at once)`);
       await stop(running);
@@ -70,6 +78,24 @@ async function start(
   } catch (error) {
     const message = error instanceof Error ? error.message : 'unknown failure';
     throw new CliError('SERVER_START_FAILED', redact(message, secrets));
+  }
+}
+
+/**
+ * A real server starts sealed and serves no secret until operators act; the JSON log says so to
+ * machines, this says what to do next to the person who started it.
+ */
+async function hintAtSealState(
+  running: RunningServer,
+  note: (line: string) => void,
+): Promise<void> {
+  const status = await running.services.keyring.status();
+  const at = `TESSERA_ADDR=${running.url}`;
+  if (!status.initialized) {
+    note(`tessera: the vault is not initialised: run tessera operator init (${at})`);
+  } else if (status.sealed) {
+    const needed = `${status.threshold} share${status.threshold === 1 ? '' : 's'} needed`;
+    note(`tessera: the vault is sealed: run tessera operator unseal (${needed}; ${at})`);
   }
 }
 

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import type { Policy } from '../../accounts/policies.ts';
-import type { Target } from '../../accounts/targets.ts';
+import {
+  optionsView,
+  SSL_MODES,
+  type Target,
+  targetOptions,
+  targetOptionsChange,
+} from '../../accounts/targets.ts';
 import type { Services } from '../../services.ts';
 import { type App, contextOf } from '../app.ts';
 import { iso, name, responses } from '../schemas.ts';
@@ -10,6 +16,16 @@ const hostName = z
   .min(1)
   .max(253)
   .regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or address');
+const port = z.number().int().min(1).max(65_535);
+const database = z.string().min(1).max(63);
+/** An allow-list: the root certificate's text never leaves, only whether one is set. */
+const targetOptionsView = z
+  .object({
+    sslmode: z.enum(SSL_MODES),
+    sslrootcertSet: z.boolean(),
+    allowMd5Auth: z.boolean(),
+  })
+  .partial();
 const target = z.object({
   id: z.string(),
   name: z.string(),
@@ -17,6 +33,7 @@ const target = z.object({
   host: z.string(),
   port: z.number(),
   database: z.string().nullable(),
+  options: targetOptionsView,
   createdAt: z.string(),
 });
 const toTarget = (t: Target) => ({
@@ -26,8 +43,18 @@ const toTarget = (t: Target) => ({
   host: t.host,
   port: t.port,
   database: t.database ?? null,
+  options: optionsView(t),
   createdAt: iso(t.createdAt),
 });
+const targetChange = z
+  .object({
+    host: hostName.optional(),
+    port: port.optional(),
+    database: database.nullable().optional(),
+    options: targetOptionsChange.optional(),
+  })
+  .strict()
+  .refine((change) => Object.keys(change).length > 0, 'give host, port, database or options');
 
 const characters = z.string().max(128);
 const policySettings = z
@@ -87,8 +114,9 @@ export function targetRoutes(
             name,
             platform: z.string().min(1).max(32),
             host: hostName,
-            port: z.number().int().min(1).max(65_535),
-            database: z.string().min(1).max(63).optional(),
+            port,
+            database: database.optional(),
+            options: targetOptions.optional(),
           })
           .strict(),
         response: responses({ 201: target }),
@@ -105,6 +133,20 @@ export function targetRoutes(
       schema: { params: z.object({ target: name }), response: responses({ 200: target }) },
     },
     async (request) => toTarget(await targets.byName(request.params.target)),
+  );
+
+  app.put(
+    '/v1/targets/:target',
+    {
+      config: { action: 'target.write' },
+      schema: {
+        params: z.object({ target: name }),
+        body: targetChange,
+        response: responses({ 200: target }),
+      },
+    },
+    async (request) =>
+      toTarget(await targets.update(contextOf(request), request.params.target, request.body)),
   );
 
   app.get(
