@@ -18,6 +18,28 @@ export const REDACTED_PATHS = [
   '*.newSecret',
 ];
 
+/** The parts of a Fastify request the log keeps. */
+interface LoggedRequest {
+  readonly method?: string;
+  readonly url?: string;
+  readonly ip?: string;
+  readonly socket?: { readonly remotePort?: number } | null;
+}
+
+/**
+ * A request in the log: method, path and remote address, never the query string. A client that
+ * wrongly puts a token or password in the URL must not see it written to disk here. The request
+ * id is on every line already, bound by Fastify.
+ */
+export function requestSummary(req: LoggedRequest) {
+  return {
+    method: req.method,
+    path: req.url?.split('?', 1)[0],
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export function createLogger(
   options: { level?: string; destination?: DestinationStream } = {},
 ): Logger {
@@ -25,6 +47,8 @@ export function createLogger(
     {
       level: options.level ?? 'info',
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      // Fastify takes these over its own, which log the whole URL.
+      serializers: { req: requestSummary },
       base: { service: 'tessera' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

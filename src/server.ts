@@ -102,7 +102,8 @@ export async function startServer(
   services.keyring.onUnseal(() => scheduler.tickNow());
   if (!services.keyring.isSealed()) scheduler.tickNow();
 
-  const app = await createHttpApp({ logger, tokens: services.tokens, access: services.access });
+  const { tokens, access } = services;
+  const app = await createHttpApp({ logger, tokens, access, clock });
   operatorRoutes(app, services);
   identityRoutes(app, services);
   safeRoutes(app, services);

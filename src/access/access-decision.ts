@@ -1,4 +1,4 @@
-import { TesseraError } from '../errors.ts';
+import { notFound, TesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Store } from '../store/store.ts';
 import { parsePermissions, type SafePermission } from './permissions.ts';
@@ -46,11 +46,13 @@ export function createAccessDecision(deps: { store: Store }): AccessDecision {
     if (principal === null) return { allowed: false, visible: false };
     if (rule.anyUser === true) return { allowed: true, visible: true };
 
-    const byRole = rule.roles?.includes(principal.role) ?? false;
+    const refused = rule.never?.includes(principal.role) ?? false;
+    const byRole = !refused && (rule.roles?.includes(principal.role) ?? false);
     if (safeId === undefined || safeId === null) return { allowed: byRole, visible: byRole };
 
     const held = await permissionsIn(principal.userId, safeId);
-    const bySafe = rule.safe?.some((permission) => held.includes(permission)) ?? false;
+    const bySafe =
+      !refused && (rule.safe?.some((permission) => held.includes(permission)) ?? false);
     const visible = held.length > 0 || principal.role === 'admin' || principal.role === 'auditor';
     return { allowed: byRole || bySafe, visible };
   };
@@ -62,9 +64,12 @@ export function createAccessDecision(deps: { store: Store }): AccessDecision {
       const decision = await decide(principal, action, safeId);
       if (decision.allowed) return;
       if (principal === null) throw new TesseraError('UNAUTHENTICATED', 'log in first');
-      // Another safe's resources are "not found", so a refusal does not confirm they exist.
-      if (!decision.visible && safeId !== undefined && safeId !== null) {
-        throw new TesseraError('NOT_FOUND', 'not found');
+      // Another safe's objects are "not found", word for word as a missing one, so a refusal
+      // does not confirm they exist.
+      const rule: AccessRule = ACCESS_RULES[action];
+      const hides = rule.hides;
+      if (!decision.visible && hides !== undefined && safeId !== undefined && safeId !== null) {
+        throw notFound(hides);
       }
       throw new TesseraError('FORBIDDEN', `not allowed: ${action}`);
     },

@@ -3,17 +3,41 @@ import type { SafePermission } from './permissions.ts';
 
 /**
  * Who may do what. An action is allowed when the caller's role is listed, or when the action is
- * about a safe and the caller holds one of the listed safe permissions there. Anything not in
- * this table is denied.
+ * about a safe and the caller holds one of the listed safe permissions there; a role in `never`
+ * is refused either way. Anything not in this table is denied.
  */
-export interface AccessRule {
+interface BaseRule {
   /** Needs no login at all (health, seal status, unseal with a share). */
   readonly anonymous?: true;
   /** Any logged-in user, whatever the role. */
   readonly anyUser?: true;
   readonly roles?: readonly Role[];
-  readonly safe?: readonly SafePermission[];
+  /**
+   * Roles refused whatever a safe membership says: separation of duties, kept here as well as
+   * where memberships are granted, so a membership written by mistake still cannot open it.
+   */
+  readonly never?: readonly Role[];
 }
+
+interface GlobalRule extends BaseRule {
+  readonly safe?: undefined;
+  readonly hides?: undefined;
+}
+
+interface SafeRule extends BaseRule {
+  readonly safe: readonly SafePermission[];
+  /**
+   * The object the route looked up, as its own "not found" names it: a refusal for a safe the
+   * caller may not see reads exactly the same, so it does not confirm the object exists.
+   */
+  readonly hides: 'safe' | 'account';
+}
+
+export type AccessRule = GlobalRule | SafeRule;
+
+/** Auditors read the trail and the metadata; they never hold a secret or change a safe. */
+const NOT_AUDITORS = ['auditor'] as const;
+const ANY_MEMBER = ['list', 'use', 'retrieve', 'checkout', 'manage'] as const;
 
 export const ACCESS_RULES = {
   'system.health': { anonymous: true },
@@ -29,28 +53,44 @@ export const ACCESS_RULES = {
   'user.list': { roles: ['admin', 'auditor'] },
   'user.password': { anyUser: true },
   'user.password.other': { roles: ['admin'] },
+  'user.disable': { roles: ['admin'] },
+  'user.enable': { roles: ['admin'] },
   'safe.create': { roles: ['admin'] },
   'safe.list': { anyUser: true },
-  'safe.read': {
-    roles: ['admin', 'auditor'],
-    safe: ['list', 'use', 'retrieve', 'checkout', 'manage'],
+  'safe.read': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'safe' },
+  'safe.member.manage': {
+    roles: ['admin'],
+    safe: ['manage'],
+    never: NOT_AUDITORS,
+    hides: 'safe',
   },
-  'safe.member.manage': { roles: ['admin'], safe: ['manage'] },
   'policy.write': { roles: ['admin'] },
   'policy.read': { anyUser: true },
   'target.write': { roles: ['admin'] },
   'target.read': { anyUser: true },
-  'account.create': { roles: ['admin'], safe: ['manage'] },
-  'account.read': {
-    roles: ['admin', 'auditor'],
-    safe: ['list', 'use', 'retrieve', 'checkout', 'manage'],
+  'account.create': { roles: ['admin'], safe: ['manage'], never: NOT_AUDITORS, hides: 'safe' },
+  'account.read': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'account' },
+  'account.verify': {
+    roles: ['admin'],
+    safe: ['use', 'manage'],
+    never: NOT_AUDITORS,
+    hides: 'account',
   },
-  'account.verify': { roles: ['admin'], safe: ['use', 'manage'] },
-  'account.rotate': { roles: ['admin'], safe: ['manage'] },
-  'secret.retrieve': { safe: ['retrieve'] },
-  'account.checkout': { safe: ['checkout'] },
-  'account.checkin': { roles: ['admin'], safe: ['checkout', 'manage'] },
-  'account.checkin.other': { roles: ['admin'], safe: ['manage'] },
+  'account.rotate': { roles: ['admin'], safe: ['manage'], never: NOT_AUDITORS, hides: 'account' },
+  'secret.retrieve': { safe: ['retrieve'], never: NOT_AUDITORS, hides: 'account' },
+  'account.checkout': { safe: ['checkout'], never: NOT_AUDITORS, hides: 'account' },
+  'account.checkin': {
+    roles: ['admin'],
+    safe: ['checkout', 'manage'],
+    never: NOT_AUDITORS,
+    hides: 'account',
+  },
+  'account.checkin.other': {
+    roles: ['admin'],
+    safe: ['manage'],
+    never: NOT_AUDITORS,
+    hides: 'account',
+  },
   'audit.read': { roles: ['admin', 'auditor'] },
 } as const satisfies Record<string, AccessRule>;
 

@@ -28,13 +28,21 @@ export interface SafeService {
   list(principal: Principal): Promise<Safe[]>;
   byName(name: string): Promise<Safe>;
   members(safeId: string): Promise<SafeMember[]>;
+  /**
+   * Grants a user permissions in a safe and answers the membership as stored. Separation of
+   * duties: only an admin changes their own membership, and an auditor holds `list` at most.
+   */
   setMember(
     ctx: RequestContext,
+    principal: Principal,
     safe: Safe,
     input: { user: string; permissions: SafePermission[] },
   ): Promise<SafeMember>;
-  removeMember(ctx: RequestContext, safe: Safe, user: string): Promise<void>;
+  removeMember(ctx: RequestContext, principal: Principal, safe: Safe, user: string): Promise<void>;
 }
+
+/** What an auditor may hold in a safe: seeing that accounts exist, never using them. */
+const AUDITOR_PERMISSIONS: readonly SafePermission[] = ['list'];
 
 export function createSafeService(deps: {
   store: Store;
@@ -53,14 +61,14 @@ export function createSafeService(deps: {
     requestId: ctx.requestId,
   });
 
-  const userId = async (name: string) => {
+  const memberUser = async (name: string) => {
     const row = await store.db
       .selectFrom('users')
-      .select('id')
+      .select(['id', 'role'])
       .where('name', '=', name)
       .executeTakeFirst();
     if (row === undefined) throw notFound('user');
-    return row.id;
+    return row;
   };
 
   return {
@@ -146,17 +154,19 @@ export function createSafeService(deps: {
       }));
     },
 
-    async setMember(ctx, safe, { user, permissions }) {
-      const id = await userId(user);
+    async setMember(ctx, principal, safe, { user, permissions }) {
+      const member = await memberUser(user);
+      refuseOwnMembership(principal, member.id);
       const unique = [...new Set(permissions)];
+      refuseAuditorBeyondList(member.role, unique);
       const row = {
         safe_id: safe.id,
-        user_id: id,
+        user_id: member.id,
         permissions: unique.join(','),
         added_at: clock.now(),
         added_by: ctx.actor.name ?? 'tessera',
       };
-      await store.transaction(async (trx) => {
+      const stored = await store.transaction(async (trx) => {
         await trx
           .insertInto('safe_members')
           .values(row)
@@ -167,28 +177,59 @@ export function createSafeService(deps: {
         await audit.appendInTx(trx, [
           {
             ...event(ctx, 'safe.member.set', safe),
-            details: { user, permissions: row.permissions },
+            details: { user, permissions: row.permissions, self: member.id === principal.userId },
           },
         ]);
+        // An existing member keeps who added them and when: the answer shows what is stored.
+        return trx
+          .selectFrom('safe_members')
+          .select(['added_at', 'added_by'])
+          .where('safe_id', '=', safe.id)
+          .where('user_id', '=', member.id)
+          .executeTakeFirstOrThrow();
       });
       await store.durable();
-      return { user, permissions: unique, addedAt: row.added_at, addedBy: row.added_by };
+      return { user, permissions: unique, addedAt: stored.added_at, addedBy: stored.added_by };
     },
 
-    async removeMember(ctx, safe, user) {
-      const id = await userId(user);
+    async removeMember(ctx, principal, safe, user) {
+      const member = await memberUser(user);
+      refuseOwnMembership(principal, member.id);
       await store.transaction(async (trx) => {
         const result = await trx
           .deleteFrom('safe_members')
           .where('safe_id', '=', safe.id)
-          .where('user_id', '=', id)
+          .where('user_id', '=', member.id)
           .executeTakeFirst();
         if (result.numDeletedRows === 0n) throw notFound('member');
         await audit.appendInTx(trx, [
-          { ...event(ctx, 'safe.member.remove', safe), details: { user } },
+          {
+            ...event(ctx, 'safe.member.remove', safe),
+            details: { user, self: member.id === principal.userId },
+          },
         ]);
       });
       await store.durable();
     },
   };
+}
+
+/**
+ * A manager who could change their own membership could grant themselves `retrieve`: one's own
+ * membership is changed by someone else. Admins may (they hold every role-based right already),
+ * and the audit event says it was their own.
+ */
+function refuseOwnMembership(principal: Principal, memberId: string): void {
+  if (principal.userId === memberId && principal.role !== 'admin') {
+    throw new TesseraError('FORBIDDEN', 'your own membership is changed by an admin');
+  }
+}
+
+function refuseAuditorBeyondList(role: string, permissions: readonly SafePermission[]): void {
+  if (role !== 'auditor') return;
+  if (permissions.every((permission) => AUDITOR_PERMISSIONS.includes(permission))) return;
+  throw new TesseraError(
+    'VALIDATION_FAILED',
+    'an auditor may hold only the list permission in a safe',
+  );
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, {
   type FastifyBaseLogger,
@@ -16,12 +18,19 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { AccessDecision } from '../access/access-decision.ts';
-import { ACCESS_RULES, type Action } from '../access/rules.ts';
+import { ACCESS_RULES, type AccessRule, type Action } from '../access/rules.ts';
 import type { RequestContext } from '../audit/event.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import { TesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { TokenService } from '../identity/tokens.ts';
-import { errorHandler, notFoundHandler } from './error-boundary.ts';
+import { createAnonymousLimits } from './anonymous-limits.ts';
+import {
+  clientErrorHandler,
+  errorHandler,
+  frameworkErrorHandler,
+  notFoundHandler,
+} from './error-boundary.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,20 +57,33 @@ export type App = FastifyInstance<
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * RFC 7235: the scheme is case-insensitive and one or more spaces separate it from the token;
+ * the token itself keeps to the characters Tessera issues.
+ */
+const BEARER = /^bearer +([A-Za-z0-9_\-.~+/=]{1,256})$/i;
+
 export async function createHttpApp(deps: {
   logger: Logger;
   tokens: TokenService;
   access: AccessDecision;
   trustProxy?: boolean;
+  /** Drives the per-source limits of the anonymous routes; the system clock by default. */
+  clock?: Clock;
 }): Promise<App> {
+  const clock = deps.clock ?? systemClock;
+  const limits = createAnonymousLimits();
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     trustProxy: deps.trustProxy ?? false,
     routerOptions: { maxParamLength: 300 },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
+  app.addHook('preClose', unusedConnectionsCloser(app.server));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -81,7 +103,9 @@ export async function createHttpApp(deps: {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    request.principal = await authenticate(deps.tokens, request);
+    const { action } = request.routeOptions.config;
+    limits.take(action, request.ip, clock.now());
+    request.principal = await authenticate(deps.tokens, request, isAnonymous(action));
     // The request's own logger (shared with its reply) names the actor from here on.
     if (request.principal !== null) {
       (request.log as Logger).setBindings({ actor: request.principal.name });
@@ -110,18 +134,57 @@ export async function createHttpApp(deps: {
   return app as unknown as App;
 }
 
+/**
+ * The caller behind the bearer token, or null without one. On a route anyone may call, a bad or
+ * expired token makes the caller anonymous instead of failing: a stale TESSERA_TOKEN must not
+ * break a health check, a login or an unseal.
+ */
 async function authenticate(
   tokens: TokenService,
   request: FastifyRequest,
+  anonymousRoute: boolean,
 ): Promise<Principal | null> {
   const header = request.headers.authorization;
   if (header === undefined) return null;
-  const match = /^Bearer ([A-Za-z0-9_\-.~+/=]{1,256})$/.exec(header);
-  if (match?.[1] === undefined)
+  const token = BEARER.exec(header)?.[1];
+  if (token === undefined) {
+    if (anonymousRoute) return null;
     throw new TesseraError('UNAUTHENTICATED', 'malformed authorization header');
-  const principal = await tokens.authenticate(match[1]);
-  if (principal === null) throw new TesseraError('UNAUTHENTICATED', 'invalid or expired token');
+  }
+  const principal = await tokens.authenticate(token);
+  if (principal === null && !anonymousRoute) {
+    throw new TesseraError('UNAUTHENTICATED', 'invalid or expired token');
+  }
   return principal;
+}
+
+function isAnonymous(action: Action | undefined): boolean {
+  if (action === undefined) return false;
+  const rule: AccessRule | undefined = ACCESS_RULES[action];
+  return rule?.anonymous === true;
+}
+
+/**
+ * Node counts a connection that has not sent a byte yet as busy, so a graceful close would wait
+ * for it until the headers timeout (a minute), though it has nothing in flight; HTTP clients
+ * open such spare connections. They are closed with the idle ones; a request already under way
+ * is still let finish.
+ */
+function unusedConnectionsCloser(server: Server): () => Promise<void> {
+  const open = new Set<Socket>();
+  let closing = false;
+  server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return async () => {
+    closing = true;
+    for (const socket of open) if (socket.bytesRead === 0) socket.destroy();
+  };
 }
 
 /** Who is asking, from where, under which request id: passed to every service call. */

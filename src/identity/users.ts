@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { RequestContext } from '../audit/event.ts';
+import type { AuditEventInput, RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
-import { TesseraError } from '../errors.ts';
+import { notFound, TesseraError } from '../errors.ts';
+import type { UserTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import { createPasswordCheck } from './password-check.ts';
 import type { PasswordHasher } from './password-hash.ts';
 import type { Principal, Role } from './principal.ts';
 import type { TokenService } from './tokens.ts';
@@ -31,23 +33,43 @@ export interface UserService {
   ): Promise<User>;
   list(): Promise<User[]>;
   findByName(name: string): Promise<User | null>;
+  /** Whether the user has a password yet: without one, a first is set without a current one. */
+  hasPassword(userId: string): Promise<boolean>;
   login(ctx: Omit<RequestContext, 'actor'>, name: string, password: string): Promise<LoginResult>;
+  /** Revokes a live token; an unknown or already revoked one is NOT_FOUND and not audited. */
   revokeToken(ctx: RequestContext, tokenId: string): Promise<void>;
   /**
-   * Sets a user's password: one's own with the current password, anyone's as an admin (the
-   * caller checks that). Every other token of the user is revoked.
+   * Sets a user's password: anyone's as an admin (the caller checks that), one's own only with
+   * the current password, whatever the role. Every other token of the user is revoked.
    */
   setPassword(
     ctx: RequestContext,
     principal: Principal,
     input: { name: string; password: string; currentPassword?: string | undefined },
   ): Promise<void>;
+  /**
+   * Disables (offboards) or enables a user; disabling revokes every token of the user. Neither
+   * the built-in admin nor the caller can be disabled. Admins only (the caller checks that).
+   */
+  setDisabled(
+    ctx: RequestContext,
+    principal: Principal,
+    input: { name: string; disabled: boolean },
+  ): Promise<User>;
   /** The built-in administrator, created once at initialisation. */
   ensureBuiltinAdmin(password: string | null): Promise<User>;
 }
 
 export const LOGIN_TOKEN_TTL_MS = 60 * 60_000;
 export const BUILTIN_ADMIN = 'admin';
+/**
+ * Names no one can create: Tessera acts in the audit trail as `tessera` (and readers take
+ * `system` for the same), and `admin` is the built-in administrator. Compared without case, so
+ * `Tessera` cannot pose either.
+ */
+export const RESERVED_USER_NAMES: readonly string[] = [BUILTIN_ADMIN, 'tessera', 'system'];
+
+type UserRow = UserTable;
 
 export function createUserService(deps: {
   store: Store;
@@ -57,43 +79,81 @@ export function createUserService(deps: {
   throttle: LoginThrottle;
   clock: Clock;
 }): UserService {
-  const { store, audit, hasher, tokens, throttle, clock } = deps;
-  // Unknown names are checked against this hash so they cost as much time as known ones.
-  const decoy = hasher.hash('tessera-decoy-password');
-
-  const toUser = (row: {
-    id: string;
-    name: string;
-    role: string;
-    disabled: number;
-    created_at: number;
-  }): User => ({
-    id: row.id,
-    name: row.name,
-    role: row.role as Role,
-    disabled: row.disabled !== 0,
-    createdAt: row.created_at,
-  });
+  const { store, audit, hasher, tokens, clock } = deps;
+  const passwords = createPasswordCheck(deps);
 
   const findRow = (name: string) =>
     store.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
 
-  const loginFailed = async (ctx: Omit<RequestContext, 'actor'>, name: string, why: string) => {
-    throttle.failed(name, clock.now());
+  const findExisting = async (name: string) => {
+    const row = await findRow(name);
+    if (row === undefined) throw notFound('user');
+    return row;
+  };
+
+  const loginRefused = async (
+    ctx: Omit<RequestContext, 'actor'>,
+    name: string,
+    outcome: 'failure' | 'denied',
+    why: string,
+  ) => {
     await audit.record({
       action: 'auth.login',
-      outcome: 'failure',
+      outcome,
       actor: { id: null, name },
       source: ctx.source,
       requestId: ctx.requestId,
       details: { why },
     });
+    if (outcome === 'denied') {
+      return new TesseraError('RATE_LIMITED', 'too many failed logins: wait a few minutes');
+    }
     // One answer for unknown user, wrong password and disabled user: none says which.
     return new TesseraError('UNAUTHENTICATED', 'invalid user name or password');
   };
 
+  const issueLoginToken = async (ctx: Omit<RequestContext, 'actor'>, row: UserRow) => {
+    const issued = await store.transaction(async (trx) => {
+      const token = await tokens.issue(trx, {
+        userId: row.id,
+        kind: 'login',
+        ttlMs: LOGIN_TOKEN_TTL_MS,
+      });
+      await audit.appendInTx(trx, [
+        {
+          action: 'auth.login',
+          outcome: 'success',
+          actor: { id: row.id, name: row.name },
+          object: { type: 'token', id: token.id, name: null },
+          source: ctx.source,
+          requestId: ctx.requestId,
+        },
+      ]);
+      return token;
+    });
+    await store.durable();
+    return { token: issued.token, tokenId: issued.id, expiresAt: issued.expiresAt };
+  };
+
+  /** Throws unless `current` is the user's password; a wrong one is throttled and audited. */
+  const requireCurrentPassword = async (ctx: RequestContext, row: UserRow, current: string) => {
+    const verdict = await passwords.verify(row.name, ctx.source, row.password_hash, current);
+    if (verdict === 'match') return;
+    const throttled = verdict === 'throttled';
+    await audit.record({
+      ...userEvent(ctx, 'user.password.set', row),
+      outcome: throttled ? 'denied' : 'failure',
+      details: { why: throttled ? 'throttled' : 'bad-current-password' },
+    });
+    if (throttled) {
+      throw new TesseraError('RATE_LIMITED', 'too many wrong passwords: wait a few minutes');
+    }
+    throw new TesseraError('UNAUTHENTICATED', 'the current password is wrong');
+  };
+
   return {
     async create(ctx, { name, role, password }) {
+      refuseReservedName(name);
       const now = clock.now();
       const row = {
         id: randomUUID(),
@@ -116,12 +176,7 @@ export function createUserService(deps: {
         await trx.insertInto('users').values(row).execute();
         await audit.appendInTx(trx, [
           {
-            action: 'user.create',
-            outcome: 'success',
-            actor: ctx.actor,
-            object: { type: 'user', id: row.id, name },
-            source: ctx.source,
-            requestId: ctx.requestId,
+            ...userEvent(ctx, 'user.create', row),
             details: { role, password: password === undefined ? 'none' : 'set' },
           },
         ]);
@@ -140,57 +195,31 @@ export function createUserService(deps: {
       return row === undefined ? null : toUser(row);
     },
 
-    async login(ctx, name, password) {
-      if (!throttle.allowed(name, clock.now())) {
-        await audit.record({
-          action: 'auth.login',
-          outcome: 'denied',
-          actor: { id: null, name },
-          source: ctx.source,
-          requestId: ctx.requestId,
-          details: { why: 'throttled' },
-        });
-        throw new TesseraError('RATE_LIMITED', 'too many failed logins: wait a few minutes');
-      }
-      const row = await findRow(name);
-      const stored = row?.password_hash ?? (await decoy);
-      const matches = await hasher.verify(password, stored);
-      if (row === undefined || row.password_hash === null || !matches) {
-        throw await loginFailed(ctx, name, row === undefined ? 'unknown-user' : 'bad-password');
-      }
-      if (row.disabled !== 0) throw await loginFailed(ctx, name, 'disabled');
+    async hasPassword(userId) {
+      const row = await store.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return row !== undefined && row.password_hash !== null;
+    },
 
-      throttle.succeeded(name);
-      const issued = await store.transaction(async (trx) => {
-        const token = await tokens.issue(trx, {
-          userId: row.id,
-          kind: 'login',
-          ttlMs: LOGIN_TOKEN_TTL_MS,
-        });
-        await audit.appendInTx(trx, [
-          {
-            action: 'auth.login',
-            outcome: 'success',
-            actor: { id: row.id, name: row.name },
-            object: { type: 'token', id: token.id, name: null },
-            source: ctx.source,
-            requestId: ctx.requestId,
-          },
-        ]);
-        return token;
-      });
-      await store.durable();
-      return {
-        token: issued.token,
-        tokenId: issued.id,
-        expiresAt: issued.expiresAt,
-        user: toUser(row),
-      };
+    async login(ctx, name, password) {
+      const row = await findRow(name);
+      // A disabled user's password is not even compared: it cannot log in, right or wrong.
+      const stored = row?.disabled === 0 ? row.password_hash : null;
+      const verdict = await passwords.verify(name, ctx.source, stored, password);
+      if (verdict === 'throttled') throw await loginRefused(ctx, name, 'denied', 'throttled');
+      if (verdict === 'mismatch' || row === undefined) {
+        throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
+      }
+      return { ...(await issueLoginToken(ctx, row)), user: toUser(row) };
     },
 
     async revokeToken(ctx, tokenId) {
       await store.transaction(async (trx) => {
-        await tokens.revoke(trx, tokenId);
+        // Nothing changed for an unknown or already revoked token, so nothing is audited.
+        if (!(await tokens.revoke(trx, tokenId))) throw notFound('token');
         await audit.appendInTx(trx, [
           {
             action: 'auth.token.revoke',
@@ -206,13 +235,12 @@ export function createUserService(deps: {
     },
 
     async setPassword(ctx, principal, { name, password, currentPassword }) {
-      const row = await findRow(name);
-      if (row === undefined) throw new TesseraError('NOT_FOUND', 'user not found');
-      if (principal.userId === row.id && principal.role !== 'admin') {
-        const current = currentPassword ?? '';
-        const matches =
-          row.password_hash !== null && (await hasher.verify(current, row.password_hash));
-        if (!matches) throw new TesseraError('UNAUTHENTICATED', 'the current password is wrong');
+      const row = await findExisting(name);
+      // A stolen token alone must not become a lasting takeover, whatever its role: one's own
+      // password changes only with the current one. A user without one yet (the built-in admin
+      // right after init) sets a first one without.
+      if (principal.userId === row.id && row.password_hash !== null) {
+        await requireCurrentPassword(ctx, row, currentPassword ?? '');
       }
       const hash = await hasher.hash(password);
       await store.transaction(async (trx) => {
@@ -222,18 +250,28 @@ export function createUserService(deps: {
           .where('id', '=', row.id)
           .execute();
         await tokens.revokeAllOf(trx, row.id, principal.tokenId);
+        await audit.appendInTx(trx, [userEvent(ctx, 'user.password.set', row)]);
+      });
+      await store.durable();
+    },
+
+    async setDisabled(ctx, principal, { name, disabled }) {
+      const row = await findExisting(name);
+      if (disabled) refuseDisabling(principal, row);
+      await store.transaction(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set({ disabled: disabled ? 1 : 0, updated_at: clock.now() })
+          .where('id', '=', row.id)
+          .execute();
+        // An offboarded user's sessions end now, not when their tokens would expire.
+        if (disabled) await tokens.revokeAllOf(trx, row.id);
         await audit.appendInTx(trx, [
-          {
-            action: 'user.password.set',
-            outcome: 'success',
-            actor: ctx.actor,
-            object: { type: 'user', id: row.id, name: row.name },
-            source: ctx.source,
-            requestId: ctx.requestId,
-          },
+          userEvent(ctx, disabled ? 'user.disable' : 'user.enable', row),
         ]);
       });
       await store.durable();
+      return toUser({ ...row, disabled: disabled ? 1 : 0 });
     },
 
     async ensureBuiltinAdmin(password) {
@@ -266,4 +304,51 @@ export function createUserService(deps: {
       return toUser(row);
     },
   };
+}
+
+function toUser(row: Omit<UserRow, 'password_hash' | 'builtin' | 'updated_at'>): User {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as Role,
+    disabled: row.disabled !== 0,
+    createdAt: row.created_at,
+  };
+}
+
+function userEvent(
+  ctx: RequestContext,
+  action: string,
+  row: { id: string; name: string },
+): AuditEventInput {
+  return {
+    action,
+    outcome: 'success',
+    actor: ctx.actor,
+    object: { type: 'user', id: row.id, name: row.name },
+    source: ctx.source,
+    requestId: ctx.requestId,
+  };
+}
+
+function whyLoginFailed(row: UserRow | undefined): string {
+  if (row === undefined) return 'unknown-user';
+  if (row.disabled !== 0) return 'disabled';
+  return row.password_hash === null ? 'no-password' : 'bad-password';
+}
+
+function refuseReservedName(name: string): void {
+  if (RESERVED_USER_NAMES.includes(name.toLowerCase())) {
+    throw new TesseraError('VALIDATION_FAILED', `the user name ${name} is reserved`);
+  }
+}
+
+function refuseDisabling(principal: Principal, row: UserRow): void {
+  // Tessera always keeps one administrator who can log in and undo a mistake.
+  if (row.builtin !== 0) {
+    throw new TesseraError('FORBIDDEN', 'the built-in admin cannot be disabled');
+  }
+  if (row.id === principal.userId) {
+    throw new TesseraError('FORBIDDEN', 'you cannot disable yourself: ask another admin');
+  }
 }

@@ -17,7 +17,8 @@ const LOGGED_IN: readonly Caller[] = ['admin', 'auditor', 'member', 'outsider'];
 
 interface RouteCase {
   readonly allowed: readonly Caller[];
-  readonly path?: string;
+  /** A function when the path names something `prepare` made for this attempt. */
+  readonly path?: string | (() => string);
   readonly body?: () => unknown;
   /** Runs before each caller's attempt, so every caller finds the same state. */
   readonly prepare?: (server: TestServer) => Promise<unknown>;
@@ -38,7 +39,14 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'GET /v1/auth/self': { allowed: LOGGED_IN },
   'POST /v1/auth/logout': { allowed: LOGGED_IN },
-  'DELETE /v1/tokens/{id}': { allowed: ['admin'], path: `/v1/tokens/${crypto.randomUUID()}` },
+  'DELETE /v1/tokens/{id}': {
+    allowed: ['admin'],
+    // A live token each time: an unknown one is NOT_FOUND even for an admin.
+    path: () => `/v1/tokens/${bystanderTokenId}`,
+    prepare: async (server) => {
+      bystanderTokenId = (await issueToken(server, 'bystander')).id;
+    },
+  },
   'GET /v1/users': { allowed: ['admin', 'auditor'] },
   'POST /v1/users': { allowed: ['admin'], body: () => ({ name: unique('u'), role: 'user' }) },
   'PUT /v1/users/{name}/password': {
@@ -46,6 +54,8 @@ const ROUTES: Record<string, RouteCase> = {
     path: '/v1/users/bystander/password',
     body: () => ({ password: 'a new password' }),
   },
+  'POST /v1/users/{name}/disable': { allowed: ['admin'], path: '/v1/users/leaver/disable' },
+  'POST /v1/users/{name}/enable': { allowed: ['admin'], path: '/v1/users/leaver/enable' },
   'GET /v1/safes': { allowed: LOGGED_IN },
   'POST /v1/safes': { allowed: ['admin'], body: () => ({ name: unique('s') }) },
   'GET /v1/safes/{safe}': { allowed: ['admin', 'auditor', 'member'], path: '/v1/safes/vault1' },
@@ -66,6 +76,11 @@ const ROUTES: Record<string, RouteCase> = {
     body: () => ({ name: unique('t'), platform: 'postgresql', host: '127.0.0.1', port: 9 }),
   },
   'GET /v1/targets/{target}': { allowed: LOGGED_IN, path: '/v1/targets/tgt' },
+  'PUT /v1/targets/{target}': {
+    allowed: ['admin'],
+    path: '/v1/targets/tgt',
+    body: () => ({ port: 9 }),
+  },
   'GET /v1/policies': { allowed: LOGGED_IN },
   'GET /v1/policies/{policy}': { allowed: LOGGED_IN, path: '/v1/policies/default' },
   'PUT /v1/policies/{policy}': { allowed: ['admin'], path: '/v1/policies/p1', body: () => ({}) },
@@ -117,6 +132,14 @@ const ROUTES: Record<string, RouteCase> = {
 
 const MEMBER_PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
 let memberToken = '';
+let bystanderTokenId = '';
+
+async function issueToken(server: TestServer, name: string) {
+  const user = await server.services.users.findByName(name);
+  assert.ok(user);
+  const db = server.services.store.db;
+  return server.services.tokens.issue(db, { userId: user.id, kind: 'test', ttlMs: 60_000 });
+}
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND']);
 
 for (const store of STORE_KINDS) {
@@ -138,6 +161,7 @@ for (const store of STORE_KINDS) {
       userIds.member = await create('member', 'user', MEMBER_PASSWORD);
       userIds.outsider = await create('outsider', 'user');
       await create('bystander', 'user');
+      await create('leaver', 'user');
       assert.equal(
         (await server.api('POST', '/v1/safes', { body: { name: 'vault1' } })).status,
         201,
@@ -191,9 +215,10 @@ for (const store of STORE_KINDS) {
           const token = await tokenFor(caller);
           await spec.prepare?.(server);
           const body = spec.body?.();
+          const target = typeof spec.path === 'function' ? spec.path() : spec.path;
           const response = await server.api<{ error?: { code: string } }>(
             method,
-            spec.path ?? template,
+            target ?? template,
             {
               token,
               ...(body === undefined ? {} : { body }),

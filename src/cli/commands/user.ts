@@ -13,7 +13,9 @@ interface CreateOptions {
 }
 
 export function registerUser(program: Command, io: Io): void {
-  const user = program.command('user').description('create and list users');
+  const user = program
+    .command('user')
+    .description('create, list, disable and enable users, and set passwords');
 
   user
     .command('create')
@@ -30,8 +32,8 @@ export function registerUser(program: Command, io: Io): void {
   user
     .command('password')
     .description(
-      "set a password: an admin sets anyone's; anyone else changes their own and is asked " +
-        'for the current one. Every other token of the user is revoked.',
+      "set a password: an admin sets anyone's; everyone, admins too, changes their own with " +
+        'the current one (unless they have none yet). Every other token of the user is revoked.',
     )
     .argument('<name>', 'the user whose password changes')
     .option(
@@ -42,6 +44,19 @@ export function registerUser(program: Command, io: Io): void {
     .action(async (name: string, options: { passwordStdin?: boolean }, command: Command) => {
       await setPassword(sessionOf(command, io), name, options.passwordStdin === true);
     });
+
+  for (const [verb, summary] of [
+    ['disable', 'offboard a user: no more logins, every token revoked (admins only)'],
+    ['enable', 'let a disabled user log in again (admins only)'],
+  ] as const) {
+    user
+      .command(verb)
+      .description(summary)
+      .argument('<name>', 'the user')
+      .action(async (name: string, _options: unknown, command: Command) => {
+        await setDisabled(sessionOf(command, io), name, verb);
+      });
+  }
 
   user
     .command('list')
@@ -86,8 +101,10 @@ async function newPassword(session: Session, name: string, fromStdin: boolean) {
 }
 
 async function setPassword(session: Session, name: string, fromStdin: boolean) {
-  const self = await session.api().request<{ user: string; role: string }>('GET', '/v1/auth/self');
-  const needsCurrent = self.user === name && self.role !== 'admin';
+  const self = await session
+    .api()
+    .request<{ user: string; passwordSet: boolean }>('GET', '/v1/auth/self');
+  const needsCurrent = self.user === name && self.passwordSet;
   const { password, currentPassword } = fromStdin
     ? splitStdinPasswords(await readValueFromStdin(session, 'password'), needsCurrent)
     : await promptPasswords(session, name, needsCurrent);
@@ -95,6 +112,18 @@ async function setPassword(session: Session, name: string, fromStdin: boolean) {
   await session.api().request('PUT', `/v1/users/${encodeURIComponent(name)}/password`, { body });
   if (session.json) return printJson(session, {});
   printLine(session, `Password of ${name} set; the user's other tokens are revoked.`);
+}
+
+async function setDisabled(session: Session, name: string, verb: 'disable' | 'enable') {
+  const path = `/v1/users/${encodeURIComponent(name)}/${verb}`;
+  const changed = await session.api().request<User>('POST', path);
+  if (session.json) return printJson(session, changed);
+  printLine(
+    session,
+    changed.disabled
+      ? `Disabled ${changed.name}; every token of the user is revoked.`
+      : `Enabled ${changed.name}.`,
+  );
 }
 
 function splitStdinPasswords(text: string, needsCurrent: boolean) {

@@ -58,12 +58,24 @@ export function identityRoutes(
     {
       config: { action: 'auth.self' },
       schema: {
-        response: responses({ 200: z.object({ user: z.string(), role, tokenId: z.string() }) }),
+        response: responses({
+          200: z.object({
+            user: z.string(),
+            role,
+            tokenId: z.string(),
+            passwordSet: z.boolean(),
+          }),
+        }),
       },
     },
-    (request) => {
+    async (request) => {
       const principal = principalOf(request);
-      return { user: principal.name, role: principal.role, tokenId: principal.tokenId };
+      return {
+        user: principal.name,
+        role: principal.role,
+        tokenId: principal.tokenId,
+        passwordSet: await users.hasPassword(principal.userId),
+      };
     },
   );
 
@@ -135,4 +147,27 @@ export function identityRoutes(
       return reply.status(204).send(null);
     },
   );
+
+  for (const [verb, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    app.post(
+      `/v1/users/:name/${verb}`,
+      {
+        config: { action: `user.${verb}` },
+        schema: {
+          summary: disabled
+            ? 'Offboard a user: no login, every token revoked (not the built-in admin or oneself)'
+            : 'Let a disabled user log in again',
+          params: z.object({ name }),
+          response: responses({ 200: user }),
+        },
+      },
+      async (request) => {
+        const input = { name: request.params.name, disabled };
+        return toUser(await users.setDisabled(contextOf(request), principalOf(request), input));
+      },
+    );
+  }
 }

@@ -80,9 +80,10 @@ export function safeRoutes(app: App, { safes, access }: Pick<Services, 'safes' |
     },
     async (request) => {
       const found = await safes.byName(request.params.safe);
-      await access.require(principalOf(request), 'safe.member.manage', found.id);
+      const principal = principalOf(request);
+      await access.require(principal, 'safe.member.manage', found.id);
       const input = { user: request.params.user, permissions: request.body.permissions };
-      return toMember(await safes.setMember(contextOf(request), found, input));
+      return toMember(await safes.setMember(contextOf(request), principal, found, input));
     },
   );
 
@@ -97,8 +98,9 @@ export function safeRoutes(app: App, { safes, access }: Pick<Services, 'safes' |
     },
     async (request, reply) => {
       const found = await safes.byName(request.params.safe);
-      await access.require(principalOf(request), 'safe.member.manage', found.id);
-      await safes.removeMember(contextOf(request), found, request.params.user);
+      const principal = principalOf(request);
+      await access.require(principal, 'safe.member.manage', found.id);
+      await safes.removeMember(contextOf(request), principal, found, request.params.user);
       return reply.status(204).send(null);
     },
   );
