@@ -9,6 +9,7 @@ import type { Principal } from '../identity/principal.ts';
 import type { RotationEngine } from '../rotation/rotation-engine.ts';
 import type { Store, Tx } from '../store/store.ts';
 import type { Account } from './account.ts';
+import { accountEvent, checkedInColumns } from './account-event.ts';
 import type { AccountService } from './account-service.ts';
 import type { PolicyService } from './policies.ts';
 import type { SecretVersions } from './secret-versions.ts';
@@ -75,16 +76,7 @@ export function createCheckoutService(deps: {
     outcome: AuditEventInput['outcome'],
     reason: string | null,
     details?: AuditEventInput['details'],
-  ): AuditEventInput => ({
-    action,
-    outcome,
-    actor: ctx.actor,
-    object: { type: 'account', id: account.id, name: account.ref },
-    source: ctx.source,
-    requestId: ctx.requestId,
-    reason,
-    details,
-  });
+  ) => accountEvent(ctx, account, action, outcome, { reason, details });
 
   const refuse = async (
     ctx: RequestContext,
@@ -127,13 +119,7 @@ export function createCheckoutService(deps: {
   const expireInTx = async (trx: Tx, account: Account, rotateOnCheckin: boolean) => {
     const result = await trx
       .updateTable('accounts')
-      .set({
-        checkout_id: null,
-        checked_out_by: null,
-        checked_out_at: null,
-        checkout_expires_at: null,
-        ...(rotateOnCheckin ? { needs_rotation: 1 } : {}),
-      })
+      .set(checkedInColumns(rotateOnCheckin))
       .where('id', '=', account.id)
       .where('checkout_id', '=', account.checkout?.id ?? '')
       .where('checkout_expires_at', '<=', clock.now())
@@ -280,13 +266,7 @@ export function createCheckoutService(deps: {
       await store.transaction(async (trx) => {
         const done = await trx
           .updateTable('accounts')
-          .set({
-            checkout_id: null,
-            checked_out_by: null,
-            checked_out_at: null,
-            checkout_expires_at: null,
-            ...(policy.rotateOnCheckin ? { needs_rotation: 1 } : {}),
-          })
+          .set(checkedInColumns(policy.rotateOnCheckin))
           .where('id', '=', account.id)
           .where('checkout_id', '=', holder.id)
           .executeTakeFirst();

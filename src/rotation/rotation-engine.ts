@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Account } from '../accounts/account.ts';
+import { accountEvent } from '../accounts/account-event.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { Policy, PolicyService } from '../accounts/policies.ts';
 import type { SecretVersions } from '../accounts/secret-versions.ts';
@@ -72,21 +73,13 @@ export function createRotationEngine(deps: {
     return connector;
   };
 
-  const accountEvent = (
+  const event = (
     ctx: RequestContext,
     account: Account,
     action: string,
     outcome: AuditEventInput['outcome'],
     details: AuditEventInput['details'],
-  ): AuditEventInput => ({
-    action,
-    outcome,
-    actor: ctx.actor,
-    object: { type: 'account', id: account.id, name: account.ref },
-    source: ctx.source,
-    requestId: ctx.requestId,
-    details,
-  });
+  ) => accountEvent(ctx, account, action, outcome, { details });
 
   const acquireLease = async (account: Account): Promise<string> => {
     const owner = `${deps.nodeId}:${randomUUID()}`;
@@ -154,9 +147,7 @@ export function createRotationEngine(deps: {
         })
         .where('id', '=', account.id)
         .execute();
-      await audit.appendInTx(trx, [
-        accountEvent(ctx, account, 'account.rotate', 'success', details),
-      ]);
+      await audit.appendInTx(trx, [event(ctx, account, 'account.rotate', 'success', details)]);
     });
     await store.durable();
   };
@@ -165,7 +156,7 @@ export function createRotationEngine(deps: {
     await store.transaction(async (trx) => {
       await versions.setStatus(trx, account.id, version, 'discarded', clock.now());
       await audit.appendInTx(trx, [
-        accountEvent(ctx, account, 'account.rotate.discard', 'failure', { version, why }),
+        event(ctx, account, 'account.rotate.discard', 'failure', { version, why }),
       ]);
     });
     await store.durable();
@@ -188,7 +179,7 @@ export function createRotationEngine(deps: {
         .where('id', '=', account.id)
         .execute();
       await audit.appendInTx(trx, [
-        accountEvent(ctx, account, 'account.rotate', 'failure', { ...details, error: message }),
+        event(ctx, account, 'account.rotate', 'failure', { ...details, error: message }),
       ]);
     });
     await store.durable();
@@ -254,7 +245,7 @@ export function createRotationEngine(deps: {
         },
       );
       await audit.appendInTx(trx, [
-        accountEvent(ctx, account, 'account.rotate.pending', 'success', { version: next, origin }),
+        event(ctx, account, 'account.rotate.pending', 'success', { version: next, origin }),
       ]);
       return next;
     });
@@ -350,7 +341,7 @@ export function createRotationEngine(deps: {
           .where('id', '=', account.id)
           .execute();
         await audit.appendInTx(trx, [
-          accountEvent(ctx, account, 'account.verify', valid ? 'success' : 'failure', {
+          event(ctx, account, 'account.verify', valid ? 'success' : 'failure', {
             result: outcome.kind,
           }),
         ]);
