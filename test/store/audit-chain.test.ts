@@ -223,7 +223,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await checkpoints(), [], 'the forged tail was not signed');
     });
 
-    it('catches a rewrite with recomputed hashes and deleted checkpoints through an anchor', async () => {
+    it('catches a rewrite with fresh hashes and deleted checkpoints by an anchor', async () => {
       await reset();
       for (let i = 0; i < 6; i++) await audit.record(event(i));
       await checkpointer.checkpoint();

@@ -23,7 +23,8 @@ proxy (the audit trail then records the proxy's address as the source of every r
 
 Examples:
   tessera server --dev --data-dir ./.tessera-dev
-  TESSERA_DATABASE_URL=postgres://tessera@db.internal/tessera tessera server --listen 127.0.0.1:7200`;
+  TESSERA_DATABASE_URL=postgres://tessera@db.internal/tessera \\
+    tessera server --listen 127.0.0.1:7200`;
 
 export function registerServer(program: Command, io: Io): void {
   program
