@@ -34,18 +34,29 @@ export async function createTestStoreLocation(kind: StoreKind): Promise<TestStor
       drop: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
-  const name = `tessera_test_${randomBytes(6).toString('hex')}`;
+  const database = await createScratchDatabase('tessera_test');
+  return {
+    location: { kind: 'postgres', url: database.url },
+    databaseUrl: database.url,
+    dataDir,
+    drop: async () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      await database.drop();
+    },
+  };
+}
+
+/** A fresh, empty database on the machine's PostgreSQL, named `PREFIX_<random>`. */
+export async function createScratchDatabase(
+  prefix: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await adminQuery(`create database ${name}`);
   const url = new URL(LOCAL_PG);
   url.pathname = `/${name}`;
   return {
-    location: { kind: 'postgres', url: url.toString() },
-    databaseUrl: url.toString(),
-    dataDir,
-    drop: async () => {
-      rmSync(dataDir, { recursive: true, force: true });
-      await adminQuery(`drop database if exists ${name} with (force)`);
-    },
+    url: url.toString(),
+    drop: () => adminQuery(`drop database if exists ${name} with (force)`),
   };
 }
 
