@@ -56,6 +56,7 @@ export function createPolicyService(deps: {
   const { store, audit, clock } = deps;
 
   const byIdCache = new Map<string, { policy: Policy; at: number }>();
+  let defaultId: string | undefined;
 
   const findOne = async (column: 'name' | 'id', value: string) => {
     const row = await store.db
@@ -109,6 +110,16 @@ export function createPolicyService(deps: {
     return policy;
   };
 
+  const byId = async (id: string): Promise<Policy> => {
+    // Every reveal and check-out asks for its policy; a short cache keeps that off the store.
+    // A change on this node is seen at once, one on another node within POLICY_CACHE_MS.
+    const cached = byIdCache.get(id);
+    if (cached !== undefined && clock.now() - cached.at < POLICY_CACHE_MS) return cached.policy;
+    const policy = await findOne('id', id);
+    byIdCache.set(id, { policy, at: clock.now() });
+    return policy;
+  };
+
   return {
     set,
     async list() {
@@ -116,24 +127,22 @@ export function createPolicyService(deps: {
       return rows.map(toPolicy);
     },
     byName: (name) => findOne('name', name),
-    async byId(id) {
-      // Every reveal and check-out asks for its policy; a short cache keeps that off the store.
-      // A change on this node is seen at once, one on another node within POLICY_CACHE_MS.
-      const cached = byIdCache.get(id);
-      if (cached !== undefined && clock.now() - cached.at < POLICY_CACHE_MS) return cached.policy;
-      const policy = await findOne('id', id);
-      byIdCache.set(id, { policy, at: clock.now() });
-      return policy;
-    },
+    byId,
     async ensureDefault() {
+      // The default policy's id never changes once it exists; its settings come through byId.
+      if (defaultId !== undefined) return byId(defaultId);
       const row = await store.db
         .selectFrom('policies')
         .selectAll()
         .where('name', '=', DEFAULT_POLICY_NAME)
         .executeTakeFirst();
-      if (row !== undefined) return toPolicy(row);
       const system = { actor: { id: null, name: 'tessera' }, source: null, requestId: null };
-      return set(system, DEFAULT_POLICY_NAME, DEFAULT_POLICY_SETTINGS);
+      const policy =
+        row === undefined
+          ? await set(system, DEFAULT_POLICY_NAME, DEFAULT_POLICY_SETTINGS)
+          : toPolicy(row);
+      defaultId = policy.id;
+      return policy;
     },
   };
 }
