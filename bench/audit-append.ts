@@ -141,7 +141,9 @@ function report(appended: Appended, plainSeconds: number): BenchReport {
   const plainPerSecond = appended.events / plainSeconds;
   return {
     name: 'audit-append',
-    title: `record() from ${IN_FLIGHT} concurrent callers, ${DURATION_S} s after ${WARMUP_S} s warm-up`,
+    title:
+      `record() from ${IN_FLIGHT} concurrent callers, ` +
+      `${DURATION_S} s after ${WARMUP_S} s warm-up`,
     measurements: [
       {
         subject: 'durable appends',
@@ -154,12 +156,15 @@ function report(appended: Appended, plainSeconds: number): BenchReport {
     goals: [
       {
         goal: `≥ ${GOAL_PER_SECOND.toLocaleString('en')} durable appends/s`,
-        measured: `${perSecond.toFixed(0)} (${ratio(perSecond, plainPerSecond).toFixed(2)}× the plain bound)`,
+        measured:
+          `${perSecond.toFixed(0)} ` +
+          `(${ratio(perSecond, plainPerSecond).toFixed(2)}× the plain bound)`,
         met: perSecond >= GOAL_PER_SECOND,
       },
     ],
     notes: [
-      `${appended.events} events appended in ${appended.seconds.toFixed(2)} s; the same count of plain INSERTs took ${plainSeconds.toFixed(2)} s`,
+      `${appended.events} events appended in ${appended.seconds.toFixed(2)} ` +
+        `s; the same count of plain INSERTs took ${plainSeconds.toFixed(2)} s`,
     ],
   };
 }

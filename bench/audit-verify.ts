@@ -155,7 +155,9 @@ function report(
 ): BenchReport {
   return {
     name: 'audit-verify',
-    title: `verifyChain over ${EVENTS.toLocaleString('en')} events, ${checkpoints} signed checkpoints`,
+    title:
+      `verifyChain over ${EVENTS.toLocaleString('en')} ` +
+      `events, ${checkpoints} signed checkpoints`,
     measurements: [
       {
         subject: 'verifyChain, 1M events',

@@ -152,7 +152,8 @@ function report(outcome: LoadOutcome, missing: number): BenchReport {
       },
     ],
     notes: [
-      `${acknowledged} acknowledged, ${missing} missing, ${outcome.interrupted} cut off by the kill, ${outcome.otherStatus} other statuses`,
+      `${acknowledged} acknowledged, ${missing} missing, ${outcome.interrupted} ` +
+        `cut off by the kill, ${outcome.otherStatus} other statuses`,
       'SIGKILL proves reply-after-commit ordering; surviving a power cut also needs the ' +
         'fsync, which this cannot show',
     ],

@@ -90,7 +90,8 @@ async function createRoles(cluster: PgCluster, roles: readonly Role[]): Promise<
       .slice(i, i + ROLE_BATCH)
       .map(
         (r) =>
-          `CREATE ROLE ${pg.escapeIdentifier(r.name)} LOGIN PASSWORD ${pg.escapeLiteral(r.password)};`,
+          `CREATE ROLE ${pg.escapeIdentifier(r.name)} ` +
+          `LOGIN PASSWORD ${pg.escapeLiteral(r.password)};`,
       );
     await cluster.query(statements.join('\n'));
   }
@@ -241,7 +242,8 @@ function report(levels: readonly Level[]): BenchReport {
     notes: [
       ...levels.map(
         (l) =>
-          `concurrency ${l.concurrency}: engine ${l.tesseraSeconds.toFixed(2)} s, bare ${l.bareSeconds.toFixed(2)} s, ${l.failures} failed`,
+          `concurrency ${l.concurrency}: engine ${l.tesseraSeconds.toFixed(2)} ` +
+          `s, bare ${l.bareSeconds.toFixed(2)} s, ${l.failures} failed`,
       ),
       failures > 0
         ? `${failures} rotations FAILED: the figures above are not valid`

@@ -125,7 +125,9 @@ function report(store: StoreKind, runs: Runs): BenchReport {
   ];
   return {
     name: store === 'sqlite' ? 'reads' : 'reads-pg',
-    title: `secret reads, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up (${store})`,
+    title:
+      `secret reads, ${CONNECTIONS} connections, ` +
+      `${DURATION_S} s after ${WARMUP_S} s warm-up (${store})`,
     measurements: [
       rate('reveal', reveal, 'reveal, audit off', revealAuditOff),
       p99('reveal p99', reveal, 'reveal p99, audit off', revealAuditOff),

@@ -137,13 +137,17 @@ function report(onboarding: LoadResult, ceiling: LoopResult): BenchReport {
     goals: [
       {
         goal: `≥ ${GOAL_PER_SECOND.toLocaleString('en')} durable writes/s`,
-        measured: `${onboarding.perSecond.toFixed(0)} (${ratio(onboarding.perSecond, ceiling.perSecond).toFixed(2)}× the single-row ceiling)`,
+        measured:
+          `${onboarding.perSecond.toFixed(0)} ` +
+          `(${ratio(onboarding.perSecond, ceiling.perSecond).toFixed(2)}× the single-row ceiling)`,
         met: onboarding.perSecond >= GOAL_PER_SECOND,
       },
     ],
     notes: [
-      `onboarding: ${onboarding.ok} ok, ${onboarding.failed} failed, p50 ${onboarding.p50Ms} ms, p99 ${onboarding.p99Ms} ms`,
-      `single-row loop: ${ceiling.rows} rows in ${BASELINE_S} s, in this process with the server stopped`,
+      `onboarding: ${onboarding.ok} ok, ${onboarding.failed} failed, ` +
+        `p50 ${onboarding.p50Ms} ms, p99 ${onboarding.p99Ms} ms`,
+      `single-row loop: ${ceiling.rows} rows in ${BASELINE_S} ` +
+        `s, in this process with the server stopped`,
     ],
   };
 }

@@ -58,7 +58,7 @@ for (const store of STORE_KINDS) {
       assert.equal(reply.body.expiresAt, new Date(now + 60_000).toISOString());
     });
 
-    it('checks in automatically at expiry, audited, and waits for a verified rotation', async () => {
+    it('checks in at expiry, audited, and waits for a verified rotation', async () => {
       now += 59_000;
       assert.equal(await server.services.checkout.expireDue(), 0, 'not yet');
       now += 2_000;

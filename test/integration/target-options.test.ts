@@ -192,7 +192,7 @@ function describeOptions(store: StoreKind): void {
       assert.ok(changed.includes('host,port,database') && changed.includes('database,options'));
     });
 
-    it('PUT refuses no change, a bad option, a downgrade keeping a certificate, no target', async () => {
+    it('PUT refuses no change, a bad option, a certificate downgrade, no target', async () => {
       const name = unique('upd');
       const options = { sslmode: 'verify-full', sslrootcert: certs().ca };
       await server.api('POST', '/v1/targets', { body: { name, ...address, options } });
