@@ -10,6 +10,7 @@ import { auditAppends } from './audit-append.ts';
 import { auditVerify } from './audit-verify.ts';
 import { crashCheck } from './crash-check.ts';
 import { loginBurst } from './login-burst.ts';
+import { recording } from './recording.ts';
 import { rotation } from './rotation.ts';
 import { secretReadsPostgres, secretReadsSqlite } from './secret-reads.ts';
 import { secretWrites } from './secret-writes.ts';
@@ -25,6 +26,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   auditVerify,
   rotation,
   loginBurst,
+  recording,
 ];
 
 const RESULTS_DIR = path.join(import.meta.dirname, 'results');

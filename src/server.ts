@@ -13,14 +13,26 @@ import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
 import { createAuditReader } from './audit/audit-reader.ts';
 import { createCheckpointer } from './audit/checkpointer.ts';
 import { type Clock, systemClock } from './clock.ts';
-import type { Connector } from './connectors/connector.ts';
-import { createPostgresqlConnector } from './connectors/postgresql.ts';
+import { createConnectors } from './connectors/platforms.ts';
+import { createDiscoveryService } from './discovery/discovery-service.ts';
+import { createCommandTrackers } from './gateway/commands.ts';
+import {
+  createGatewayServices,
+  type GatewayConfig,
+  type RunningGateway,
+  startGateway,
+} from './gateway/gateway.ts';
 import { createHttpApp } from './http/app.ts';
 import { accountRoutes } from './http/routes/account-routes.ts';
 import { auditRoutes } from './http/routes/audit-routes.ts';
+import { discoveryRoutes } from './http/routes/discovery-routes.ts';
 import { identityRoutes } from './http/routes/identity-routes.ts';
 import { operatorRoutes } from './http/routes/operator-routes.ts';
+import { policyRoutes } from './http/routes/policy-routes.ts';
+import { rotationRoutes } from './http/routes/rotation-routes.ts';
 import { safeRoutes } from './http/routes/safe-routes.ts';
+import { sessionRoutes } from './http/routes/session-routes.ts';
+import { sshKeyRoutes } from './http/routes/ssh-key-routes.ts';
 import { targetRoutes } from './http/routes/target-routes.ts';
 import { createLoginThrottle } from './identity/login-throttle.ts';
 import { createPasswordHasher } from './identity/password-hash.ts';
@@ -28,6 +40,9 @@ import { createTokenService, digestOf } from './identity/tokens.ts';
 import { BUILTIN_ADMIN, createUserService } from './identity/users.ts';
 import { createLogger } from './logger.ts';
 import { createRotationEngine } from './rotation/rotation-engine.ts';
+import { createRotationRuns } from './rotation/rotation-runs.ts';
+import { createRotationSlots } from './rotation/rotation-slots.ts';
+import { createRotationStatus } from './rotation/rotation-status.ts';
 import { createScheduler } from './rotation/scheduler.ts';
 import type { Services } from './services.ts';
 import { openStore, type Store } from './store/store.ts';
@@ -50,6 +65,8 @@ export interface ServerConfig {
 export interface RunningServer {
   readonly url: string;
   readonly services: Services;
+  /** The SSH gateway, when started (ServerOptions.gateway). */
+  readonly gateway: RunningGateway | null;
   close(): Promise<void>;
 }
 
@@ -65,6 +82,8 @@ export interface ServerOptions {
    * against a baseline without it; the `server` command offers no way to set it.
    */
   readonly auditLog?: (deps: { store: Store; clock: Clock; logger: Logger }) => AuditLog;
+  /** Starts the SSH gateway in this process with these settings; left out, none listens. */
+  readonly gateway?: GatewayConfig;
 }
 
 const DEV_UNSEAL_FILE = 'dev-unseal.key';
@@ -88,7 +107,14 @@ export async function startServer(
   );
   const createAudit = options.auditLog ?? createAuditLog;
   const nodeId = loadNodeId(config.dataDir);
-  const services = buildServices({ store, clock, logger, nodeId, createAudit });
+  const services = buildServices({
+    store,
+    clock,
+    logger,
+    nodeId,
+    createAudit,
+    dataDir: config.dataDir,
+  });
   const released = await services.rotation.releaseOwnLeases();
   if (released > 0) logger.warn({ released }, 'freed rotation leases left by an earlier crash');
 
@@ -108,23 +134,46 @@ export async function startServer(
   identityRoutes(app, services);
   safeRoutes(app, services);
   targetRoutes(app, services);
+  policyRoutes(app, services);
   accountRoutes(app, services);
+  rotationRoutes(app, services);
   auditRoutes(app, services);
+  discoveryRoutes(app, services);
+  sessionRoutes(app, services);
+  sshKeyRoutes(app, services);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
+  const stopListeners = async () => {
+    await app.close();
+    await scheduler.stop();
+    await services.rotationRuns.stop();
+    checkpointer.stop();
+    await checkpointer.checkpoint().catch(() => undefined);
+    await store.close();
+  };
+  const gatewayDeps = { ...services, logger, nodeId, dataDir: config.dataDir };
+  const gateway =
+    options.gateway === undefined
+      ? null
+      : await startGateway(
+          { ...gatewayDeps, commands: createCommandTrackers() },
+          options.gateway,
+        ).catch(async (error: unknown) => {
+          // A server whose gateway cannot start does not stay half up.
+          await stopListeners();
+          throw error;
+        });
 
   return {
     url,
     services,
+    gateway,
     async close() {
-      await app.close();
-      await scheduler.stop();
-      checkpointer.stop();
-      await checkpointer.checkpoint().catch(() => undefined);
-      await store.close();
+      await gateway?.close();
+      await stopListeners();
     },
   };
 }
@@ -135,9 +184,10 @@ function buildServices(deps: {
   logger: Logger;
   nodeId: string;
   createAudit: NonNullable<ServerOptions['auditLog']>;
+  dataDir: string;
 }): Services {
   const { store, clock, logger, nodeId } = deps;
-  const connectors = new Map<string, Connector>([['postgresql', createPostgresqlConnector()]]);
+  const connectors = createConnectors();
   const keyring = createKeyring({ store, clock });
   const cipher = createSecretCipher({ keyring });
   const audit = deps.createAudit({ store, clock, logger });
@@ -160,10 +210,18 @@ function buildServices(deps: {
     store,
     audit,
     clock,
-    platforms: new Set(connectors.keys()),
+    connectors,
   });
   const versions = createSecretVersions({ store, cipher, audit, logger });
-  const accounts = createAccountService({ store, audit, access, policies, versions, clock });
+  const accounts = createAccountService({
+    store,
+    audit,
+    access,
+    policies,
+    versions,
+    clock,
+    connectors,
+  });
   const rotation = createRotationEngine({
     store,
     audit,
@@ -176,6 +234,20 @@ function buildServices(deps: {
     logger,
     nodeId,
   });
+  const rotationSlots = createRotationSlots();
+  const rotationRuns = createRotationRuns({
+    store,
+    audit,
+    access,
+    accounts,
+    policies,
+    rotation,
+    rotationSlots,
+    clock,
+    logger,
+    nodeId,
+  });
+  const rotationStatus = createRotationStatus({ store, clock });
   const checkout = createCheckoutService({
     store,
     audit,
@@ -187,7 +259,27 @@ function buildServices(deps: {
     clock,
     logger,
   });
+  const discovery = createDiscoveryService({
+    store,
+    audit,
+    access,
+    accounts,
+    targets,
+    versions,
+    connectors,
+    clock,
+    logger,
+  });
   const operator = createOperatorService({ store, keyring, audit, users, tokens, policies });
+  const gateway = createGatewayServices({
+    store,
+    audit,
+    clock,
+    policies,
+    keyring,
+    dataDir: deps.dataDir,
+    logger,
+  });
   return {
     store,
     clock,
@@ -205,6 +297,12 @@ function buildServices(deps: {
     accounts,
     checkout,
     rotation,
+    rotationSlots,
+    rotationRuns,
+    rotationStatus,
+    discovery,
+    versions,
+    gateway,
   };
 }
 

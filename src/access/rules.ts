@@ -92,6 +92,22 @@ export const ACCESS_RULES = {
     hides: 'account',
   },
   'audit.read': { roles: ['admin', 'auditor'] },
+  /** A bulk run: of a safe, with manage there; of a target or of everything, admins only. */
+  'rotation.run': { roles: ['admin'], safe: ['manage'], never: NOT_AUDITORS, hides: 'safe' },
+  'rotation.run.read': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'safe' },
+  'rotation.status': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'account' },
+  // The SSH gateway: connecting injects the secret without showing it, so `use` is enough.
+  'account.connect': { safe: ['use'], never: NOT_AUDITORS, hides: 'account' },
+  'sshkey.self': { anyUser: true },
+  'sshkey.admin': { roles: ['admin'] },
+  'session.read': { roles: ['admin', 'auditor'] },
+  'session.watch': { roles: ['admin', 'auditor'] },
+  'session.recording': { roles: ['admin', 'auditor'] },
+  'session.kill': { roles: ['admin'] },
+  // A scan uses a stored credential for the caller and maps a whole target: admins only. The
+  // findings are account names and reasons, no secret: auditors read them too.
+  'discovery.run': { roles: ['admin'] },
+  'discovery.read': { roles: ['admin', 'auditor'] },
 } as const satisfies Record<string, AccessRule>;
 
 export type Action = keyof typeof ACCESS_RULES;

@@ -3,11 +3,13 @@ import type { AccessDecision } from '../access/access-decision.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
+import type { Connector, SecretKind } from '../connectors/connector.ts';
 import { notFound, TesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
+import { nextRotationAt } from '../rotation/schedule.ts';
 import type { AccountTable } from '../store/schema.ts';
 import type { Queryable, Store } from '../store/store.ts';
-import { type Account, type AccountRow, toAccount } from './account.ts';
+import { type Account, type AccountRow, parseAccountRef, toAccount } from './account.ts';
 import type { PolicyService } from './policies.ts';
 import type { SecretVersionInfo, SecretVersions } from './secret-versions.ts';
 
@@ -16,8 +18,15 @@ export interface OnboardInput {
   readonly username: string;
   readonly safe: string;
   readonly policy?: string | undefined;
-  /** The account's current secret on the target, stored byte for byte. */
-  readonly secret: string;
+  /**
+   * The account's current secret on the target, stored byte for byte. Left out only with a
+   * reconcile account: the account is then given a new secret through it at the next pass.
+   */
+  readonly secret?: string | undefined;
+  /** `password` when left out; the target's platform must rotate this kind. */
+  readonly secretType?: SecretKind | undefined;
+  /** `TARGET/USERNAME` of an account on the same target that changes this one's secret. */
+  readonly reconcileAccount?: string | undefined;
 }
 
 export interface AccountFilter {
@@ -42,6 +51,17 @@ export interface AccountService {
   history(account: Account): Promise<SecretVersionInfo[]>;
   /** Reads the row again, inside a transaction when one is given. */
   reload(db: Queryable, accountId: string): Promise<Account>;
+  /**
+   * Names the account that changes this one's secret (null: the account changes its own).
+   * The caller must be able to rotate both accounts: a link would otherwise let a safe manager
+   * borrow a stronger account's power over the target.
+   */
+  setReconcileAccount(
+    ctx: RequestContext,
+    principal: Principal,
+    account: Account,
+    reconcileRef: string | null,
+  ): Promise<Account>;
 }
 
 export type AccountAction =
@@ -91,6 +111,8 @@ export function createAccountService(deps: {
   policies: PolicyService;
   versions: SecretVersions;
   clock: Clock;
+  /** Which kinds of secret each platform rotates. */
+  connectors: ReadonlyMap<string, Connector>;
 }): AccountService {
   const { store, audit, access, policies, versions, clock } = deps;
 
@@ -115,6 +137,34 @@ export function createAccountService(deps: {
       db,
       await db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst(),
     );
+
+  /** Checks a reconcile account named for an account of `targetId` (`self`: that account). */
+  const reconcileAccountFor = async (
+    principal: Principal,
+    targetId: string,
+    ref: string,
+    self: string | null,
+  ): Promise<Account> => {
+    const parsed = parseAccountRef(ref);
+    if (parsed === null) {
+      throw new TesseraError('VALIDATION_FAILED', 'the reconcile account is not TARGET/USERNAME');
+    }
+    const reconcile = await findByRef(parsed);
+    await access.require(principal, 'account.rotate', reconcile.safeId);
+    if (reconcile.targetId !== targetId) {
+      throw new TesseraError(
+        'VALIDATION_FAILED',
+        `the reconcile account ${reconcile.ref} is on another target`,
+      );
+    }
+    if (reconcile.id === self) {
+      throw new TesseraError('VALIDATION_FAILED', 'an account cannot be its own reconcile account');
+    }
+    if (reconcile.secretType !== 'password') {
+      throw new TesseraError('VALIDATION_FAILED', 'a reconcile account must hold a password');
+    }
+    return reconcile;
+  };
 
   const findByRef = async (ref: { target: string; username: string }) => {
     const row = await store.db
@@ -142,10 +192,25 @@ export function createAccountService(deps: {
       await access.require(principal, 'account.create', safe.id);
       const target = await store.db
         .selectFrom('targets')
-        .select('id')
+        .select(['id', 'platform'])
         .where('name', '=', input.target)
         .executeTakeFirst();
       if (target === undefined) throw notFound('target');
+      const secretType = input.secretType ?? 'password';
+      const reconcile =
+        input.reconcileAccount === undefined
+          ? null
+          : await reconcileAccountFor(principal, target.id, input.reconcileAccount, null);
+      if (input.secret === undefined && reconcile === null) {
+        throw new TesseraError(
+          'VALIDATION_FAILED',
+          'give the current secret, or a reconcile account to set one',
+        );
+      }
+      if (input.secret !== undefined) {
+        checkSecretType(deps.connectors.get(target.platform), secretType, input.secret);
+      }
+      const secret = input.secret;
       const policy =
         input.policy === undefined
           ? await policies.ensureDefault()
@@ -174,15 +239,18 @@ export function createAccountService(deps: {
             username: input.username,
             safe_id: safe.id,
             policy_id: policy.id,
-            current_version: 1,
+            current_version: secret === undefined ? null : 1,
             state: 'unverified',
             last_verified_at: null,
             last_verify_result: null,
             last_rotated_at: null,
             last_rotation_error: null,
-            next_rotation_at:
-              policy.rotationIntervalS === null ? null : now + policy.rotationIntervalS * 1000,
-            needs_rotation: 0,
+            next_rotation_at: nextRotationAt(policy, id, now),
+            needs_rotation: secret === undefined ? 1 : 0,
+            secret_type: secretType,
+            reconcile_account_id: reconcile?.id ?? null,
+            rotation_failures: 0,
+            last_rotation_attempt_at: null,
             rotation_lease_owner: null,
             rotation_lease_until: null,
             checkout_id: null,
@@ -192,17 +260,19 @@ export function createAccountService(deps: {
             created_at: now,
           })
           .execute();
-        await versions.write(
-          trx,
-          { accountId: id, safeId: safe.id, version: 1 },
-          {
-            value: Buffer.from(input.secret, 'utf8'),
-            status: 'current',
-            origin: 'onboard',
-            createdBy: principal.name,
-            now,
-          },
-        );
+        if (secret !== undefined) {
+          await versions.write(
+            trx,
+            { accountId: id, safeId: safe.id, version: 1 },
+            {
+              value: Buffer.from(secret, 'utf8'),
+              status: 'current',
+              origin: 'onboard',
+              createdBy: principal.name,
+              now,
+            },
+          );
+        }
         await audit.appendInTx(trx, [
           {
             action: 'account.onboard',
@@ -211,7 +281,13 @@ export function createAccountService(deps: {
             object: { type: 'account', id, name: `${input.target}/${input.username}` },
             source: ctx.source,
             requestId: ctx.requestId,
-            details: { safe: safe.name, policy: policy.name, version: 1 },
+            details: {
+              safe: safe.name,
+              policy: policy.name,
+              version: secret === undefined ? null : 1,
+              secretType,
+              reconcileAccount: reconcile?.ref ?? null,
+            },
           },
         ]);
       });
@@ -247,6 +323,57 @@ export function createAccountService(deps: {
 
     find: (ref) => findByRef(ref),
 
+    async setReconcileAccount(ctx, principal, account, reconcileRef) {
+      const reconcile =
+        reconcileRef === null
+          ? null
+          : await reconcileAccountFor(principal, account.targetId, reconcileRef, account.id);
+      await store.transaction(async (trx) => {
+        await trx
+          .updateTable('accounts')
+          .set({ reconcile_account_id: reconcile?.id ?? null })
+          .where('id', '=', account.id)
+          .execute();
+        await audit.appendInTx(trx, [
+          {
+            action: 'account.reconcile-account.set',
+            outcome: 'success',
+            actor: ctx.actor,
+            object: { type: 'account', id: account.id, name: account.ref },
+            source: ctx.source,
+            requestId: ctx.requestId,
+            details: { reconcileAccount: reconcile?.ref ?? null },
+          },
+        ]);
+      });
+      await store.durable();
+      return reload(store.db, account.id);
+    },
+
     history: (account) => versions.history(account.id),
   };
+}
+
+const OPENSSH_PRIVATE_KEY =
+  /^-----BEGIN OPENSSH PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END OPENSSH PRIVATE KEY-----\s*$/;
+
+function checkSecretType(
+  connector: Connector | undefined,
+  secretType: SecretKind,
+  secret: string,
+): void {
+  if (secretType === 'password') return;
+  if (connector === undefined || !connector.secretKinds.includes(secretType)) {
+    const platform = connector?.platform ?? 'this platform';
+    throw new TesseraError(
+      'VALIDATION_FAILED',
+      `${platform} does not rotate ${secretType} secrets`,
+    );
+  }
+  if (!OPENSSH_PRIVATE_KEY.test(secret)) {
+    throw new TesseraError(
+      'VALIDATION_FAILED',
+      'an ssh-key secret is an unencrypted private key in OpenSSH format',
+    );
+  }
 }

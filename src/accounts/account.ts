@@ -1,3 +1,4 @@
+import type { SecretKind } from '../connectors/connector.ts';
 import type { AccountTable } from '../store/schema.ts';
 
 /** Where an account stands with its target, as the last verify or rotation left it. */
@@ -14,12 +15,18 @@ export interface Account {
   readonly policy: string;
   readonly policyId: string;
   readonly currentVersion: number | null;
+  /** What the secret is: a password, or an SSH private key whose public half the target holds. */
+  readonly secretType: SecretKind;
+  /** The account that logs in to change this one's secret; null: the account changes its own. */
+  readonly reconcileAccountId: string | null;
   readonly state: AccountState;
   readonly lastVerifiedAt: number | null;
   readonly lastVerifyResult: string | null;
   readonly lastRotatedAt: number | null;
   readonly lastRotationError: string | null;
   readonly nextRotationAt: number | null;
+  /** Rotations that failed in a row since the last success; drives the retry back-off. */
+  readonly rotationFailures: number;
   readonly needsRotation: boolean;
   readonly rotating: boolean;
   readonly checkout: {
@@ -54,12 +61,15 @@ export function toAccount(row: AccountRow, now: number): Account {
     policy: row.policy_name,
     policyId: row.policy_id,
     currentVersion: row.current_version,
+    secretType: row.secret_type === 'ssh-key' ? 'ssh-key' : 'password',
+    reconcileAccountId: row.reconcile_account_id,
     state: row.state as AccountState,
     lastVerifiedAt: row.last_verified_at,
     lastVerifyResult: row.last_verify_result,
     lastRotatedAt: row.last_rotated_at,
     lastRotationError: row.last_rotation_error,
     nextRotationAt: row.next_rotation_at,
+    rotationFailures: row.rotation_failures,
     needsRotation: row.needs_rotation !== 0,
     rotating: row.rotation_lease_until !== null && row.rotation_lease_until > now,
     checkout: checkedOut

@@ -195,7 +195,7 @@ export function createCheckoutService(deps: {
       const checkoutId = randomUUID();
       const refusal = await store.transaction(async (trx) => {
         if (account.checkout !== null && account.checkout.expiresAt <= now) {
-          await expireInTx(trx, account, policy.rotateOnCheckin);
+          await expireInTx(trx, account, policy.rotateOnCheckoutExpiry);
         }
         const won = await trx
           .updateTable('accounts')
@@ -294,13 +294,13 @@ export function createCheckoutService(deps: {
       for (const row of rows) {
         const account = await accounts.reload(store.db, row.id);
         const policy = await policies.byId(account.policyId);
-        const done = await store.transaction((trx) =>
-          expireInTx(trx, account, policy.rotateOnCheckin),
-        );
+        // The holder may still know the value: rotating after an expiry is a policy of its own.
+        const rotate = policy.rotateOnCheckoutExpiry;
+        const done = await store.transaction((trx) => expireInTx(trx, account, rotate));
         await store.durable();
         if (!done) continue;
         expired += 1;
-        if (policy.rotateOnCheckin) {
+        if (rotate) {
           await rotateAfterCheckin(SYSTEM_CONTEXT, await accounts.reload(store.db, account.id));
         }
       }

@@ -1,9 +1,9 @@
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditDetailValue, RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
-import type { TargetAddress } from '../connectors/connector.ts';
+import type { Connector, TargetAddress, TargetOptions } from '../connectors/connector.ts';
 import { notFound, TesseraError } from '../errors.ts';
 import type { Store, Tx } from '../store/store.ts';
 
@@ -31,12 +31,8 @@ export interface TargetChange {
   readonly options?: Readonly<Record<string, unknown>> | undefined;
 }
 
-/** A target's options as the API shows them: the root certificate is reduced to "set or not". */
-export interface TargetOptionsView {
-  readonly sslmode?: SslMode;
-  readonly sslrootcertSet?: boolean;
-  readonly allowMd5Auth?: boolean;
-}
+/** A target's options as the API shows them: the platform decides what may be shown. */
+export type TargetOptionsView = Readonly<Record<string, string | number | boolean | null>>;
 
 export interface TargetService {
   create(ctx: RequestContext, input: NewTarget): Promise<Target>;
@@ -44,63 +40,43 @@ export interface TargetService {
   list(): Promise<Target[]>;
   byName(name: string): Promise<Target>;
   byId(id: string): Promise<Target>;
+  /** What of the target's options the API may show. */
+  optionsView(target: Target): TargetOptionsView;
 }
 
-/** How a session with a target is protected; libpq's names, and the connector's meanings. */
-export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
-/**
- * A target made without options is reached without TLS, because many servers (and the tests'
- * throw-away clusters) serve none. The README tells every production target to set verify-full.
- */
-export const DEFAULT_SSL_MODE: SslMode = 'disable';
-/**
- * A target's trust anchors are a few certificates, never a whole public trust store; the limit
- * also keeps a request well inside the API's 64 KiB body limit.
- */
-export const MAX_ROOT_CERT_LENGTH = 32 * 1024;
+type OptionValues = TargetOptions;
+const NO_OPTIONS = z.object({}).strict();
+
 /** Option names are echoed in errors; a long one is cut. */
 const MAX_ECHOED_NAME = 64;
+/** Options travel as JSON; the platform's own schema then checks names and values. */
+const MAX_OPTIONS = 32;
 
-const PEM_CERTIFICATE =
-  /-----BEGIN CERTIFICATE-----\r?\n(?:[A-Za-z0-9+/=]{1,76}\r?\n)+-----END CERTIFICATE-----/g;
-
-const sslMode = z.enum(SSL_MODES);
-const rootCertificates = z
-  .string()
-  .max(MAX_ROOT_CERT_LENGTH, `at most ${MAX_ROOT_CERT_LENGTH} characters`)
-  .refine(isCertificateBundle, 'PEM certificates (BEGIN CERTIFICATE blocks) and nothing else');
-
-const postgresqlOptions = z
-  .object({
-    sslmode: sslMode.optional(),
-    sslrootcert: rootCertificates.optional(),
-    allowMd5Auth: z.boolean().optional(),
-  })
-  .strict();
+const optionValue = z.union([
+  z.string().max(64 * 1024),
+  z.number(),
+  z.boolean(),
+  z.array(z.string().max(1024)).max(256),
+]);
 
 /**
- * Every option any platform takes, as the HTTP API accepts it at creation; the service then
- * checks the options of the target's own platform. Only PostgreSQL has options today; another
- * platform's schema joins this one as a union.
+ * Every option any platform takes, as the HTTP API accepts it; the service then checks them
+ * against the schema of the target's own platform (see each connector's `options`).
  */
-export const targetOptions = postgresqlOptions;
+export const targetOptions = z
+  .record(z.string().max(MAX_ECHOED_NAME), optionValue)
+  .refine(
+    (options) => Object.keys(options).length <= MAX_OPTIONS,
+    `at most ${MAX_OPTIONS} options`,
+  );
 
 /** The same options for an update, where null removes an option (back to its default). */
 export const targetOptionsChange = z
-  .object({
-    sslmode: sslMode.nullable().optional(),
-    sslrootcert: rootCertificates.nullable().optional(),
-    allowMd5Auth: z.boolean().nullable().optional(),
-  })
-  .strict();
-
-type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
-
-const PLATFORM_OPTIONS: ReadonlyMap<string, z.ZodType<OptionValues>> = new Map([
-  ['postgresql', postgresqlOptions.superRefine(rootCertNeedsVerification)],
-]);
-const NO_OPTIONS = z.object({}).strict();
+  .record(z.string().max(MAX_ECHOED_NAME), optionValue.nullable())
+  .refine(
+    (options) => Object.keys(options).length <= MAX_OPTIONS,
+    `at most ${MAX_OPTIONS} options`,
+  );
 
 interface TargetRow {
   readonly id: string;
@@ -117,9 +93,14 @@ export function createTargetService(deps: {
   store: Store;
   audit: AuditLog;
   clock: Clock;
-  platforms: ReadonlySet<string>;
+  connectors: ReadonlyMap<string, Connector>;
 }): TargetService {
-  const { store, audit, clock, platforms } = deps;
+  const { store, audit, clock, connectors } = deps;
+  const platforms = new Set(connectors.keys());
+  const optionsView = (target: Target): TargetOptionsView =>
+    connectors.get(target.platform)?.viewOptions(target.options) ?? {};
+  const checkOptions = (platform: string, options: Readonly<Record<string, unknown>>) =>
+    checkPlatformOptions(connectors.get(platform), platform, options);
 
   const findOne = async (column: 'name' | 'id', value: string) => {
     const row = await store.db
@@ -138,12 +119,13 @@ export function createTargetService(deps: {
     object: { type: 'target', id: target.id, name: target.name },
     source: ctx.source,
     requestId: ctx.requestId,
-    details: auditDetails(target, changed),
+    details: auditDetails(target, optionsView(target), changed),
   });
 
   return {
     async create(ctx, input) {
       checkPlatform(input.platform, platforms);
+      const options = checkOptions(input.platform, input.options ?? {});
       const row: TargetRow = {
         id: randomUUID(),
         name: input.name,
@@ -151,7 +133,9 @@ export function createTargetService(deps: {
         host: input.host,
         port: input.port,
         database_name: input.database ?? null,
-        options: JSON.stringify(checkOptions(input.platform, input.options ?? {})),
+        options: JSON.stringify(
+          await withPinnedHostKey(connectors.get(input.platform), input, options),
+        ),
         created_at: clock.now(),
       };
       const target = toTarget(row);
@@ -179,7 +163,7 @@ export function createTargetService(deps: {
           .where('name', '=', name)
           .executeTakeFirst();
         if (row === undefined) throw notFound('target');
-        const next = applyChange(row, change);
+        const next = applyChange(row, change, checkOptions);
         await writeIfUnchanged(trx, row, next);
         const result = toTarget(next);
         await audit.appendInTx(trx, [event(ctx, 'target.update', result, changed.join(','))]);
@@ -196,18 +180,33 @@ export function createTargetService(deps: {
 
     byName: (name) => findOne('name', name),
     byId: (id) => findOne('id', id),
+    optionsView,
   };
 }
 
-/** The options the API may show: never the certificate text, only whether there is one. */
-export function optionsView(target: Target): TargetOptionsView {
-  if (target.platform !== 'postgresql') return {};
-  const { sslmode, sslrootcert, allowMd5Auth } = target.options;
-  return {
-    sslmode: SSL_MODES.find((mode) => mode === sslmode) ?? DEFAULT_SSL_MODE,
-    sslrootcertSet: sslrootcert !== undefined,
-    allowMd5Auth: allowMd5Auth === 'true',
-  };
+/**
+ * A platform reached over SSH pins the target's host key when the target is added: given by
+ * the caller, or else read from the server now (trust on first use, shown and audited), so
+ * that every later connection can tell the same server from an impostor.
+ */
+async function withPinnedHostKey(
+  connector: Connector | undefined,
+  input: NewTarget,
+  options: OptionValues,
+): Promise<OptionValues> {
+  if (connector?.fetchHostKey === undefined || options.hostKey !== undefined) return options;
+  const address = { name: input.name, host: input.host, port: input.port, options };
+  let hostKey: string;
+  try {
+    hostKey = await connector.fetchHostKey(address);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'no answer';
+    throw new TesseraError(
+      'TARGET_UNREACHABLE',
+      `could not read the host key of ${input.name} to pin it: ${reason}; give it as option hostKey`,
+    );
+  }
+  return checkPlatformOptions(connector, input.platform, { ...options, hostKey });
 }
 
 function checkPlatform(platform: string, platforms: ReadonlySet<string>): void {
@@ -251,7 +250,11 @@ function changedFields(change: TargetChange): string[] {
   return fields;
 }
 
-function applyChange(row: TargetRow, change: TargetChange): TargetRow {
+function applyChange(
+  row: TargetRow,
+  change: TargetChange,
+  checkOptions: (platform: string, options: Readonly<Record<string, unknown>>) => OptionValues,
+): TargetRow {
   const database = change.database === undefined ? row.database_name : change.database;
   const options =
     change.options === undefined
@@ -278,8 +281,12 @@ function mergeOptions(
  * Checks options against the target's platform, whatever the caller: the HTTP schema already
  * checked their shape, but a platform takes only its own options and their combinations.
  */
-function checkOptions(platform: string, options: Readonly<Record<string, unknown>>): OptionValues {
-  const result = (PLATFORM_OPTIONS.get(platform) ?? NO_OPTIONS).safeParse(options);
+function checkPlatformOptions(
+  connector: Connector | undefined,
+  platform: string,
+  options: Readonly<Record<string, unknown>>,
+): OptionValues {
+  const result = (connector?.options ?? NO_OPTIONS).safeParse(options);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue?.code === 'unrecognized_keys') {
@@ -290,34 +297,6 @@ function checkOptions(platform: string, options: Readonly<Record<string, unknown
   const option = echoed(String(issue?.path[0] ?? ''));
   const message = `option ${option}: ${issue?.message ?? 'invalid'}`;
   throw new TesseraError('VALIDATION_FAILED', message, { option });
-}
-
-function rootCertNeedsVerification(
-  options: z.infer<typeof postgresqlOptions>,
-  context: z.RefinementCtx,
-): void {
-  // With disable or require no certificate is checked; keeping one there would only look safe.
-  const verifies = options.sslmode === 'verify-ca' || options.sslmode === 'verify-full';
-  if (options.sslrootcert === undefined || verifies) return;
-  context.addIssue({
-    code: 'custom',
-    path: ['sslrootcert'],
-    message: 'is used only with sslmode verify-ca or verify-full',
-  });
-}
-
-function isCertificateBundle(text: string): boolean {
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  const rest = text.replace(PEM_CERTIFICATE, '').trim();
-  return blocks.length > 0 && rest === '' && blocks.every(parsesAsCertificate);
-}
-
-function parsesAsCertificate(pem: string): boolean {
-  try {
-    return new X509Certificate(pem).raw.length > 0;
-  } catch {
-    return false; // a block of the right shape whose content is not a certificate
-  }
 }
 
 function echoed(name: string): string {
@@ -332,27 +311,22 @@ function toTarget(row: TargetRow): Target {
     host: row.host,
     port: row.port,
     database: row.database_name ?? undefined,
-    options: connectorOptions(row.options),
+    options: JSON.parse(row.options) as OptionValues,
     createdAt: row.created_at,
   };
 }
 
-/** Connectors read options as text, e.g. `allowMd5Auth: 'true'`. */
-function connectorOptions(stored: string): Readonly<Record<string, string>> {
-  const values = JSON.parse(stored) as Record<string, string | boolean>;
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, String(value)]));
-}
-
-function auditDetails(target: Target, changed?: string): Record<string, AuditDetailValue> {
-  const view = optionsView(target);
+function auditDetails(
+  target: Target,
+  view: TargetOptionsView,
+  changed?: string,
+): Record<string, AuditDetailValue> {
   return {
     ...(changed === undefined ? {} : { changed }),
     platform: target.platform,
     host: target.host,
     port: target.port,
     database: target.database ?? null,
-    sslmode: view.sslmode ?? null,
-    sslrootcertSet: view.sslrootcertSet ?? null,
-    allowMd5Auth: view.allowMd5Auth ?? null,
+    ...view,
   };
 }

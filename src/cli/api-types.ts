@@ -72,6 +72,11 @@ export interface PolicySettings {
   readonly exclusiveCheckout: boolean;
   readonly rotateOnCheckin: boolean;
   readonly maxCheckoutS: number;
+  readonly rotateAt: string | null;
+  readonly timeZone: string | null;
+  readonly jitterS: number;
+  readonly maxPerTarget: number;
+  readonly rotateOnCheckoutExpiry: boolean;
 }
 
 export interface Policy extends PolicySettings {
@@ -87,6 +92,9 @@ export interface Account {
   readonly safe: string;
   readonly policy: string;
   readonly currentVersion: number | null;
+  readonly secretType?: string;
+  readonly reconcileAccountId?: string | null;
+  readonly rotationFailures?: number;
   readonly state: string;
   readonly lastVerifiedAt: string | null;
   readonly lastVerifyResult: string | null;
@@ -167,4 +175,133 @@ export interface ChainReport {
   readonly lastCheckpoint: { readonly seq: number; readonly hash: string } | null;
   readonly unsigned: number;
   readonly firstBad: { readonly seq: number; readonly problem: string } | null;
+}
+
+export interface RotationRunStarted {
+  readonly id: string;
+  readonly total: number;
+}
+
+export interface RotationRun extends RotationRunStarted {
+  readonly state: 'running' | 'finished' | 'failed';
+  readonly scope: { readonly target?: string; readonly safe?: string; readonly all?: true };
+  readonly startedBy: string;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly failures: readonly {
+    readonly account: string;
+    readonly error: string;
+    readonly finishedAt: string | null;
+  }[];
+}
+
+export interface AccountRotationStatus {
+  readonly ref: string;
+  readonly safe: string;
+  readonly policy: string;
+  readonly state: string;
+  readonly health: 'ok' | 'due' | 'failing';
+  readonly lastRotatedAt: string | null;
+  readonly nextRotationAt: string | null;
+  readonly lastAttemptAt: string | null;
+  readonly lastError: string | null;
+  readonly failures: number;
+}
+
+export interface RotationStatusReply {
+  readonly accounts: readonly AccountRotationStatus[];
+  readonly totals: {
+    readonly accounts: number;
+    readonly ok: number;
+    readonly due: number;
+    readonly failing: number;
+    readonly neverRotated: number;
+  };
+}
+
+export interface DiscoveryFinding {
+  readonly target: string;
+  readonly username: string;
+  readonly reasons: readonly string[];
+  readonly managed: boolean;
+  readonly managedBy: string | null;
+  readonly suggestedReconcileAccount: string | null;
+  readonly firstSeenAt: string;
+  readonly lastSeenAt: string;
+  readonly goneAt: string | null;
+}
+
+export interface DiscoveryRun {
+  readonly id: string;
+  readonly target: string;
+  readonly startedBy: string;
+  readonly state: 'finished' | 'failed';
+  readonly error: string | null;
+  readonly found: number;
+  readonly appeared: number;
+  readonly disappeared: number;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+}
+
+export interface DiscoverySummary {
+  readonly run: DiscoveryRun;
+  readonly scanner: string;
+  readonly appeared: readonly DiscoveryFinding[];
+  readonly disappeared: readonly string[];
+  readonly unmanaged: number;
+}
+
+/** A session through the SSH gateway (src/http/routes/session-routes.ts). */
+export interface GatewaySession {
+  readonly id: string;
+  readonly user: string;
+  readonly account: string;
+  readonly target: string;
+  readonly kind: string;
+  readonly command: string | null;
+  readonly clientAddress: string | null;
+  readonly width: number;
+  readonly height: number;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly endReason: string | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly recorded: boolean;
+  readonly recordingSha256: string | null;
+  readonly droppedBytes: number;
+  readonly state: string;
+  /** Live on the node that answered, so it can be watched and killed through it. */
+  readonly watchable: boolean;
+}
+
+export interface SessionCommand {
+  readonly offsetMs: number;
+  readonly at: string;
+  readonly command: string;
+}
+
+export interface GatewaySessionDetail extends GatewaySession {
+  readonly commands: readonly SessionCommand[];
+}
+
+export interface SessionCommandHit extends SessionCommand {
+  readonly sessionId: string;
+  readonly user: string;
+  readonly target: string;
+  readonly account: string;
+}
+
+/** A public key a user registered for the SSH gateway. */
+export interface SshKey {
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly type: string;
+  readonly publicKey: string;
+  readonly comment: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
 }

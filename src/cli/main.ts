@@ -2,13 +2,19 @@ import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.ts';
 import { registerAccount } from './commands/account.ts';
+import { registerAccountImport } from './commands/account-import.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerDiscover } from './commands/discover.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerOperator } from './commands/operator.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerRotation } from './commands/rotation.ts';
 import { registerSafe } from './commands/safe.ts';
 import { registerSecret } from './commands/secret.ts';
 import { registerServer } from './commands/server.ts';
+import { registerSession } from './commands/session.ts';
+import { ExitStatus, registerSsh } from './commands/ssh.ts';
+import { registerUserKey } from './commands/ssh-key.ts';
 import { registerTarget } from './commands/target.ts';
 import { registerUser } from './commands/user.ts';
 import { type Io, processIo } from './context.ts';
@@ -26,12 +32,18 @@ const REGISTRARS = [
   registerOperator,
   registerLogin,
   registerUser,
+  registerUserKey,
   registerSafe,
   registerTarget,
   registerPolicy,
   registerAccount,
+  registerAccountImport,
+  registerRotation,
   registerSecret,
   registerAudit,
+  registerDiscover,
+  registerSsh,
+  registerSession,
 ] as const;
 
 /**
@@ -54,8 +66,11 @@ function buildProgram(io: Io): Command {
     .description('Tessera privileged access management: the server and its command line')
     .version(packageJson.version, '-V, --version')
     .addOption(
-      new Option('-o, --output <format>', 'text for people, json for programs (the API reply)')
-        .choices(['text', 'json'])
+      new Option(
+        '-o, --output <format>',
+        'text for people, json for programs (the API reply), csv where a list offers it',
+      )
+        .choices(['text', 'json', 'csv'])
         .default('text'),
     )
     .option(
@@ -77,6 +92,8 @@ function buildProgram(io: Io): Command {
 }
 
 function report(io: Io, error: unknown): number {
+  // `tessera ssh` leaves with the status of ssh, which already said what went wrong.
+  if (error instanceof ExitStatus) return error.status;
   if (error instanceof CommanderError) return reportUsage(io, error);
   if (error instanceof CliError) {
     io.stderr.write(`error: ${error.code}: ${error.message}\n`);

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
+import type { GatewayConfig } from '../gateway/gateway.ts';
 import type { ServerConfig } from '../server.ts';
 import { usageError } from './cli-error.ts';
 
@@ -10,10 +11,16 @@ export interface ServerFlags {
   readonly listen: string;
   readonly databaseUrl?: string;
   readonly devRootToken?: string;
+  /** The SSH gateway's address, or `off`. */
+  readonly sshListen?: string;
+  readonly sshPasswordLogin?: boolean;
 }
 
 export const DEFAULT_DATA_DIR = './.tessera';
 export const DEFAULT_LISTEN = '127.0.0.1:7200';
+/** Where a dev server's SSH gateway listens unless told otherwise; a real server needs a setting. */
+export const DEFAULT_SSH_LISTEN = '127.0.0.1:2222';
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 const SCHEDULER_INTERVAL_MS = 15_000;
 const CHECKPOINT_INTERVAL_MS = 1_000;
 /** The API's bearer token alphabet; a dev root token outside it could never be sent. */
@@ -29,6 +36,8 @@ export interface ParsedServerConfig {
   readonly warnings: readonly string[];
   /** Values never to print, should an error from the server happen to quote them. */
   readonly secrets: readonly string[];
+  /** The SSH gateway's settings; null when it stays off. */
+  readonly gateway: Readonly<GatewayConfig> | null;
 }
 
 /**
@@ -66,8 +75,10 @@ export function parseServerConfig(
     checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
   };
   const secrets = [databaseUrl?.value, ...passwordsOf(databaseUrl?.value), devRootToken?.value];
+  const gateway = parseGatewayConfig(flags, env, dev, warnings);
   return {
     config: Object.freeze(config),
+    gateway,
     warnings,
     secrets: secrets.filter((s): s is string => s !== undefined && s !== ''),
   };
@@ -86,6 +97,36 @@ export function parseListen(text: string): { host: string; port: number } {
     );
   }
   return { host, port };
+}
+
+/**
+ * The SSH gateway: `--ssh-listen`, else TESSERA_SSH_LISTEN, else on at 127.0.0.1:2222 in dev
+ * mode and off otherwise. `off` turns it off.
+ */
+function parseGatewayConfig(
+  flags: ServerFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  dev: boolean,
+  warnings: string[],
+): Readonly<GatewayConfig> | null {
+  const fromEnv = env.TESSERA_SSH_LISTEN === '' ? undefined : env.TESSERA_SSH_LISTEN;
+  const source = flags.sshListen !== undefined ? '--ssh-listen' : 'TESSERA_SSH_LISTEN';
+  const text = flags.sshListen ?? fromEnv ?? (dev ? DEFAULT_SSH_LISTEN : 'off');
+  const passwordLogin = flags.sshPasswordLogin === true;
+  if (text.trim().toLowerCase() === 'off') {
+    if (passwordLogin) throw usageError('--ssh-password-login needs the gateway: add --ssh-listen');
+    return null;
+  }
+  let address: { host: string; port: number };
+  try {
+    address = parseListen(text);
+  } catch {
+    throw usageError(`${source} must be HOST:PORT, [IPv6]:PORT or off, e.g. 127.0.0.1:2222`);
+  }
+  if (!LOOPBACK.test(address.host)) {
+    warnings.push(`the SSH gateway listens on ${address.host}: other machines can reach it`);
+  }
+  return Object.freeze({ ...address, passwordLogin });
 }
 
 /** A flag wins over the environment, but a secret in a flag is visible to every local user. */

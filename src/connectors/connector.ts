@@ -2,9 +2,15 @@
  * The contract every platform connector follows. A connector talks to one kind of target
  * (PostgreSQL, MariaDB, Linux over SSH, LDAP) and knows nothing of the vault, the audit trail
  * or the rotation engine: it is handed the values it needs for one call and returns a verdict.
+ * A new platform is one new file that exports a `Connector`, plus one line in `platforms.ts`.
  *
  * Connectors never put a secret into an error message, a log line or a child process argument.
  */
+import type { z } from 'zod';
+
+/** A value in a target's options: what the platform's own option schema produced. */
+export type TargetOptionValue = string | number | boolean | readonly string[];
+export type TargetOptions = Readonly<Record<string, TargetOptionValue>>;
 
 /** Where a target lives, as stored on its row; platform-specific settings sit in `options`. */
 export interface TargetAddress {
@@ -12,21 +18,49 @@ export interface TargetAddress {
   readonly host: string;
   readonly port: number;
   readonly database?: string | undefined;
-  readonly options: Readonly<Record<string, string>>;
+  readonly options: TargetOptions;
 }
+
+/**
+ * What an account's secret is. A `password` is text typed at a login prompt; an `ssh-key` is an
+ * unencrypted private key in OpenSSH format, whose public half sits in `authorized_keys`.
+ */
+export const SECRET_KINDS = ['password', 'ssh-key'] as const;
+export type SecretKind = (typeof SECRET_KINDS)[number];
 
 /** A login on a target: the account's user name and the secret value to use. */
 export interface Credential {
   readonly username: string;
   readonly secret: string;
+  /** `password` when left out. */
+  readonly kind?: SecretKind | undefined;
 }
 
 export interface ChangeRequest {
-  /** The account whose secret changes. */
+  /** The account whose secret changes, as the account names it on the target. */
   readonly account: string;
+  readonly secretKind: SecretKind;
   /** The value to set. Managed secrets are applied byte for byte, never normalised. */
   readonly newSecret: string;
-  /** Who logs in to make the change: the account itself, or a reconcile account. */
+  /** The value the account holds now; null when unknown (a reconcile of a lost secret). */
+  readonly currentSecret: string | null;
+  /**
+   * `self`: the account logs in with its current secret and changes it (`logon` is the account).
+   * `reconcile`: a privileged reconcile account logs in and sets the value (`logon` is that one).
+   */
+  readonly via: 'self' | 'reconcile';
+  readonly logon: Credential;
+}
+
+/**
+ * After a new SSH key has been verified and promoted, the older keys Tessera placed for the
+ * account are removed; keys Tessera did not place stay.
+ */
+export interface RetireRequest {
+  readonly account: string;
+  /** The private key that stays; its public half is kept in `authorized_keys`. */
+  readonly keep: string;
+  readonly via: 'self' | 'reconcile';
   readonly logon: Credential;
 }
 
@@ -35,10 +69,13 @@ export interface ChangeRequest {
  * the candidate is discarded and a new one generated. `not-sent` means the change never reached
  * the target (no connection, the logon was refused): another value would fare no better.
  * `unknown` means the outcome is ambiguous (timeout, dropped connection after the statement was
- * sent): the caller settles it by trying to log in with both values.
+ * sent): the caller settles it by trying to log in with both values. `partial` means the target
+ * holds the account more than once (MariaDB's `user@host` rows) and only some took the value:
+ * no single login can settle that, so the value is kept apart and the rotation fails.
  */
 export type ChangeOutcome =
   | { readonly kind: 'applied' }
+  | { readonly kind: 'partial'; readonly reason: string }
   | { readonly kind: 'rejected'; readonly reason: string }
   | { readonly kind: 'not-sent'; readonly reason: string }
   | { readonly kind: 'unknown'; readonly reason: string };
@@ -47,6 +84,18 @@ export type VerifyOutcome =
   | { readonly kind: 'valid' }
   | { readonly kind: 'invalid'; readonly reason: string }
   | { readonly kind: 'unreachable'; readonly reason: string };
+
+/** A privileged account found on a target by a scan. */
+export interface DiscoveredAccount {
+  /** The name an account onboarded for it would carry (MariaDB: `user@host`). */
+  readonly username: string;
+  /** Why it is privileged, each in a few words: `uid 0`, `member of sudo`, `SUPERUSER`. */
+  readonly reasons: readonly string[];
+}
+
+export type DiscoveryOutcome =
+  | { readonly kind: 'found'; readonly accounts: readonly DiscoveredAccount[] }
+  | { readonly kind: 'failed'; readonly reason: string };
 
 /** Rules a platform imposes on generated secrets, merged into the policy by the generator. */
 export interface PlatformSecretRules {
@@ -58,10 +107,28 @@ export interface PlatformSecretRules {
 export interface Connector {
   readonly platform: string;
   readonly secretRules: PlatformSecretRules;
+  /** The kinds of secret the platform rotates; `password` at least. */
+  readonly secretKinds: readonly SecretKind[];
+  /**
+   * The platform's target options, strict: an unknown option is refused. Checked when a target
+   * is added or changed; the connector later receives what it produced.
+   */
+  readonly options: z.ZodType<TargetOptions>;
+  /** The options as the API may show them: never a certificate or other bulky or secret text. */
+  viewOptions(options: TargetOptions): Readonly<Record<string, string | number | boolean | null>>;
   /** Logs in with the credential and reports whether it works. Never throws for a bad secret. */
   verify(target: TargetAddress, credential: Credential): Promise<VerifyOutcome>;
   /** Sets the account's secret on the target. */
   change(target: TargetAddress, request: ChangeRequest): Promise<ChangeOutcome>;
+  /** Removes superseded Tessera-placed keys; only for platforms that rotate `ssh-key`. */
+  retire?(target: TargetAddress, request: RetireRequest): Promise<ChangeOutcome>;
+  /** Lists the target's privileged accounts, logged in as the scanning account. */
+  discover(target: TargetAddress, scanner: Credential): Promise<DiscoveryOutcome>;
+  /**
+   * For platforms reached over SSH: connects once and returns the server's host key as an
+   * OpenSSH public key line, so that it can be pinned on the target when the target is added.
+   */
+  fetchHostKey?(target: TargetAddress): Promise<string>;
 }
 
 /** Timeouts for every network step of a connector, in milliseconds. */

@@ -15,18 +15,35 @@ import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Client, type ClientConfig, DatabaseError, escapeIdentifier, escapeLiteral } from 'pg';
+import { z } from 'zod';
 import {
   type ChangeOutcome,
   type ChangeRequest,
   CONNECT_TIMEOUT_MS,
   type Connector,
   type Credential,
+  type DiscoveredAccount,
+  type DiscoveryOutcome,
   type PlatformSecretRules,
   STATEMENT_TIMEOUT_MS,
   type TargetAddress,
+  type TargetOptions,
   type VerifyOutcome,
 } from './connector.ts';
 import { pgClientAgrees, scramInput } from './postgresql-saslprep.ts';
+import {
+  rootCertNeedsVerification,
+  SSL_MODES,
+  tlsOptionFields,
+  tlsOptionsView,
+  tlsSettings,
+} from './tls-options.ts';
+
+/** A PostgreSQL target's options: TLS as libpq names it, and whether MD5 logins are allowed. */
+export const postgresqlOptions = z
+  .object({ ...tlsOptionFields, allowMd5Auth: z.boolean().optional() })
+  .strict()
+  .superRefine(rootCertNeedsVerification);
 
 /**
  * PostgreSQL sets no length limit of its own on SCRAM passwords (the server stores only the
@@ -65,7 +82,19 @@ export function createPostgresqlConnector(): Connector {
     // Passwords travel through C strings in the server and in libpq.
     forbiddenCharacters: '\u0000',
   };
-  return { platform: 'postgresql', secretRules, verify, change };
+  return {
+    platform: 'postgresql',
+    secretRules,
+    secretKinds: ['password'],
+    options: postgresqlOptions,
+    viewOptions: (options) => ({
+      ...tlsOptionsView(options),
+      allowMd5Auth: options.allowMd5Auth === true,
+    }),
+    verify,
+    change,
+    discover,
+  };
 }
 
 export type ScramVerifierErrorCode = 'SCRAM_SECRET_UNPREPARABLE' | 'SCRAM_INVALID_PARAMETERS';
@@ -311,7 +340,7 @@ function createSession(config: ClientConfig, target: TargetAddress): Session {
   client.on('error', () => {
     // A connection error while idle; the pending call has already settled or will reject.
   });
-  guardAuthentication(session, target.options.allowMd5Auth === 'true');
+  guardAuthentication(session, target.options.allowMd5Auth === true);
   return session;
 }
 
@@ -380,20 +409,62 @@ function checkCredential(credential: Credential): string | undefined {
   return undefined;
 }
 
-function sslConfig(options: Readonly<Record<string, string>>): ClientConfig['ssl'] | string {
-  const ca = options.sslrootcert || undefined;
-  switch (options.sslmode ?? 'disable') {
-    case 'disable':
-      return false;
-    case 'require':
-      // As in libpq: encrypted, but any certificate is accepted.
-      return { rejectUnauthorized: false };
-    case 'verify-ca':
-      return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
-    case 'verify-full':
-      return { rejectUnauthorized: true, ca };
-    default:
-      return 'unsupported sslmode (use disable, require, verify-ca or verify-full)';
+function sslConfig(options: TargetOptions): ClientConfig['ssl'] | string {
+  // Options were checked when the target was saved; a value from elsewhere is still refused.
+  if (options.sslmode !== undefined && !SSL_MODES.some((mode) => mode === options.sslmode)) {
+    return 'unsupported sslmode (use disable, require, verify-ca or verify-full)';
+  }
+  return tlsSettings(options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// discover
+
+/** Role attributes that make a role privileged, with the words a finding gives for each. */
+const PRIVILEGED_ATTRIBUTES = [
+  ['rolsuper', 'SUPERUSER'],
+  ['rolcreaterole', 'CREATEROLE'],
+  ['rolreplication', 'REPLICATION'],
+  ['rolbypassrls', 'BYPASSRLS'],
+] as const;
+
+interface RoleRow {
+  readonly rolname: string;
+  readonly rolsuper: boolean;
+  readonly rolcreaterole: boolean;
+  readonly rolreplication: boolean;
+  readonly rolbypassrls: boolean;
+}
+
+/** Roles that can log in and hold an attribute above ordinary use; `pg_*` roles are built in. */
+async function discover(target: TargetAddress, scanner: Credential): Promise<DiscoveryOutcome> {
+  const credentialProblem = checkCredential(scanner);
+  if (credentialProblem) return { kind: 'failed', reason: credentialProblem };
+  const config = clientConfig(target, scanner);
+  if (typeof config === 'string') return { kind: 'failed', reason: config };
+  const session = createSession(config, target);
+  const secrets = [scanner.secret];
+  try {
+    await session.client.connect();
+    const result = await session.client.query<RoleRow>(
+      `SELECT rolname, rolsuper, rolcreaterole, rolreplication, rolbypassrls
+         FROM pg_catalog.pg_roles
+        WHERE rolcanlogin AND rolname NOT LIKE 'pg\\_%'
+          AND (rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls)
+        ORDER BY rolname`,
+    );
+    const accounts: DiscoveredAccount[] = result.rows.map((row) => ({
+      username: row.rolname,
+      reasons: PRIVILEGED_ATTRIBUTES.filter(([column]) => row[column]).map(([, word]) => word),
+    }));
+    return { kind: 'found', accounts };
+  } catch (error) {
+    const reason = isAuthFailure(error)
+      ? `the scanning account was refused by the target (SQLSTATE ${error.code})`
+      : sessionFailureReason(error, session, secrets);
+    return { kind: 'failed', reason: `discovery on ${target.name}: ${reason}` };
+  } finally {
+    await closeSession(session);
   }
 }
 

@@ -36,6 +36,16 @@ export interface UserService {
   /** Whether the user has a password yet: without one, a first is set without a current one. */
   hasPassword(userId: string): Promise<boolean>;
   login(ctx: Omit<RequestContext, 'actor'>, name: string, password: string): Promise<LoginResult>;
+  /**
+   * Checks a password for a login that needs no token (the SSH gateway's keyboard-interactive):
+   * throttled and audited exactly as `login`, with `via` naming the door.
+   */
+  authenticate(
+    ctx: Omit<RequestContext, 'actor'>,
+    name: string,
+    password: string,
+    via: string,
+  ): Promise<User>;
   /** Revokes a live token; an unknown or already revoked one is NOT_FOUND and not audited. */
   revokeToken(ctx: RequestContext, tokenId: string): Promise<void>;
   /**
@@ -67,7 +77,8 @@ export const BUILTIN_ADMIN = 'admin';
  * `system` for the same), and `admin` is the built-in administrator. Compared without case, so
  * `Tessera` cannot pose either.
  */
-export const RESERVED_USER_NAMES: readonly string[] = [BUILTIN_ADMIN, 'tessera', 'system'];
+/** `me` is how the API names the caller (`/v1/users/me/...`); a user of that name would be shadowed. */
+export const RESERVED_USER_NAMES: readonly string[] = [BUILTIN_ADMIN, 'tessera', 'system', 'me'];
 
 type UserRow = UserTable;
 
@@ -214,6 +225,26 @@ export function createUserService(deps: {
         throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
       }
       return { ...(await issueLoginToken(ctx, row)), user: toUser(row) };
+    },
+
+    async authenticate(ctx, name, password, via) {
+      const row = await findRow(name);
+      const stored = row?.disabled === 0 ? row.password_hash : null;
+      const verdict = await passwords.verify(name, ctx.source, stored, password);
+      if (verdict === 'throttled') throw await loginRefused(ctx, name, 'denied', 'throttled');
+      if (verdict === 'mismatch' || row === undefined) {
+        throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
+      }
+      await audit.record({
+        action: 'auth.login',
+        outcome: 'success',
+        actor: { id: row.id, name: row.name },
+        object: { type: 'user', id: row.id, name: row.name },
+        source: ctx.source,
+        requestId: ctx.requestId,
+        details: { via },
+      });
+      return toUser(row);
     },
 
     async revokeToken(ctx, tokenId) {

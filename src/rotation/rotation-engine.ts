@@ -5,16 +5,24 @@ import { accountEvent } from '../accounts/account-event.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { Policy, PolicyService } from '../accounts/policies.ts';
 import type { SecretVersions } from '../accounts/secret-versions.ts';
-import type { TargetService } from '../accounts/targets.ts';
+import type { Target, TargetService } from '../accounts/targets.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditEventInput, RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
-import type { Connector, TargetAddress, VerifyOutcome } from '../connectors/connector.ts';
+import type {
+  ChangeRequest,
+  Connector,
+  Credential,
+  SecretKind,
+  VerifyOutcome,
+} from '../connectors/connector.ts';
+import { generateSshPrivateKey } from '../connectors/ssh-keys.ts';
 import { TesseraError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
-import { generateSecret } from './password-generator.ts';
+import { generateSecret, type SecretRules } from './password-generator.ts';
+import { nextRotationAt, retryDelayMs } from './schedule.ts';
 
-export type RotationOrigin = 'manual' | 'schedule' | 'checkin' | 'checkout-expiry';
+export type RotationOrigin = 'manual' | 'schedule' | 'checkin' | 'checkout-expiry' | 'reconcile';
 
 export interface RotationResult {
   readonly version: number;
@@ -34,6 +42,11 @@ export interface VerifyResult {
  */
 export interface RotationEngine {
   rotate(ctx: RequestContext, account: Account, origin: RotationOrigin): Promise<RotationResult>;
+  /**
+   * Sets a new secret through the account's reconcile account, whatever the vault's value is
+   * worth: the repair for an account whose password was changed behind Tessera's back.
+   */
+  reconcile(ctx: RequestContext, account: Account): Promise<RotationResult>;
   verify(ctx: RequestContext, account: Account): Promise<VerifyResult>;
   /** Resolves every pending version left by an interrupted rotation. */
   recoverPending(): Promise<number>;
@@ -48,8 +61,6 @@ export interface RotationEngine {
 export const ROTATION_LEASE_MS = 2 * 60_000;
 /** Candidates the target refused are discarded; after this many, the rotation fails. */
 export const MAX_CANDIDATES = 3;
-/** A failed rotation is tried again by the scheduler after this long (back-off: #4). */
-export const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
 
 export function createRotationEngine(deps: {
   store: Store;
@@ -110,8 +121,8 @@ export function createRotationEngine(deps: {
       .execute();
   };
 
-  const login = async (target: TargetAddress, platform: string, username: string, secret: Buffer) =>
-    connectorFor(platform).verify(target, { username, secret: secret.toString('utf8') });
+  const login = async (target: Target, account: Account, secret: Buffer) =>
+    connectorFor(target.platform).verify(target, credentialOf(account, secret));
 
   const readCurrent = (account: Account) => {
     if (account.currentVersion === null)
@@ -142,14 +153,61 @@ export function createRotationEngine(deps: {
           last_verify_result: 'valid',
           last_rotation_error: null,
           needs_rotation: 0,
-          next_rotation_at:
-            policy.rotationIntervalS === null ? null : now + policy.rotationIntervalS * 1000,
+          rotation_failures: 0,
+          last_rotation_attempt_at: now,
+          next_rotation_at: nextRotationAt(policy, account.id, now),
         })
         .where('id', '=', account.id)
         .execute();
       await audit.appendInTx(trx, [event(ctx, account, 'account.rotate', 'success', details)]);
     });
     await store.durable();
+    if (account.secretType === 'ssh-key') await retireOldKeys(ctx, account, version);
+  };
+
+  /**
+   * Once a new key is the current version, the older keys Tessera placed leave the target's
+   * `authorized_keys`. A failure leaves an extra key behind, never a missing one: it is audited,
+   * and the next rotation's retire removes it.
+   */
+  const retireOldKeys = async (ctx: RequestContext, account: Account, version: number) => {
+    const target = await targets.byId(account.targetId);
+    const connector = connectorFor(target.platform);
+    if (connector.retire === undefined) return;
+    const keep = (
+      await versions.read({ accountId: account.id, safeId: account.safeId }, version)
+    ).toString('utf8');
+    const { via, logon } = await logonFor(account, keep, 'either');
+    const outcome = await connector.retire(target, { account: account.username, keep, via, logon });
+    if (outcome.kind === 'applied') return;
+    logger.warn({ account: account.ref, reason: outcome.reason }, 'old keys were not removed');
+    await audit.record(
+      event(ctx, account, 'account.rotate.retire', 'failure', { version, error: outcome.reason }),
+    );
+  };
+
+  /**
+   * Who logs in to change the account: its reconcile account when it has one (the sure path:
+   * it needs no knowledge of the old value), else the account itself with `current`.
+   */
+  const logonFor = async (
+    account: Account,
+    current: string | null,
+    mode: 'either' | 'reconcile',
+  ): Promise<{ via: ChangeRequest['via']; logon: Credential }> => {
+    if (account.reconcileAccountId !== null) {
+      const reconcile = await accounts.reload(store.db, account.reconcileAccountId);
+      const secret = await readCurrent(reconcile);
+      return { via: 'reconcile', logon: credentialOf(reconcile, secret) };
+    }
+    if (mode === 'reconcile') {
+      throw new TesseraError('CONFLICT', `${account.ref} has no reconcile account`);
+    }
+    if (current === null) throw new TesseraError('CONFLICT', `${account.ref} has no secret`);
+    return {
+      via: 'self',
+      logon: { username: account.username, secret: current, kind: account.secretType },
+    };
   };
 
   const discard = async (ctx: RequestContext, account: Account, version: number, why: string) => {
@@ -162,28 +220,51 @@ export function createRotationEngine(deps: {
     await store.durable();
   };
 
+  /** Failures `fail` has already written down, so that nothing is recorded twice. */
+  const recorded = new WeakSet<Error>();
+
+  /** Takes a partly applied value out of recovery, keeping it readable for whoever repairs. */
+  const keepApart = async (ctx: RequestContext, account: Account, version: number, why: string) => {
+    await store.transaction(async (trx) => {
+      await versions.setStatus(trx, account.id, version, 'partial', clock.now());
+      await audit.appendInTx(trx, [
+        event(ctx, account, 'account.rotate.partial', 'failure', { version, why }),
+      ]);
+    });
+    await store.durable();
+  };
+
   const fail = async (
     ctx: RequestContext,
     account: Account,
     message: string,
     details: AuditEventInput['details'],
   ) => {
+    const now = clock.now();
+    const failures = account.rotationFailures + 1;
     await store.transaction(async (trx) => {
       await trx
         .updateTable('accounts')
         .set({
           state: 'rotation_failed',
           last_rotation_error: message,
-          next_rotation_at: clock.now() + RETRY_AFTER_FAILURE_MS,
+          rotation_failures: failures,
+          last_rotation_attempt_at: now,
+          next_rotation_at: now + retryDelayMs(failures),
         })
         .where('id', '=', account.id)
         .execute();
       await audit.appendInTx(trx, [
-        event(ctx, account, 'account.rotate', 'failure', { ...details, error: message }),
+        event(ctx, account, 'account.rotate', 'failure', { ...details, error: message, failures }),
       ]);
     });
     await store.durable();
-    return new TesseraError('ROTATION_FAILED', `rotation of ${account.ref} failed: ${message}`);
+    const error = new TesseraError(
+      'ROTATION_FAILED',
+      `rotation of ${account.ref} failed: ${message}`,
+    );
+    recorded.add(error);
+    return error;
   };
 
   /**
@@ -201,7 +282,7 @@ export function createRotationEngine(deps: {
       { accountId: account.id, safeId: account.safeId },
       pendingVersion,
     );
-    const pendingWorks = await login(target, target.platform, account.username, pending);
+    const pendingWorks = await login(target, account, pending);
     if (pendingWorks.kind === 'valid') {
       await promote(ctx, account, policy, pendingVersion, {
         version: pendingVersion,
@@ -209,12 +290,7 @@ export function createRotationEngine(deps: {
       });
       return true;
     }
-    const currentWorks = await login(
-      target,
-      target.platform,
-      account.username,
-      await readCurrent(account),
-    );
+    const currentWorks = await login(target, account, await readCurrent(account));
     if (currentWorks.kind === 'valid') {
       await discard(ctx, account, pendingVersion, 'target still holds the current value');
       return false;
@@ -266,31 +342,41 @@ export function createRotationEngine(deps: {
       length: Math.min(policy.secret.length, connector.secretRules.maxLength),
       exclude: policy.secret.exclude + connector.secretRules.forbiddenCharacters,
     };
+    const mode = origin === 'reconcile' ? 'reconcile' : 'either';
 
     for (let attempts = 1; attempts <= MAX_CANDIDATES; attempts++) {
-      const current = await readCurrent(account);
-      const candidate = generateSecret(rules);
+      const current =
+        account.currentVersion === null ? null : (await readCurrent(account)).toString('utf8');
+      const { via, logon } = await logonFor(account, current, mode);
+      const candidate = generateCandidate(account.secretType, rules, account.ref);
       const version = await storePending(ctx, account, candidate, origin);
 
       const outcome = await connector.change(target, {
         account: account.username,
+        secretKind: account.secretType,
         newSecret: candidate,
-        logon: { username: account.username, secret: current.toString('utf8') },
+        currentSecret: current,
+        via,
+        logon,
       });
       if (outcome.kind === 'not-sent') {
         await discard(ctx, account, version, 'the change never reached the target');
-        throw await fail(ctx, account, outcome.reason, { version });
+        throw await fail(ctx, account, outcome.reason, { version, via });
       }
       if (outcome.kind === 'rejected') {
         await discard(ctx, account, version, `target refused the value: ${outcome.reason}`);
         continue;
       }
-      const verified = await connector.verify(target, {
-        username: account.username,
-        secret: candidate,
-      });
+      if (outcome.kind === 'partial') {
+        await keepApart(ctx, account, version, outcome.reason);
+        throw await fail(ctx, account, `${outcome.reason}; reconcile the account`, { version });
+      }
+      const verified = await connector.verify(
+        target,
+        credentialOf(account, Buffer.from(candidate, 'utf8')),
+      );
       if (verified.kind === 'valid') {
-        await promote(ctx, account, policy, version, { version, origin, attempts });
+        await promote(ctx, account, policy, version, { version, origin, attempts, via });
         return { version, attempts };
       }
       // Applied but the new value does not log in, or the outcome is unknown: ask the target.
@@ -299,35 +385,66 @@ export function createRotationEngine(deps: {
     }
     throw await fail(ctx, account, `the target refused ${MAX_CANDIDATES} generated values`, {
       origin,
+      alert: 'candidates-exhausted',
     });
   };
 
+  /** Holds the account's lease for `work`, turning unexpected errors into a recorded failure. */
+  const underLease = async <T>(
+    ctx: RequestContext,
+    account: Account,
+    origin: RotationOrigin,
+    work: () => Promise<T>,
+  ): Promise<T> => {
+    const owner = await acquireLease(account);
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof Error && recorded.has(error)) throw error;
+      // Any other way out is a failed rotation too: recorded, and retried after the back-off
+      // instead of at every scheduler pass.
+      if (error instanceof TesseraError) {
+        await fail(ctx, account, error.message, { origin });
+        throw error;
+      }
+      logger.error({ err: error, account: account.ref }, 'rotation failed unexpectedly');
+      throw await fail(ctx, account, 'unexpected error (see server log)', { origin });
+    } finally {
+      await releaseLease(account.id, owner);
+    }
+  };
+
   return {
-    async rotate(ctx, account, origin) {
-      const owner = await acquireLease(account);
-      try {
+    rotate: (ctx, account, origin) =>
+      underLease(ctx, account, origin, async () => {
         // A pending version left by an interrupted rotation is settled before a new one starts.
         const pending = await versions.pending(store.db, account.id);
         if (pending !== null)
           await settle(ctx, await accounts.reload(store.db, account.id), pending);
-        return await attempt(ctx, await accounts.reload(store.db, account.id), origin);
-      } catch (error) {
-        if (error instanceof TesseraError) throw error;
-        logger.error({ err: error, account: account.ref }, 'rotation failed unexpectedly');
-        throw await fail(ctx, account, 'unexpected error (see server log)', { origin });
-      } finally {
-        await releaseLease(account.id, owner);
-      }
-    },
+        return attempt(ctx, await accounts.reload(store.db, account.id), origin);
+      }),
+
+    reconcile: (ctx, account) =>
+      underLease(ctx, account, 'reconcile', async () => {
+        if (account.reconcileAccountId === null) {
+          throw new TesseraError('CONFLICT', `${account.ref} has no reconcile account`);
+        }
+        const pending = await versions.pending(store.db, account.id);
+        if (pending !== null) {
+          // Neither value may log in any more: that is why one reconciles. The pending value is
+          // then only a candidate the target never kept.
+          const fresh = await accounts.reload(store.db, account.id);
+          await settle(ctx, fresh, pending).catch(async (error: unknown) => {
+            if (!(error instanceof TesseraError)) throw error;
+            await discard(ctx, fresh, pending, 'superseded by a reconcile');
+          });
+        }
+        return attempt(ctx, await accounts.reload(store.db, account.id), 'reconcile');
+      }),
 
     async verify(ctx, account) {
       const target = await targets.byId(account.targetId);
-      const outcome = await login(
-        target,
-        target.platform,
-        account.username,
-        await readCurrent(account),
-      );
+      const outcome = await login(target, account, await readCurrent(account));
       const valid = outcome.kind === 'valid';
       const detail = valid ? 'valid' : `${outcome.kind}: ${outcome.reason}`;
       await store.transaction(async (trx) => {
@@ -405,6 +522,17 @@ export function createRotationEngine(deps: {
       return settled;
     },
   };
+}
+
+function credentialOf(account: Account, secret: Buffer): Credential {
+  return { username: account.username, secret: secret.toString('utf8'), kind: account.secretType };
+}
+
+/** A new password from the policy's rules, or a new key pair named after the account. */
+function generateCandidate(kind: SecretKind, rules: SecretRules, ref: string): string {
+  return kind === 'ssh-key'
+    ? generateSshPrivateKey(`tessera-managed:${ref}`)
+    : generateSecret(rules);
 }
 
 function describeDrift(pending: VerifyOutcome, current: VerifyOutcome): string {

@@ -68,6 +68,11 @@ export interface PolicyTable {
   exclusive_checkout: number;
   rotate_on_checkin: number;
   max_checkout_s: number;
+  rotate_at: string | null;
+  time_zone: string | null;
+  jitter_s: number;
+  max_per_target: number;
+  rotate_on_checkout_expiry: number;
   created_at: number;
   updated_at: number;
 }
@@ -103,6 +108,10 @@ export interface AccountTable {
   checked_out_by: string | null;
   checked_out_at: number | null;
   checkout_expires_at: number | null;
+  secret_type: string;
+  reconcile_account_id: string | null;
+  rotation_failures: number;
+  last_rotation_attempt_at: number | null;
   created_at: number;
 }
 
@@ -163,4 +172,115 @@ export interface Database {
   audit_events: AuditEventTable;
   audit_checkpoints: AuditCheckpointTable;
   leases: LeaseTable;
+  rotation_runs: RotationRunTable;
+  rotation_run_items: RotationRunItemTable;
+  discovery_runs: DiscoveryRunTable;
+  discovered_accounts: DiscoveredAccountTable;
+  user_ssh_keys: UserSshKeyTable;
+  session_policies: SessionPolicyTable;
+  sessions: SessionTable;
+  session_commands: SessionCommandTable;
+}
+
+export interface RotationRunTable {
+  id: string;
+  started_by: string;
+  scope: string;
+  state: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  node_id: string;
+  started_at: number;
+  finished_at: number | null;
+}
+
+export interface RotationRunItemTable {
+  run_id: string;
+  account_id: string;
+  state: string;
+  error: string | null;
+  finished_at: number | null;
+}
+
+export interface DiscoveryRunTable {
+  id: string;
+  target_id: string;
+  started_by: string;
+  state: string;
+  error: string | null;
+  found: number;
+  appeared: number;
+  disappeared: number;
+  started_at: number;
+  finished_at: number | null;
+}
+
+export interface DiscoveredAccountTable {
+  target_id: string;
+  username: string;
+  reasons: string;
+  first_seen_at: number;
+  last_seen_at: number;
+  gone_at: number | null;
+  last_run_id: string;
+}
+
+export interface UserSshKeyTable {
+  id: string;
+  user_id: string;
+  fingerprint: string;
+  key_type: string;
+  public_key: string;
+  comment: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface SessionPolicyTable {
+  policy_id: string;
+  record_input: number;
+  recording_required: number;
+  allow_sftp: number;
+  allow_port_forwarding: number;
+  allow_agent_forwarding: number;
+  allow_x11: number;
+  idle_timeout_s: number | null;
+  max_session_s: number | null;
+  end_on_recording_drop: number;
+  updated_at: number;
+}
+
+export interface SessionTable {
+  id: string;
+  user_id: string;
+  user_name: string;
+  account_id: string;
+  account_username: string;
+  target_id: string;
+  target_name: string;
+  kind: string;
+  command: string | null;
+  client_address: string | null;
+  width: number;
+  height: number;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  recording_path: string | null;
+  wrapped_key: Buffer | null;
+  recording_sha256: string | null;
+  recording_dropped_bytes: number;
+  node_id: string;
+  state: string;
+}
+
+export interface SessionCommandTable {
+  session_id: string;
+  seq: number;
+  offset_ms: number;
+  at: number;
+  command: string;
 }

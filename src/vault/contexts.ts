@@ -22,3 +22,8 @@ export function dataKeyContext(at: SecretLocation): string {
 export function secretContext(at: SecretLocation): string {
   return `tessera/secret/v1|safe=${at.safeId}|account=${at.accountId}|version=${at.version}`;
 }
+
+/** Binds a session recording's wrapped data key to its session. */
+export function recordingKeyContext(sessionId: string): string {
+  return `tessera/recording-key/v1|session=${sessionId}`;
+}

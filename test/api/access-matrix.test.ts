@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { STORE_KINDS } from '../support/stores.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
@@ -106,6 +107,15 @@ const ROUTES: Record<string, RouteCase> = {
     allowed: ['admin', 'member'],
     path: `${ACCOUNT}/rotate`,
   },
+  'POST /v1/targets/{target}/accounts/{username}/reconcile': {
+    allowed: ['admin', 'member'],
+    path: `${ACCOUNT}/reconcile`,
+  },
+  'PUT /v1/targets/{target}/accounts/{username}/reconcile-account': {
+    allowed: ['admin', 'member'],
+    path: `${ACCOUNT}/reconcile-account`,
+    body: () => ({ reconcileAccount: null }),
+  },
   'POST /v1/targets/{target}/accounts/{username}/reveal': {
     allowed: ['member'],
     path: `${ACCOUNT}/reveal`,
@@ -126,13 +136,80 @@ const ROUTES: Record<string, RouteCase> = {
         body: { reason: 'hold for the matrix' },
       }),
   },
+  // A run over the member's empty safe: everyone allowed starts one, no target is touched.
+  'POST /v1/rotation/runs': { allowed: ['admin', 'member'], body: () => ({ safe: 'runs' }) },
+  'GET /v1/rotation/runs/{id}': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: () => `/v1/rotation/runs/${runId}`,
+    prepare: async (server) => {
+      const started = await server.api<{ id: string }>('POST', '/v1/rotation/runs', {
+        body: { safe: 'runs' },
+      });
+      runId = started.body.id;
+    },
+  },
+  'GET /v1/rotation/status': { allowed: LOGGED_IN },
+  // The matrix target has no reconcile account: an admin gets past the decision point and is
+  // then asked for a scanner (VALIDATION_FAILED), which is not a refusal.
+  'POST /v1/targets/{target}/discovery': { allowed: ['admin'], path: '/v1/targets/tgt/discovery' },
+  'GET /v1/discovery': { allowed: ['admin', 'auditor'] },
+  'GET /v1/discovery/runs': { allowed: ['admin', 'auditor'] },
   'GET /v1/audit/events': { allowed: ['admin', 'auditor'] },
   'POST /v1/audit/verify': { allowed: ['admin', 'auditor'] },
+  // The SSH gateway's routes. An id that is not a UUID fails validation, which comes after the
+  // access decision: whoever gets a 400 got past it.
+  'GET /v1/users/me/ssh-keys': { allowed: LOGGED_IN },
+  'POST /v1/users/me/ssh-keys': { allowed: LOGGED_IN, body: () => ({ publicKey: freshKey() }) },
+  'DELETE /v1/users/me/ssh-keys/{id}': {
+    allowed: LOGGED_IN,
+    path: '/v1/users/me/ssh-keys/not-a-uuid',
+  },
+  'GET /v1/users/{name}/ssh-keys': { allowed: ['admin'], path: '/v1/users/bystander/ssh-keys' },
+  'POST /v1/users/{name}/ssh-keys': {
+    allowed: ['admin'],
+    path: '/v1/users/bystander/ssh-keys',
+    body: () => ({ publicKey: freshKey() }),
+  },
+  'DELETE /v1/users/{name}/ssh-keys/{id}': {
+    allowed: ['admin'],
+    path: '/v1/users/bystander/ssh-keys/not-a-uuid',
+  },
+  'GET /v1/sessions': { allowed: ['admin', 'auditor'] },
+  'GET /v1/sessions/commands': {
+    allowed: ['admin', 'auditor'],
+    path: '/v1/sessions/commands?q=ls',
+  },
+  'GET /v1/sessions/{id}': { allowed: ['admin', 'auditor'], path: '/v1/sessions/not-a-uuid' },
+  'POST /v1/sessions/{id}/kill': {
+    allowed: ['admin'],
+    path: '/v1/sessions/not-a-uuid/kill',
+    body: () => ({ reason: 'access matrix' }),
+  },
+  'GET /v1/sessions/{id}/recording': {
+    allowed: ['admin', 'auditor'],
+    path: '/v1/sessions/not-a-uuid/recording',
+  },
+  'GET /v1/policies/{policy}/session': {
+    allowed: LOGGED_IN,
+    path: '/v1/policies/default/session',
+  },
+  'PUT /v1/policies/{policy}/session': {
+    allowed: ['admin'],
+    path: '/v1/policies/default/session',
+    body: () => ({}),
+  },
 };
+
+/** A public key nobody registered yet, for each attempt to register one. */
+function freshKey(): string {
+  const pair = ssh2.utils.generateKeyPairSync('ed25519');
+  return pair.public;
+}
 
 const MEMBER_PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
 let memberToken = '';
 let bystanderTokenId = '';
+let runId = '';
 
 async function issueToken(server: TestServer, name: string) {
   const user = await server.services.users.findByName(name);
@@ -181,6 +258,10 @@ for (const store of STORE_KINDS) {
       assert.equal((await server.api('PUT', '/v1/policies/keep', { body: keep })).status, 200);
       const held = { username: 'held', safe: 'vault1', policy: 'keep', secret: 'initial' };
       assert.equal((await onboard(held)).status, 201);
+      assert.equal((await server.api('POST', '/v1/safes', { body: { name: 'runs' } })).status, 201);
+      const manage = { permissions: ['list', 'manage'] };
+      const runsMember = await server.api('PUT', '/v1/safes/runs/members/member', { body: manage });
+      assert.equal(runsMember.status, 200);
       memberToken = (await tokenFor('member')) ?? '';
     });
     after(() => server.stop());

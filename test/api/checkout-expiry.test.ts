@@ -33,7 +33,7 @@ for (const store of STORE_KINDS) {
         body: { maxCheckoutS: 60, rotateOnCheckin: true },
       });
       await server.api('PUT', '/v1/policies/short-keep', {
-        body: { maxCheckoutS: 60, rotateOnCheckin: false },
+        body: { maxCheckoutS: 60, rotateOnCheckin: false, rotateOnCheckoutExpiry: false },
       });
       for (const [username, policy] of [
         ['rotating', 'short'],

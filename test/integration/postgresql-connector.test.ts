@@ -10,8 +10,10 @@ import { after, before, describe, type TestContext, test } from 'node:test';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import type {
   ChangeOutcome,
+  ChangeRequest,
   Credential,
   TargetAddress,
+  TargetOptions,
   VerifyOutcome,
 } from '../../src/connectors/connector.ts';
 import {
@@ -38,7 +40,7 @@ interface Role {
 /** Every value any test rotated to; the log test searches the server log for each. */
 const rotated: string[] = [];
 
-function targetOf(c: PgCluster, options: Record<string, string> = {}): TargetAddress {
+function targetOf(c: PgCluster, options: TargetOptions = {}): TargetAddress {
   return { name: 'test-pg', host: c.host, port: c.port, options };
 }
 
@@ -54,9 +56,21 @@ async function newRole(t: TestContext, prefix: string, c: PgCluster = cluster(),
   return role;
 }
 
+/** A change as the rotation engine sends it; tests name only what they vary. */
+function changeRequest(
+  fields: Pick<ChangeRequest, 'account' | 'newSecret' | 'logon'>,
+): ChangeRequest {
+  return {
+    ...fields,
+    secretKind: 'password',
+    currentSecret: null,
+    via: fields.logon.username === fields.account ? 'self' : 'reconcile',
+  };
+}
+
 async function changeOwn(c: PgCluster, role: Role, newSecret: string): Promise<ChangeOutcome> {
   const logon = { username: role.name, secret: role.password };
-  return connector.change(targetOf(c), { account: role.name, newSecret, logon });
+  return connector.change(targetOf(c), changeRequest({ account: role.name, newSecret, logon }));
 }
 
 async function verifyOn(c: PgCluster, username: string, secret: string): Promise<VerifyOutcome> {
@@ -191,11 +205,14 @@ describe('change (F02, F04)', () => {
     rotated.push(value);
 
     const logon = { username: admin.name, secret: admin.password };
-    const outcome = await connector.change(targetOf(cluster()), {
-      account: role.name,
-      newSecret: value,
-      logon,
-    });
+    const outcome = await connector.change(
+      targetOf(cluster()),
+      changeRequest({
+        account: role.name,
+        newSecret: value,
+        logon,
+      }),
+    );
 
     assert.deepEqual(outcome, { kind: 'applied' });
     assert.deepEqual(await verifyOn(cluster(), role.name, value), { kind: 'valid' });
@@ -218,11 +235,14 @@ describe('change: refusals and ambiguous outcomes (F05)', () => {
     const newSecret = 'Never-Applied-1';
     const logon = { username: role.name, secret: 'Wrong-Logon-1' };
 
-    const outcome = await connector.change(targetOf(cluster()), {
-      account: role.name,
-      newSecret,
-      logon,
-    });
+    const outcome = await connector.change(
+      targetOf(cluster()),
+      changeRequest({
+        account: role.name,
+        newSecret,
+        logon,
+      }),
+    );
 
     assert.equal(outcome.kind, 'not-sent');
     assert.match(outcome.kind === 'not-sent' ? outcome.reason : '', /logon credential was refused/);
@@ -235,11 +255,14 @@ describe('change: refusals and ambiguous outcomes (F05)', () => {
     const other = await newRole(t, 'other');
     const newSecret = 'Never-Applied-2';
 
-    const outcome = await connector.change(targetOf(cluster()), {
-      account: other.name,
-      newSecret,
-      logon: { username: weak.name, secret: weak.password },
-    });
+    const outcome = await connector.change(
+      targetOf(cluster()),
+      changeRequest({
+        account: other.name,
+        newSecret,
+        logon: { username: weak.name, secret: weak.password },
+      }),
+    );
 
     assert.equal(outcome.kind, 'rejected');
     assert.match(outcome.kind === 'rejected' ? outcome.reason : '', /SQLSTATE 42501/);
@@ -290,11 +313,14 @@ describe('change: refusals and ambiguous outcomes (F05)', () => {
 
   test('an account name PostgreSQL would truncate is rejected', async (t) => {
     const role = await newRole(t, 'long');
-    const outcome = await connector.change(targetOf(cluster()), {
-      account: `${role.name}${'x'.repeat(64)}`,
-      newSecret: 'Never-Applied-3',
-      logon: { username: role.name, secret: role.password },
-    });
+    const outcome = await connector.change(
+      targetOf(cluster()),
+      changeRequest({
+        account: `${role.name}${'x'.repeat(64)}`,
+        newSecret: 'Never-Applied-3',
+        logon: { username: role.name, secret: role.password },
+      }),
+    );
     assert.equal(outcome.kind, 'rejected');
   });
 });
@@ -341,7 +367,10 @@ describe('servers that misbehave', () => {
 
     const [verified, changed] = await Promise.all([
       connector.verify(target, credential),
-      connector.change(target, { account: 'silent', newSecret: 'Silent-New-1', logon: credential }),
+      connector.change(
+        target,
+        changeRequest({ account: 'silent', newSecret: 'Silent-New-1', logon: credential }),
+      ),
     ]);
 
     assert.equal(verified.kind, 'unreachable');
@@ -373,7 +402,7 @@ describe('servers that misbehave', () => {
     t.after(() => mock.close());
     const secret = 'Md5-Allowed-Secret-1';
 
-    const target = { ...targetOf(cluster(), { allowMd5Auth: 'true' }), port: mock.port };
+    const target = { ...targetOf(cluster(), { allowMd5Auth: true }), port: mock.port };
     const outcome = await connector.verify(target, { username: 'legacy', secret });
 
     assert.equal(outcome.kind, 'invalid');

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type AccountRef, accountPath, parseAccountRef, refText } from '../account-ref.ts';
 import type {
   Account,
@@ -8,7 +8,7 @@ import type {
   SecretVersion,
   VerifyReply,
 } from '../api-types.ts';
-import { CliError } from '../cli-error.ts';
+import { CliError, usageError } from '../cli-error.ts';
 import { ROTATE_TIMEOUT_MS } from '../client.ts';
 import { type Io, type Session, sessionOf } from '../context.ts';
 import { readSecret } from '../input.ts';
@@ -31,14 +31,21 @@ interface AddOptions {
   readonly safe: string;
   readonly policy?: string;
   readonly secretStdin?: boolean;
+  readonly secretType?: string;
+  readonly reconcileAccount?: string;
+  readonly withoutSecret?: boolean;
 }
 
 /** An action on one account: `(session, ref)`, with the account named as TARGET/USERNAME. */
 type RefAction = (session: Session, ref: AccountRef) => Promise<void>;
 
 const ADD_HELP = `
-Example:
-  tessera account add db1/app --safe prod --secret-stdin < app-password.txt`;
+Examples:
+  tessera account add db1/app --safe prod --secret-stdin < app-password.txt
+  tessera account add web01/root --safe prod --reconcile-account web01/tessera-rec
+  tessera account add web01/deploy --safe prod --secret-type ssh-key --secret-stdin < id_ed25519
+With a reconcile account, rotations log in as that account (sudo on Linux, an admin bind on
+LDAP) instead of as the account itself.`;
 
 export function registerAccount(program: Command, io: Io): void {
   const account = program
@@ -54,6 +61,13 @@ export function registerAccount(program: Command, io: Io): void {
     .requiredOption('--safe <safe>', 'the safe to keep it in')
     .option('--policy <name>', 'the policy to follow (default: default)')
     .option('--secret-stdin', 'read the secret from stdin; one trailing newline is dropped')
+    .addOption(
+      new Option('--secret-type <type>', 'password, or ssh-key: an OpenSSH private key')
+        .choices(['password', 'ssh-key'])
+        .default('password'),
+    )
+    .option('--reconcile-account <account>', 'TARGET/USERNAME that changes this account')
+    .option('--without-secret', 'the secret is unknown: the reconcile account sets a new one')
     .addHelpText('after', ADD_HELP)
     .action(async (ref: string, options: AddOptions, command: Command) => {
       await add(sessionOf(command, io), parseAccountRef(ref), options);
@@ -84,6 +98,22 @@ export function registerAccount(program: Command, io: Io): void {
     .argument('<account>', 'TARGET/USERNAME')
     .action(onRef(rotate));
   account
+    .command('reconcile')
+    .description('repair: set a new secret through the reconcile account, and verify it')
+    .argument('<account>', 'TARGET/USERNAME')
+    .action(onRef(reconcile));
+  account
+    .command('set')
+    .description("change an account's settings")
+    .argument('<account>', 'TARGET/USERNAME')
+    .option('--reconcile-account <account>', 'TARGET/USERNAME that changes this account')
+    .option('--no-reconcile-account', 'the account changes its own secret again')
+    .action(
+      async (ref: string, options: { reconcileAccount?: string | false }, command: Command) => {
+        await setAccount(sessionOf(command, io), parseAccountRef(ref), options);
+      },
+    );
+  account
     .command('history')
     .description("list the secret's versions (never their values)")
     .argument('<account>', 'TARGET/USERNAME')
@@ -106,17 +136,25 @@ export function registerAccount(program: Command, io: Io): void {
 }
 
 async function add(session: Session, ref: AccountRef, options: AddOptions) {
-  const secret = await readSecret(session, {
-    what: 'secret',
-    fromStdin: options.secretStdin === true,
-    flag: '--secret-stdin',
-  });
-  const { safe, policy } = options;
+  if (options.withoutSecret === true && options.reconcileAccount === undefined) {
+    throw usageError('--without-secret needs --reconcile-account, which sets the first secret');
+  }
+  const secret =
+    options.withoutSecret === true
+      ? undefined
+      : await readSecret(session, {
+          what: 'secret',
+          fromStdin: options.secretStdin === true,
+          flag: '--secret-stdin',
+        });
+  const { safe, policy, secretType, reconcileAccount } = options;
   const body = {
     username: ref.username,
     safe,
-    secret,
+    ...(secret === undefined ? {} : { secret }),
     ...(policy === undefined ? {} : { policy }),
+    ...(secretType === undefined ? {} : { secretType }),
+    ...(reconcileAccount === undefined ? {} : { reconcileAccount }),
   };
   const path = `/v1/targets/${encodeURIComponent(ref.target)}/accounts`;
   const created = await session.api().request<Account>('POST', path, { body });
@@ -216,6 +254,37 @@ async function rotate(session: Session, ref: AccountRef) {
   if (session.json) return printJson(session, reply);
   const attempts = reply.attempts === 1 ? '1 attempt' : `${reply.attempts} attempts`;
   printLine(session, `Rotated and verified: now version ${reply.version} (${attempts}).`);
+}
+
+async function reconcile(session: Session, ref: AccountRef) {
+  const reply = await session.api().request<RotateReply>('POST', accountPath(ref, '/reconcile'), {
+    timeoutMs: ROTATE_TIMEOUT_MS,
+  });
+  if (session.json) return printJson(session, reply);
+  printLine(session, `Reconciled and verified: now version ${reply.version}.`);
+}
+
+async function setAccount(
+  session: Session,
+  ref: AccountRef,
+  options: { reconcileAccount?: string | false },
+) {
+  if (options.reconcileAccount === undefined) {
+    throw usageError('nothing to change: give --reconcile-account or --no-reconcile-account');
+  }
+  const body = {
+    reconcileAccount: options.reconcileAccount === false ? null : options.reconcileAccount,
+  };
+  const updated = await session
+    .api()
+    .request<Account>('PUT', accountPath(ref, '/reconcile-account'), { body });
+  if (session.json) return printJson(session, updated);
+  printLine(
+    session,
+    options.reconcileAccount === false
+      ? `${updated.ref} changes its own secret.`
+      : `${updated.ref} is changed through ${options.reconcileAccount}.`,
+  );
 }
 
 async function history(session: Session, ref: AccountRef) {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { Policy, PolicySettings, SecretRules } from '../api-types.ts';
 import { CliError, usageError } from '../cli-error.ts';
 import { type Io, type Session, sessionOf } from '../context.ts';
@@ -18,6 +18,16 @@ interface SetOptions {
   readonly exclusiveCheckout?: boolean;
   readonly rotateOnCheckin?: boolean;
   readonly maxCheckout?: number;
+  readonly at?: RotateAt | null;
+  readonly jitter?: number;
+  readonly maxPerTarget?: number;
+  readonly rotateOnCheckoutExpiry?: boolean;
+}
+
+/** `--at "02:00 Europe/Paris"`: a time of day and the zone it is read in (null: UTC). */
+interface RotateAt {
+  readonly rotateAt: string;
+  readonly timeZone: string | null;
 }
 
 const count = integerBetween(0, 256);
@@ -26,6 +36,7 @@ const policyPath = (name: string) => `/v1/policies/${encodeURIComponent(name)}`;
 const SET_HELP = `
 Examples:
   tessera policy set db --rotate-every 30d --length 24 --exclude '\\"'
+  tessera policy set db --rotate-every 30d --at "02:00 Europe/Paris" --jitter 1h --max-per-target 4
   tessera policy set db --no-exclusive-checkout   # changes only that setting`;
 
 export function registerPolicy(program: Command, io: Io): void {
@@ -54,6 +65,23 @@ export function registerPolicy(program: Command, io: Io): void {
     .option('--rotate-on-checkin', 'rotate the password when it is checked in')
     .option('--no-rotate-on-checkin', 'keep the password at check-in')
     .option('--max-checkout <duration>', 'longest check-out, e.g. 8h', parseDuration)
+    .option(
+      '--at <time>',
+      'scheduled rotations at this time of day, e.g. "02:00 Europe/Paris" (UTC when no zone is named); none for any time',
+      parseAt,
+    )
+    .option(
+      '--jitter <duration>',
+      'spread scheduled rotations over this long after their time, e.g. 1h; none for no spread',
+      parseJitter,
+    )
+    .option(
+      '--max-per-target <n>',
+      'at most this many rotations at once on one target (1-64)',
+      integerBetween(1, 64),
+    )
+    .option('--rotate-on-checkout-expiry', 'rotate when a check-out reaches its longest duration')
+    .option('--no-rotate-on-checkout-expiry', 'keep the secret when a check-out expires')
     .addHelpText('after', SET_HELP)
     .action(async (name: string, options: SetOptions, command: Command) => {
       await set(sessionOf(command, io), name, options);
@@ -130,8 +158,18 @@ async function findPolicy(session: Session, name: string): Promise<Policy | null
 }
 
 function settingsOf(policy: Policy): PolicySettings {
-  const { rotationIntervalS, secret, exclusiveCheckout, rotateOnCheckin, maxCheckoutS } = policy;
-  return { rotationIntervalS, secret, exclusiveCheckout, rotateOnCheckin, maxCheckoutS };
+  return {
+    rotationIntervalS: policy.rotationIntervalS,
+    secret: policy.secret,
+    exclusiveCheckout: policy.exclusiveCheckout,
+    rotateOnCheckin: policy.rotateOnCheckin,
+    maxCheckoutS: policy.maxCheckoutS,
+    rotateAt: policy.rotateAt,
+    timeZone: policy.timeZone,
+    jitterS: policy.jitterS,
+    maxPerTarget: policy.maxPerTarget,
+    rotateOnCheckoutExpiry: policy.rotateOnCheckoutExpiry,
+  };
 }
 
 function changedSettings(o: SetOptions): Partial<PolicySettings> {
@@ -140,7 +178,32 @@ function changedSettings(o: SetOptions): Partial<PolicySettings> {
     exclusiveCheckout: o.exclusiveCheckout,
     rotateOnCheckin: o.rotateOnCheckin,
     maxCheckoutS: o.maxCheckout,
+    // `--at none` clears the time and its zone together.
+    rotateAt: o.at === undefined ? undefined : (o.at?.rotateAt ?? null),
+    timeZone: o.at === undefined ? undefined : (o.at?.timeZone ?? null),
+    jitterS: o.jitter,
+    maxPerTarget: o.maxPerTarget,
+    rotateOnCheckoutExpiry: o.rotateOnCheckoutExpiry,
   });
+}
+
+/** `HH:MM` with an optional zone name after a space, or `none`. */
+function parseAt(text: string): RotateAt | null {
+  const trimmed = text.trim();
+  if (trimmed.toLowerCase() === 'none') return null;
+  const match = /^(\d{1,2}):(\d{2})(?:\s+(\S+))?$/.exec(trimmed);
+  const hour = Number(match?.[1]);
+  const minute = Number(match?.[2]);
+  if (match === null || hour > 23 || minute > 59) {
+    throw new InvalidArgumentError('use a time of day and a zone, e.g. "02:00 Europe/Paris"');
+  }
+  const rotateAt = `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`;
+  // The server knows the zone database and refuses an unknown zone by name.
+  return { rotateAt, timeZone: match[3] ?? null };
+}
+
+function parseJitter(text: string): number {
+  return parseDurationOrNone(text) ?? 0;
 }
 
 function changedSecretRules(o: SetOptions): Partial<SecretRules> {
@@ -164,7 +227,10 @@ function definedOnly<T extends object>(values: T): Partial<T> {
 
 function rotation(policy: PolicySettings): string {
   const every = policy.rotationIntervalS;
-  return every === null ? 'on demand' : `every ${formatDuration(every)}`;
+  if (every === null) return 'on demand';
+  const at = policy.rotateAt === null ? '' : ` at ${policy.rotateAt} ${policy.timeZone ?? 'UTC'}`;
+  const jitter = policy.jitterS > 0 ? ` (+ up to ${formatDuration(policy.jitterS)})` : '';
+  return `every ${formatDuration(every)}${at}${jitter}`;
 }
 
 function printPolicy(session: Session, policy: Policy) {
@@ -185,5 +251,7 @@ function printPolicy(session: Session, policy: Policy) {
     ['Exclusive check-out', yesNo(policy.exclusiveCheckout)],
     ['Rotate at check-in', yesNo(policy.rotateOnCheckin)],
     ['Longest check-out', formatDuration(policy.maxCheckoutS)],
+    ['Rotate at expiry', yesNo(policy.rotateOnCheckoutExpiry)],
+    ['Rotations at once', `${policy.maxPerTarget} per target`],
   ]);
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { GatewayConfig } from '../../gateway/gateway.ts';
 import type { RunningServer, ServerConfig } from '../../server.ts';
 import { CliError } from '../cli-error.ts';
 import { type Io, sessionOf } from '../context.ts';
@@ -6,6 +7,7 @@ import { printNote, printWarning } from '../output.ts';
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_LISTEN,
+  DEFAULT_SSH_LISTEN,
   parseServerConfig,
   type ServerFlags,
 } from '../server-config.ts';
@@ -17,6 +19,7 @@ const SERVER_HELP = `
 Environment (better than the flags: arguments are visible to every local user):
   TESSERA_DATABASE_URL    postgres://... for a PostgreSQL store
   TESSERA_DEV_ROOT_TOKEN  with --dev: a fixed root token
+  TESSERA_SSH_LISTEN      the SSH gateway's HOST:PORT, or off (as --ssh-listen)
 
 The API is plain HTTP in this version: listen on loopback behind a TLS-terminating reverse
 proxy (the audit trail then records the proxy's address as the source of every request).
@@ -24,7 +27,7 @@ proxy (the audit trail then records the proxy's address as the source of every r
 Examples:
   tessera server --dev --data-dir ./.tessera-dev
   TESSERA_DATABASE_URL=postgres://tessera@db.internal/tessera \\
-    tessera server --listen 127.0.0.1:7200`;
+    tessera server --listen 127.0.0.1:7200 --ssh-listen 0.0.0.0:2222`;
 
 export function registerServer(program: Command, io: Io): void {
   program
@@ -49,13 +52,20 @@ export function registerServer(program: Command, io: Io): void {
       '--dev-root-token <token>',
       'with --dev: a fixed root token (prefer TESSERA_DEV_ROOT_TOKEN)',
     )
+    .option(
+      '--ssh-listen <host:port>',
+      `the SSH gateway's address, or off (default: ${DEFAULT_SSH_LISTEN} with --dev, else off)`,
+    )
+    .option('--ssh-password-login', 'let gateway users log in with their Tessera password too')
     .addHelpText('after', SERVER_HELP)
     .action(async (options: ServerFlags, command: Command) => {
       const session = sessionOf(command, io);
-      const { config, warnings, secrets } = parseServerConfig(options, io.env, io.cwd);
+      const { config, warnings, secrets, gateway } = parseServerConfig(options, io.env, io.cwd);
       for (const warning of warnings) printWarning(session, warning);
 
-      const running = await start(config, secrets, (line) => printNote(session, line));
+      const note = (line: string) => printNote(session, line);
+      const running = await start(config, secrets, note, gateway);
+      announceGateway(running, note);
       if (!config.dev) {
         await hintAtSealState(running, (line) => printNote(session, line)).catch(() => {
           // A hint is not worth stopping a server that is already serving; the log has the rest.
@@ -72,14 +82,34 @@ async function start(
   config: Readonly<ServerConfig>,
   secrets: readonly string[],
   banner: (line: string) => void,
+  gateway: Readonly<GatewayConfig> | null,
 ): Promise<RunningServer> {
   try {
     const { startServer } = await import('../../server.ts');
-    return await startServer(config, { banner });
+    return await startServer(config, { banner, ...(gateway === null ? {} : { gateway }) });
   } catch (error) {
     const message = error instanceof Error ? error.message : 'unknown failure';
-    throw new CliError('SERVER_START_FAILED', redact(message, secrets));
+    throw new CliError(
+      'SERVER_START_FAILED',
+      redact(message, secrets) + gatewayHint(error, gateway),
+    );
   }
+}
+
+/** Where users point ssh, and the host key to expect there (for their known_hosts). */
+function announceGateway(running: RunningServer, note: (line: string) => void): void {
+  const gateway = running.gateway;
+  if (gateway === null) return;
+  const address = `[${gateway.host}]:${gateway.port}`;
+  note(`tessera: SSH gateway on ${address}; for known_hosts: ${address} ${gateway.hostKey}`);
+}
+
+/** A dev server's gateway takes port 2222 unasked: say how to move it when that port is taken. */
+function gatewayHint(error: unknown, gateway: Readonly<GatewayConfig> | null): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const port = (error as { port?: unknown } | null)?.port;
+  if (gateway === null || code !== 'EADDRINUSE' || port !== gateway.port) return '';
+  return ' (the SSH gateway: choose another port with --ssh-listen HOST:PORT, or --ssh-listen off)';
 }
 
 /**

@@ -25,18 +25,33 @@ interface TargetOptions {
   readonly sslmode?: string;
   readonly sslrootcertSet?: boolean;
   readonly allowMd5Auth?: boolean;
+  readonly [other: string]: string | number | boolean | null | undefined;
 }
+
+/** Options the CLI names itself; any other is shown as the server reports it. */
+const KNOWN_OPTIONS = new Set(['sslmode', 'sslrootcertSet', 'allowMd5Auth']);
+/** An option's name as `--option NAME=VALUE` takes it. */
+const OPTION_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+const URL_SCHEMES: Readonly<Record<string, { scheme: string; port: number }>> = {
+  'ldap:': { scheme: 'ldap', port: 389 },
+  'ldaps:': { scheme: 'ldaps', port: 636 },
+};
 
 type TargetWithOptions = Target & { readonly options?: TargetOptions };
 
 interface AddOptions {
   readonly platform: string;
-  readonly host: string;
-  readonly port: number;
+  readonly host?: string;
+  readonly port?: number;
+  readonly url?: string;
   readonly database?: string;
   readonly sslmode?: string;
   readonly sslRootCert?: string;
   readonly allowMd5?: boolean;
+  readonly hostKey?: string;
+  readonly baseDn?: string;
+  readonly privilegedGroup?: string[];
+  readonly option?: Record<string, string | number | boolean>;
 }
 
 /** `false` comes from a `--no-` flag: back to the default. */
@@ -50,9 +65,15 @@ interface SetOptions {
 }
 
 const ADD_HELP = `
+Platforms: postgresql, mariadb, linux (over SSH), ldap.
 Production targets should be reached over verified TLS:
   tessera target add db01 --platform postgresql --host db01.internal --port 5432 \\
     --sslmode verify-full --ssl-root-cert ca.pem
+  tessera target add mdb01 --platform mariadb --host mdb01.internal --port 3306
+  tessera target add web01 --platform linux --host web01.internal --port 22
+      (the host key is read now and pinned; give --host-key to pin a known one)
+  tessera target add dir01 --platform ldap --url ldap://dir01.internal:389 \\
+    --base-dn dc=example,dc=org --privileged-group cn=admins,ou=groups,dc=example,dc=org
 Without --sslmode, sessions with the target are not encrypted (sslmode disable).`;
 
 const SET_HELP = `
@@ -70,12 +91,17 @@ export function registerTarget(program: Command, io: Io): void {
     .description('add a target')
     .argument('<name>', 'the new target name')
     .requiredOption('--platform <platform>', 'the kind of system, e.g. postgresql')
-    .requiredOption('--host <host>', 'its host name or address')
-    .requiredOption('--port <port>', 'its port', integerBetween(1, 65_535))
+    .option('--host <host>', 'its host name or address')
+    .option('--port <port>', 'its port', integerBetween(1, 65_535))
+    .option('--url <url>', 'ldap://HOST:PORT or ldaps://HOST:PORT, instead of --host and --port')
     .option('--database <name>', 'the database to connect to, where the platform has one')
     .addOption(sslModeOption())
     .option('--ssl-root-cert <file>', 'PEM file of the CA certificates to verify the target with')
     .option('--allow-md5', 'let the target ask for MD5 password logins (older servers)')
+    .option('--host-key <line>', 'linux: the OpenSSH public host key to pin (default: read it now)')
+    .option('--base-dn <dn>', 'ldap: the directory base under which accounts live')
+    .option('--privileged-group <dn>', 'ldap: a group whose members discovery lists', collect, [])
+    .option('--option <name=value>', 'any other platform option (repeatable)', optionPair, {})
     .addHelpText('after', ADD_HELP)
     .action(async (name: string, options: AddOptions, command: Command) => {
       await add(sessionOf(command, io), name, options);
@@ -138,13 +164,20 @@ function sslModeOption(): Option {
 }
 
 async function add(session: Session, name: string, options: AddOptions): Promise<void> {
-  const { platform, host, port, database, sslmode, sslRootCert, allowMd5 } = options;
+  const { platform, database, sslmode, sslRootCert, allowMd5, hostKey, baseDn } = options;
+  const { host, port, scheme } = addressOf(options);
+  const groups = options.privilegedGroup ?? [];
   const targetOptions = {
+    ...options.option,
+    ...(scheme === undefined ? {} : { scheme }),
     ...(sslmode === undefined ? {} : { sslmode }),
     ...(sslRootCert === undefined
       ? {}
       : { sslrootcert: await readCertificates(session, sslRootCert) }),
     ...(allowMd5 === true ? { allowMd5Auth: true } : {}),
+    ...(hostKey === undefined ? {} : { hostKey }),
+    ...(baseDn === undefined ? {} : { baseDn }),
+    ...(groups.length === 0 ? {} : { privilegedGroups: groups }),
   };
   const body = {
     name,
@@ -158,6 +191,62 @@ async function add(session: Session, name: string, options: AddOptions): Promise
   warnIfInClear(session, created);
   if (session.json) return printJson(session, created);
   printLine(session, `Added ${created.platform} target ${created.name} at ${address(created)}.`);
+  const fingerprint = created.options?.hostKeyFingerprint;
+  if (typeof fingerprint === 'string' && hostKey === undefined) {
+    printLine(session, `Pinned the host key it presented: ${fingerprint}`);
+    printLine(session, 'Check it against the server (ssh-keygen -lf /etc/ssh/ssh_host_*.pub).');
+  }
+}
+
+/** Host and port from --host and --port, or from --url for directory targets. */
+function addressOf(options: AddOptions): { host: string; port: number; scheme?: string } {
+  if (options.url === undefined) {
+    if (options.host === undefined || options.port === undefined) {
+      throw usageError('give --host and --port (or --url for an ldap target)');
+    }
+    return { host: options.host, port: options.port };
+  }
+  if (options.host !== undefined || options.port !== undefined) {
+    throw usageError('give either --url or --host and --port, not both');
+  }
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw usageError(`--url: ${options.url} is not a URL`);
+  }
+  const known = URL_SCHEMES[url.protocol];
+  if (known === undefined || url.pathname.length > 1 || url.username !== '') {
+    throw usageError('--url: give ldap://HOST:PORT or ldaps://HOST:PORT, without path or user');
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: url.port === '' ? known.port : Number(url.port), scheme: known.scheme };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `--option name=value`: true, false and whole numbers become JSON booleans and numbers. */
+function optionPair(
+  pair: string,
+  previous: Record<string, string | number | boolean>,
+): Record<string, string | number | boolean> {
+  const equals = pair.indexOf('=');
+  const name = equals < 0 ? pair : pair.slice(0, equals);
+  if (equals < 0 || !OPTION_NAME.test(name)) {
+    throw usageError(`--option: give NAME=VALUE, not ${pair.slice(0, 70)}`);
+  }
+  const text = pair.slice(equals + 1);
+  const value =
+    text === 'true'
+      ? true
+      : text === 'false'
+        ? false
+        : /^-?\d{1,9}$/.test(text)
+          ? Number(text)
+          : text;
+  return { ...previous, [name]: value };
 }
 
 async function set(session: Session, name: string, options: SetOptions): Promise<void> {
@@ -211,7 +300,8 @@ async function reading<T>(file: string, work: Promise<T>): Promise<T> {
 
 /** The default sends logins in clear: said at every add and change, not only in the README. */
 function warnIfInClear(session: Session, target: TargetWithOptions): void {
-  if (target.options?.sslmode !== 'disable') return;
+  // SSH targets are always encrypted; the others report their TLS mode.
+  if (target.options?.sslmode !== 'disable' || target.options.scheme === 'ldaps') return;
   printWarning(
     session,
     `sessions with ${target.name} are not encrypted (sslmode disable); ` +
@@ -232,6 +322,10 @@ function printTarget(session: Session, found: TargetWithOptions): void {
   if (options.sslrootcertSet !== undefined)
     fields.push(['Root certificate', rootCertText(options)]);
   if (options.allowMd5Auth !== undefined) fields.push(['MD5 logins', yesNo(options.allowMd5Auth)]);
+  for (const [key, value] of Object.entries(options)) {
+    if (KNOWN_OPTIONS.has(key) || value === undefined) continue;
+    fields.push([key, value === null ? '-' : String(value)]);
+  }
   fields.push(['Created', formatTime(found.createdAt)]);
   printFields(session, fields);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Account } from '../../accounts/account.ts';
+import { SECRET_KINDS } from '../../connectors/connector.ts';
 import type { Services } from '../../services.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { accountUsername, iso, name, reason, responses, secretValue } from '../schemas.ts';
@@ -12,12 +13,15 @@ const account = z.object({
   safe: z.string(),
   policy: z.string(),
   currentVersion: z.number().nullable(),
+  secretType: z.enum(SECRET_KINDS),
+  reconcileAccountId: z.string().nullable(),
   state: z.string(),
   lastVerifiedAt: z.string().nullable(),
   lastVerifyResult: z.string().nullable(),
   lastRotatedAt: z.string().nullable(),
   lastRotationError: z.string().nullable(),
   nextRotationAt: z.string().nullable(),
+  rotationFailures: z.number(),
   needsRotation: z.boolean(),
   rotating: z.boolean(),
   checkout: z.object({ holder: z.string(), since: z.string(), expiresAt: z.string() }).nullable(),
@@ -32,12 +36,15 @@ const toAccount = (a: Account) => ({
   safe: a.safe,
   policy: a.policy,
   currentVersion: a.currentVersion,
+  secretType: a.secretType,
+  reconcileAccountId: a.reconcileAccountId,
   state: a.state,
   lastVerifiedAt: iso(a.lastVerifiedAt),
   lastVerifyResult: a.lastVerifyResult,
   lastRotatedAt: iso(a.lastRotatedAt),
   lastRotationError: a.lastRotationError,
   nextRotationAt: iso(a.nextRotationAt),
+  rotationFailures: a.rotationFailures,
   needsRotation: a.needsRotation,
   rotating: a.rotating,
   checkout:
@@ -88,7 +95,9 @@ export function accountRoutes(
             username: accountUsername,
             safe: name,
             policy: name.optional(),
-            secret: secretValue,
+            secret: secretValue.optional(),
+            secretType: z.enum(SECRET_KINDS).optional(),
+            reconcileAccount: z.string().min(3).max(300).optional(),
           })
           .strict(),
         response: responses({ 201: account }),
@@ -174,6 +183,43 @@ export function accountRoutes(
     async (request) => {
       const found = await accounts.get(principalOf(request), request.params, 'account.rotate');
       return rotation.rotate(contextOf(request), found, 'manual');
+    },
+  );
+
+  app.post(
+    `${base}/reconcile`,
+    {
+      config: safeScoped('account.rotate'),
+      schema: {
+        summary: 'Set a new secret through the reconcile account, whatever the current value',
+        params: accountParams,
+        response: responses({ 200: z.object({ version: z.number(), attempts: z.number() }) }),
+      },
+    },
+    async (request) => {
+      const found = await accounts.get(principalOf(request), request.params, 'account.rotate');
+      return rotation.reconcile(contextOf(request), found);
+    },
+  );
+
+  app.put(
+    `${base}/reconcile-account`,
+    {
+      config: safeScoped('account.rotate'),
+      schema: {
+        summary: 'Name the account that changes this one (null: it changes its own)',
+        params: accountParams,
+        body: z.object({ reconcileAccount: z.string().min(3).max(300).nullable() }).strict(),
+        response: responses({ 200: account }),
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const found = await accounts.get(principal, request.params, 'account.rotate');
+      const ref = request.body.reconcileAccount;
+      return toAccount(
+        await accounts.setReconcileAccount(contextOf(request), principal, found, ref),
+      );
     },
   );
 

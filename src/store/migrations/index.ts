@@ -2,13 +2,19 @@ import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { ColumnTypes } from '../column-types.ts';
 import * as core from './0001-core.ts';
+import * as rotation from './0002-rotation.ts';
+import * as gateway from './0003-gateway.ts';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, types: ColumnTypes): Promise<void>;
 }
 
 /** The static, ordered list of migrations; one set serves SQLite and PostgreSQL. */
-const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [['0001-core', core]];
+const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [
+  ['0001-core', core],
+  ['0002-rotation', rotation],
+  ['0003-gateway', gateway],
+];
 
 export function migrationsFor(types: ColumnTypes): Record<string, Migration> {
   const entries = MIGRATIONS.map(([name, migration]): [string, Migration] => [

@@ -1,0 +1,325 @@
+/**
+ * Benchmark: the session recorder (src/sessions/recorder.ts). Terminal output of three kinds
+ * (log and listing text, NUL bytes, random bytes) is recorded as fast as it comes, in 4 KiB
+ * packets, and compared with writing the same bytes raw to a file in the same run. A keystroke
+ * session (one byte typed, one echoed) shows the cost of many tiny events. The bytes on disk per
+ * byte of output are reported for each, and, when `asciinema` is installed, set against the size
+ * of `asciinema rec -c 'cat FILE'` of the same output.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRecorder, type Recorder } from '../src/sessions/recorder.ts';
+import { type TempDir, tempDir } from './support/places.ts';
+import type {
+  BenchContext,
+  Benchmark,
+  BenchReport,
+  GoalCheck,
+  Measurement,
+} from './support/report.ts';
+
+const MIB = 1024 * 1024;
+const PACKET_BYTES = 4096;
+/** The recorder's buffer for the bench: large, so a burst is measured, not dropped. */
+const MAX_BUFFERED = 256 * MIB;
+/** The producer waits while this much recorded text is unwritten, as an SSH window would. */
+const PAUSE_ABOVE_BYTES = 32 * MIB;
+/** How often the producer lets the event loop run compression and writes. */
+const YIELD_EVERY_BYTES = 256 * 1024;
+const KEYSTROKES = 20_000;
+const ASCIINEMA_BYTES = 4 * MIB;
+const GOAL_TEXT_RATIO = 1.1;
+const GOAL_TEXT_MIB_S = 50;
+
+interface Workload {
+  readonly name: string;
+  readonly mib: number;
+  packet(index: number): Buffer;
+}
+
+const WORKLOADS: readonly Workload[] = [
+  { name: 'text', mib: 64, packet: textPacket },
+  { name: 'NUL bytes', mib: 64, packet: () => Buffer.alloc(PACKET_BYTES) },
+  { name: 'random bytes', mib: 32, packet: () => randomBytes(PACKET_BYTES) },
+];
+
+interface Run {
+  readonly workload: string;
+  readonly outputBytes: number;
+  readonly seconds: number;
+  readonly fileBytes: number;
+  readonly droppedBytes: number;
+}
+
+export const recording: Benchmark = {
+  name: 'recording',
+  title: 'session recorder throughput and size on disk',
+  run,
+};
+
+async function run(context: BenchContext): Promise<BenchReport> {
+  const dir = tempDir('recording');
+  try {
+    const runs: { recorded: Run; raw: Run }[] = [];
+    for (const workload of WORKLOADS) {
+      context.log(`${workload.name}: ${workload.mib} MiB recorded, then written raw`);
+      const packets = packetsOf(workload);
+      const recorded = await recordPackets(dir, workload.name, packets);
+      const raw = await writeRaw(dir, workload.name, packets);
+      runs.push({ recorded, raw });
+    }
+    context.log(`keystrokes: ${KEYSTROKES} typed and echoed`);
+    const keystrokes = await recordKeystrokes(dir);
+    context.log('asciinema rec of the same output, if installed');
+    const asciinema = compareWithAsciinema(dir, context);
+    return report(runs, keystrokes, await asciinema);
+  } finally {
+    dir.remove();
+  }
+}
+
+function packetsOf(workload: Workload): Buffer[] {
+  const count = (workload.mib * MIB) / PACKET_BYTES;
+  return Array.from({ length: count }, (_, index) => workload.packet(index));
+}
+
+let fileCount = 0;
+
+async function newRecorder(
+  dir: TempDir,
+  clock?: { now(): number },
+): Promise<{
+  rec: Recorder;
+  file: string;
+}> {
+  const file = path.join(dir.path, `r${++fileCount}.rec`);
+  const rec = await createRecorder({
+    path: file,
+    sessionId: `bench-${fileCount}`,
+    dataKey: randomBytes(32),
+    header: { width: 200, height: 50, timestamp: Math.floor(Date.now() / 1000) },
+    maxBufferedBytes: MAX_BUFFERED,
+    onFailure: (error) => {
+      throw error;
+    },
+    ...(clock === undefined ? {} : { clock }),
+  });
+  return { rec, file };
+}
+
+async function recordPackets(dir: TempDir, workload: string, packets: readonly Buffer[]) {
+  const { rec, file } = await newRecorder(dir);
+  const started = performance.now();
+  let sinceYield = 0;
+  let outputBytes = 0;
+  for (const packet of packets) {
+    rec.output(packet);
+    outputBytes += packet.length;
+    sinceYield += packet.length;
+    if (sinceYield >= YIELD_EVERY_BYTES) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+      while (rec.bufferedBytes > PAUSE_ABOVE_BYTES) await sleep(1);
+    }
+  }
+  const result = await rec.close();
+  const seconds = (performance.now() - started) / 1000;
+  const fileBytes = statSync(file).size;
+  return { workload, outputBytes, seconds, fileBytes, droppedBytes: result.droppedBytes };
+}
+
+/** The baseline: the same bytes appended raw, in the recorder's frame size, synced at the end. */
+async function writeRaw(dir: TempDir, workload: string, packets: readonly Buffer[]) {
+  const file = path.join(dir.path, `raw${++fileCount}.bin`);
+  const handle = await open(file, 'wx', 0o600);
+  const started = performance.now();
+  let outputBytes = 0;
+  try {
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    for (const packet of packets) {
+      batch.push(packet);
+      batchBytes += packet.length;
+      if (batchBytes >= YIELD_EVERY_BYTES) {
+        await handle.write(Buffer.concat(batch));
+        outputBytes += batchBytes;
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    await handle.write(Buffer.concat(batch));
+    outputBytes += batchBytes;
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { workload, outputBytes, seconds, fileBytes: statSync(file).size, droppedBytes: 0 };
+}
+
+/** An interactive session: a key every 150 ms (by a clock we move), echoed. */
+async function recordKeystrokes(dir: TempDir): Promise<Run> {
+  let now = 0;
+  const { rec, file } = await newRecorder(dir, { now: () => now });
+  const started = performance.now();
+  const text = 'ls -la /var/log && journalctl -u nginx --since today\r';
+  for (let i = 0; i < KEYSTROKES; i++) {
+    const key = Buffer.from(text[i % text.length] ?? 'x');
+    now += 150;
+    rec.input(key);
+    now += 2;
+    rec.output(key.equals(Buffer.from('\r')) ? Buffer.from('\r\n') : key);
+  }
+  const result = await rec.close();
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    workload: 'keystrokes',
+    outputBytes: KEYSTROKES,
+    seconds,
+    fileBytes: statSync(file).size,
+    droppedBytes: result.droppedBytes,
+  };
+}
+
+interface AsciinemaSizes {
+  readonly workload: string;
+  readonly outputBytes: number;
+  readonly castBytes: number;
+  readonly tesseraBytes: number;
+}
+
+async function compareWithAsciinema(dir: TempDir, context: BenchContext) {
+  if (spawnSync('sh', ['-c', 'command -v asciinema']).status !== 0) return null;
+  const sizes: AsciinemaSizes[] = [];
+  for (const workload of WORKLOADS) {
+    const packets = packetsOf({ ...workload, mib: ASCIINEMA_BYTES / MIB });
+    const input = path.join(dir.path, `asciinema-${++fileCount}.out`);
+    const cast = path.join(dir.path, `asciinema-${fileCount}.cast`);
+    writeFileSync(input, Buffer.concat(packets));
+    const rec = spawnSync('asciinema', ['rec', '-q', '--overwrite', '-c', `cat ${input}`, cast], {
+      stdio: 'ignore',
+      timeout: 120_000,
+    });
+    if (rec.status !== 0) {
+      context.log(`asciinema rec failed for ${workload.name}`);
+      continue;
+    }
+    const ours = await recordPackets(dir, workload.name, packets);
+    sizes.push({
+      workload: workload.name,
+      outputBytes: ours.outputBytes,
+      castBytes: statSync(cast).size,
+      tesseraBytes: ours.fileBytes,
+    });
+  }
+  return sizes;
+}
+
+function report(
+  runs: readonly { recorded: Run; raw: Run }[],
+  keystrokes: Run,
+  asciinema: readonly AsciinemaSizes[] | null,
+): BenchReport {
+  const mibPerSecond = (r: Run) => r.outputBytes / MIB / r.seconds;
+  const measurements: Measurement[] = runs.flatMap(({ recorded, raw }) => [
+    {
+      subject: `record ${recorded.workload}`,
+      value: mibPerSecond(recorded),
+      unit: 'MiB/s',
+      baseline: { label: 'raw bytes to a file', value: mibPerSecond(raw) },
+      better: 'higher',
+    },
+    {
+      subject: `size on disk, ${recorded.workload}`,
+      value: recorded.fileBytes,
+      unit: 'bytes',
+      baseline: { label: 'raw bytes to a file', value: raw.fileBytes },
+      better: 'lower',
+    },
+  ]);
+  measurements.push({
+    subject: 'size on disk, keystrokes',
+    value: keystrokes.fileBytes,
+    unit: 'bytes',
+    baseline: { label: 'bytes echoed', value: keystrokes.outputBytes },
+    better: 'lower',
+  });
+  for (const sizes of asciinema ?? []) {
+    measurements.push({
+      subject: `size vs asciinema, ${sizes.workload} (${ASCIINEMA_BYTES / MIB} MiB)`,
+      value: sizes.tesseraBytes,
+      unit: 'bytes',
+      baseline: { label: "asciinema rec -c 'cat FILE'", value: sizes.castBytes },
+      better: 'lower',
+    });
+  }
+  return {
+    name: 'recording',
+    title: `recorder, ${PACKET_BYTES} B packets; keystrokes ${KEYSTROKES} typed and echoed`,
+    measurements,
+    goals: goals(runs),
+    notes: notes(runs, keystrokes, asciinema),
+  };
+}
+
+function goals(runs: readonly { recorded: Run; raw: Run }[]): GoalCheck[] {
+  const text = runs.find((r) => r.recorded.workload === 'text')?.recorded;
+  if (text === undefined) return [];
+  const ratio = text.fileBytes / text.outputBytes;
+  const speed = text.outputBytes / MIB / text.seconds;
+  return [
+    {
+      goal: `text on disk ≤ ${GOAL_TEXT_RATIO}× the output`,
+      measured: `${ratio.toFixed(3)}×`,
+      met: ratio <= GOAL_TEXT_RATIO,
+    },
+    {
+      goal: `records text at ≥ ${GOAL_TEXT_MIB_S} MiB/s`,
+      measured: `${speed.toFixed(0)} MiB/s`,
+      met: speed >= GOAL_TEXT_MIB_S,
+    },
+  ];
+}
+
+function notes(
+  runs: readonly { recorded: Run; raw: Run }[],
+  keystrokes: Run,
+  asciinema: readonly AsciinemaSizes[] | null,
+): string[] {
+  const lines = runs.map(
+    ({ recorded: r }) =>
+      `${r.workload}: ${(r.outputBytes / MIB).toFixed(0)} MiB in ${r.seconds.toFixed(2)} s, ` +
+      `${(r.fileBytes / r.outputBytes).toFixed(4)} bytes on disk per byte, ${r.droppedBytes} dropped`,
+  );
+  lines.push(
+    `keystrokes: ${keystrokes.fileBytes} bytes for ${keystrokes.outputBytes} keys typed and ` +
+      `echoed (${(keystrokes.fileBytes / keystrokes.outputBytes).toFixed(2)} per key, input and output)`,
+    'random bytes are mostly invalid UTF-8: recorded as U+FFFD, as asciicast requires',
+  );
+  if (asciinema === null) lines.push('asciinema not installed: no size comparison');
+  for (const s of asciinema ?? []) {
+    lines.push(
+      `asciinema ${s.workload}: cast ${s.castBytes} bytes, Tessera ${s.tesseraBytes} bytes ` +
+        `(asciinema records through a pty, which turns LF into CR LF)`,
+    );
+  }
+  return lines;
+}
+
+function textPacket(index: number): Buffer {
+  const lines: string[] = [];
+  for (let j = 0; lines.join('').length < PACKET_BYTES - 120; j++) {
+    const n = index * 40 + j;
+    const minute = String(n % 60).padStart(2, '0');
+    lines.push(
+      n % 3 === 0
+        ? `-rw-r--r-- 1 app app ${(n * 7919) % 100_000} Dec  4 17:${minute} report-${n}.csv\r\n`
+        : `2025-12-04T17:${minute}:0${n % 10}Z INFO worker-${n % 8} job ${n * 31} ${n % 997} ms\r\n`,
+    );
+  }
+  return Buffer.from(lines.join(''));
+}

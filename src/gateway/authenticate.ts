@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import ssh2, { type AuthContext, type KeyboardAuthContext, type PublicKeyAuthContext } from 'ssh2';
+import { isTesseraError } from '../errors.ts';
+import type { Role } from '../identity/principal.ts';
+import type { UserService } from '../identity/users.ts';
+import type { SshKeyService } from './user-keys.ts';
+
+const { utils } = ssh2;
+
+/** The person behind a gateway connection, once authenticated. */
+export interface GatewayUser {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  /** How they proved it: `publickey` with the key's fingerprint, or `password`. */
+  readonly method: 'publickey' | 'password';
+  readonly keyFingerprint: string | null;
+}
+
+export interface Authenticator {
+  /** Handles one authentication request; `onUser` is told once a method succeeds. */
+  handle(ctx: AuthContext): void;
+  /** Attempts that proved nothing (not counting a client's probes of which keys are known). */
+  readonly failures: number;
+  /** Keys offered that nobody registered (clients offer each key they hold in turn). */
+  readonly unknownKeys: number;
+}
+
+/** After this many failed attempts the connection is closed, as OpenSSH's MaxAuthTries does. */
+export const MAX_AUTH_FAILURES = 6;
+const MAX_PROMPT_ANSWER = 1024;
+
+/**
+ * Users log in as themselves: with a public key they registered, or (when enabled) with their
+ * Tessera user name and password through keyboard-interactive, which goes through the user
+ * service and its throttle. A failure never says whether the user, the key, the account or the
+ * target exists.
+ */
+export function createAuthenticator(deps: {
+  keys: Pick<SshKeyService, 'ownerOf' | 'touch'>;
+  users: Pick<UserService, 'authenticate'>;
+  passwordLogin: boolean;
+  source: string | null;
+  logger: Logger;
+  onUser: (user: GatewayUser) => void;
+  onTooManyFailures: () => void;
+}): Authenticator {
+  const { keys, logger } = deps;
+  const methods: Array<'publickey' | 'keyboard-interactive'> = deps.passwordLogin
+    ? ['publickey', 'keyboard-interactive']
+    : ['publickey'];
+  let failures = 0;
+  let unknownKeys = 0;
+
+  const refuse = (ctx: AuthContext, counts: boolean) => {
+    if (counts) failures += 1;
+    if (failures >= MAX_AUTH_FAILURES) {
+      ctx.reject();
+      deps.onTooManyFailures();
+      return;
+    }
+    ctx.reject(methods);
+  };
+
+  const byKey = async (ctx: PublicKeyAuthContext) => {
+    const found = await keys.ownerOf(ctx.key.data);
+    // A key nobody registered is refused quietly: clients offer every key they hold in turn.
+    if (found === null) {
+      unknownKeys += 1;
+      return refuse(ctx, ctx.signature !== undefined);
+    }
+    if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
+    const parsed = utils.parseKey(found.key.publicKey);
+    const valid =
+      !(parsed instanceof Error) && parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo);
+    if (!valid) return refuse(ctx, true);
+    void keys.touch(found.key.id).catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not record the use of an ssh key');
+    });
+    deps.onUser({ ...found.owner, method: 'publickey', keyFingerprint: found.key.fingerprint });
+    ctx.accept();
+  };
+
+  const byPassword = (ctx: KeyboardAuthContext) => {
+    const prompts = [
+      { prompt: 'Tessera user: ', echo: true },
+      { prompt: 'Tessera password: ', echo: false },
+    ];
+    ctx.prompt(prompts, 'Tessera', '', (answers) => {
+      const [name = '', password = ''] = answers;
+      if (!name || !password || name.length > 128 || password.length > MAX_PROMPT_ANSWER) {
+        return refuse(ctx, true);
+      }
+      void checkPassword(ctx, name, password).catch((error: unknown) => {
+        logger.error({ err: error }, 'gateway password check failed');
+        refuse(ctx, true);
+      });
+    });
+  };
+
+  const checkPassword = async (ctx: KeyboardAuthContext, name: string, password: string) => {
+    const request = { source: deps.source, requestId: null };
+    try {
+      // Throttled and audited by the user service, as a login to the API is.
+      const user = await deps.users.authenticate(request, name, password, 'ssh-gateway');
+      deps.onUser({ ...user, method: 'password', keyFingerprint: null });
+      ctx.accept();
+    } catch (error) {
+      if (!isTesseraError(error)) throw error;
+      refuse(ctx, true);
+    }
+  };
+
+  return {
+    get failures() {
+      return failures;
+    },
+    get unknownKeys() {
+      return unknownKeys;
+    },
+    handle(ctx) {
+      if (ctx.method === 'publickey') {
+        void byKey(ctx).catch((error: unknown) => {
+          logger.error({ err: error }, 'gateway key check failed');
+          refuse(ctx, true);
+        });
+        return;
+      }
+      if (ctx.method === 'keyboard-interactive' && deps.passwordLogin) return byPassword(ctx);
+      // `none` and every other method only learn which methods there are.
+      refuse(ctx, ctx.method !== 'none');
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import ssh2 from 'ssh2';
+import type { PolicyService } from '../accounts/policies.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { SYSTEM_CONTEXT } from '../audit/event.ts';
+import type { Clock } from '../clock.ts';
+import type { Store } from '../store/store.ts';
+import type { Keyring } from '../vault/keyring.ts';
+import { type ConnectionDeps, handleConnection } from './connection.ts';
+import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
+import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
+import { createRecordings, type Recordings } from './recording.ts';
+import { createSessionPolicyService, type SessionPolicyService } from './session-policy.ts';
+import { createSessionStore, type SessionStore } from './session-store.ts';
+import { createSshKeyService, type SshKeyService } from './user-keys.ts';
+
+export interface GatewayConfig {
+  /** Loopback by default: reaching the gateway from elsewhere is a deliberate setting. */
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  /** Keyboard-interactive login with the Tessera user name and password, besides keys. */
+  readonly passwordLogin: boolean;
+}
+
+export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
+  host: '127.0.0.1',
+  port: 2222,
+  passwordLogin: false,
+};
+export const HOST_KEY_FILE = 'gateway-host-key';
+/** How long a stopping gateway waits for its sessions' last records to be written. */
+const DRAIN_TIMEOUT_MS = 5_000;
+const MAX_CONNECTIONS = 10_000;
+
+/** The gateway's services, which the HTTP routes use as well. */
+export interface GatewayServices {
+  readonly sshKeys: SshKeyService;
+  readonly sessionPolicies: SessionPolicyService;
+  readonly sessions: SessionStore;
+  readonly liveSessions: LiveSessions;
+  readonly recordings: Recordings;
+}
+
+export function createGatewayServices(deps: {
+  store: Store;
+  audit: AuditLog;
+  clock: Clock;
+  policies: Pick<PolicyService, 'byName'>;
+  keyring: Pick<Keyring, 'keys'>;
+  dataDir: string;
+  logger: Logger;
+}): GatewayServices {
+  return {
+    sshKeys: createSshKeyService(deps),
+    sessionPolicies: createSessionPolicyService(deps),
+    sessions: createSessionStore(deps),
+    liveSessions: createLiveSessions(),
+    recordings: createRecordings(deps),
+  };
+}
+
+export interface RunningGateway {
+  readonly host: string;
+  readonly port: number;
+  /** The gateway's host key as an OpenSSH public key line, for users' known_hosts. */
+  readonly hostKey: string;
+  close(): Promise<void>;
+}
+
+export type GatewayDeps = Omit<
+  ConnectionDeps,
+  'sessions' | 'live' | 'recordings' | 'keys' | 'sessionPolicies' | 'passwordLogin'
+> & {
+  readonly gateway: GatewayServices;
+  readonly dataDir: string;
+};
+
+/**
+ * Starts the SSH gateway: closes sessions a crash left open on this node, then listens. Every
+ * error of a connection is that connection's alone; none reaches the process.
+ */
+export async function startGateway(
+  deps: GatewayDeps,
+  config: GatewayConfig,
+): Promise<RunningGateway> {
+  await closeOrphans(deps);
+  const hostKey = loadOrCreateHostKey(path.join(deps.dataDir, HOST_KEY_FILE));
+  const pending = new Set<Promise<unknown>>();
+  const sessions = trackEnds(deps.gateway.sessions, pending);
+  const connectionDeps: ConnectionDeps = {
+    ...deps,
+    sessions,
+    live: deps.gateway.liveSessions,
+    recordings: deps.gateway.recordings,
+    keys: deps.gateway.sshKeys,
+    sessionPolicies: deps.gateway.sessionPolicies,
+    passwordLogin: config.passwordLogin,
+  };
+  const connections = new Set<() => void>();
+  const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'Tessera' }, (client, info) => {
+    try {
+      handleConnection(connectionDeps, client, info, connections);
+    } catch (error) {
+      deps.logger.error({ err: error }, 'gateway connection failed');
+      client.end();
+    }
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('error', (error: Error) => deps.logger.error({ err: error }, 'gateway server error'));
+  server.listen(config.port, config.host);
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  deps.logger.info({ host: config.host, port }, 'ssh gateway listening');
+
+  return {
+    host: config.host,
+    port,
+    hostKey: publicKeyLine(hostKey),
+    async close() {
+      const closed = new Promise((resolve) => server.close(resolve));
+      deps.gateway.liveSessions.killAll('the server is stopping');
+      for (const end of [...connections]) end();
+      await Promise.race([
+        Promise.allSettled([closed, ...pending]),
+        new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref()),
+      ]);
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+/** Keeps the writes that end sessions in view, so a stopping gateway waits for them. */
+function trackEnds(sessions: SessionStore, pending: Set<Promise<unknown>>): SessionStore {
+  return {
+    ...sessions,
+    end(...args) {
+      const work = sessions.end(...args);
+      pending.add(work);
+      void work.finally(() => pending.delete(work)).catch(() => undefined);
+      return work;
+    },
+  };
+}
+
+/**
+ * Sessions this node left live were cut short by a crash: each is closed as ended abnormally,
+ * with the digest of the recording as far as it was written, which still plays.
+ */
+async function closeOrphans(deps: GatewayDeps): Promise<void> {
+  const orphans = await deps.gateway.sessions.orphans(deps.nodeId);
+  for (const orphan of orphans) {
+    const file =
+      orphan.recordingPath === null ? null : deps.gateway.recordings.file(orphan.recordingPath);
+    const sha256 =
+      file !== null && existsSync(file)
+        ? createHash('sha256').update(readFileSync(file)).digest('hex')
+        : null;
+    const reason = 'tessera stopped during the session';
+    await deps.gateway.sessions.end(
+      orphan.id,
+      {
+        endedAt: deps.clock.now(),
+        reason,
+        state: 'ended_abnormally',
+        bytesIn: orphan.bytesIn,
+        bytesOut: orphan.bytesOut,
+        sha256,
+        droppedBytes: orphan.droppedBytes,
+      },
+      {
+        action: 'session.end',
+        outcome: 'failure',
+        actor: SYSTEM_CONTEXT.actor,
+        object: { type: 'session', id: orphan.id, name: `${orphan.target}/${orphan.account}` },
+        details: { reason, state: 'ended_abnormally', user: orphan.user, recordingSha256: sha256 },
+      },
+    );
+  }
+  if (orphans.length > 0)
+    deps.logger.warn({ sessions: orphans.length }, 'closed sessions left live by a crash');
+}

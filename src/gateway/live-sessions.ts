@@ -1,0 +1,141 @@
+import type { SessionKind } from './session-store.ts';
+
+/** Someone following a live session: read-only, told of output, resizes and the end. */
+export interface Watcher {
+  output(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  end(reason: string): void;
+}
+
+export interface LiveSessionInfo {
+  readonly id: string;
+  readonly user: string;
+  readonly account: string;
+  readonly target: string;
+  readonly kind: SessionKind;
+  readonly command: string | null;
+  readonly startedAt: number;
+}
+
+/** What the session side of a live session offers the registry. */
+export interface LiveSessionControl {
+  /** Ends the session at once, telling the user why. */
+  kill(reason: string): void;
+}
+
+export interface LiveSession {
+  readonly info: LiveSessionInfo;
+  size(): { cols: number; rows: number };
+  /** The output since the screen was last cleared, bounded: enough to draw the screen again. */
+  screen(): Buffer;
+  /** Adds a watcher; the returned function removes it. */
+  watch(watcher: Watcher): () => void;
+  kill(reason: string): void;
+}
+
+/** The session's side: feeds output and resizes in, and leaves the registry at its end. */
+export interface LiveSessionFeed {
+  output(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  ended(reason: string): void;
+}
+
+/** The sessions running on this node, for listing, watching and killing. */
+export interface LiveSessions {
+  add(
+    info: LiveSessionInfo,
+    size: { cols: number; rows: number },
+    control: LiveSessionControl,
+  ): LiveSessionFeed;
+  get(id: string): LiveSession | undefined;
+  list(): LiveSession[];
+  /** Kills every live session (the server is stopping). */
+  killAll(reason: string): void;
+}
+
+/** Output kept for a watcher who joins late: a full screen of a busy terminal, many times over. */
+export const SCREEN_BUFFER_BYTES = 256 * 1024;
+
+// ESC c (reset), CSI 2 J (erase display), CSI ? 1049 h (alternate screen, full-screen programs).
+const CLEARS = [Buffer.from('\x1bc'), Buffer.from('\x1b[2J'), Buffer.from('\x1b[?1049h')];
+
+export function createLiveSessions(): LiveSessions {
+  const sessions = new Map<string, LiveSession>();
+
+  return {
+    add(info, initialSize, control) {
+      const watchers = new Set<Watcher>();
+      const screen = createScreenBuffer(SCREEN_BUFFER_BYTES);
+      let size = initialSize;
+      const each = (call: (watcher: Watcher) => void) => {
+        for (const watcher of watchers) call(watcher);
+      };
+      sessions.set(info.id, {
+        info,
+        size: () => size,
+        screen: () => screen.contents(),
+        watch(watcher) {
+          watchers.add(watcher);
+          return () => watchers.delete(watcher);
+        },
+        kill: (reason) => control.kill(reason),
+      });
+      return {
+        output(data) {
+          screen.append(data);
+          each((watcher) => watcher.output(data));
+        },
+        resize(cols, rows) {
+          size = { cols, rows };
+          each((watcher) => watcher.resize(cols, rows));
+        },
+        ended(reason) {
+          sessions.delete(info.id);
+          each((watcher) => watcher.end(reason));
+          watchers.clear();
+        },
+      };
+    },
+    get: (id) => sessions.get(id),
+    list: () => [...sessions.values()],
+    killAll(reason) {
+      for (const session of [...sessions.values()]) session.kill(reason);
+    },
+  };
+}
+
+/** Output since the last screen clear, at most `limit` bytes (the oldest go first). */
+export function createScreenBuffer(limit: number) {
+  let chunks: Buffer[] = [];
+  let size = 0;
+
+  return {
+    append(data: Buffer) {
+      const clearAt = lastClear(data);
+      if (clearAt >= 0) {
+        chunks = [];
+        size = 0;
+        data = data.subarray(clearAt);
+      }
+      // Copied: the caller's buffer may be reused once it has been written on.
+      chunks.push(Buffer.from(data));
+      size += data.length;
+      while (size > limit && chunks.length > 1) {
+        const dropped = chunks.shift();
+        size -= dropped?.length ?? 0;
+      }
+      const first = chunks[0];
+      if (size > limit && first !== undefined) {
+        chunks[0] = first.subarray(size - limit);
+        size = limit;
+      }
+    },
+    contents: () => Buffer.concat(chunks),
+  };
+}
+
+function lastClear(data: Buffer): number {
+  let at = -1;
+  for (const clear of CLEARS) at = Math.max(at, data.lastIndexOf(clear));
+  return at;
+}

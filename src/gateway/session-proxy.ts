@@ -1,0 +1,182 @@
+import type { Readable, Writable } from 'node:stream';
+import type { ClientChannel, ServerChannel } from 'ssh2';
+
+/** How the target's side of a channel ended. */
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly coreDumped: boolean;
+  readonly description: string;
+}
+
+export interface ProxyTaps {
+  /** Bytes from the user, before they go to the target. */
+  input(data: Buffer): void;
+  /** Bytes from the target (stdout and stderr), before they go to the user. */
+  output(data: Buffer): void;
+  /** The target ended the channel; the user has been told its exit status. */
+  targetEnded(exit: ExitInfo | null): void;
+  /** The user closed the channel or went away. */
+  userEnded(): void;
+}
+
+export interface ChannelProxy {
+  /**
+   * Stops passing data at once (what the target sent and the user has not yet been sent is
+   * dropped), tells the user `message` and closes both channels; `closed` is called once the
+   * client has closed its side too (or did not in time).
+   */
+  terminate(message: string, closed: () => void): void;
+  readonly open: boolean;
+}
+
+/** How long a client that does not read gets to take in the last words before it is cut off. */
+const GOODBYE_TIMEOUT_MS = 2_000;
+
+/**
+ * Passes a channel's data both ways with flow control (a slow side pauses the other), and its
+ * end faithfully: the target's output is all delivered, then its exit status or signal, then
+ * EOF and close.
+ */
+export function proxyChannel(
+  user: ServerChannel,
+  target: ClientChannel,
+  taps: ProxyTaps,
+): ChannelProxy {
+  let open = true;
+  let exit: ExitInfo | null = null;
+  const toUser = createUserLane(user);
+
+  const fromTarget = (source: Readable, stream: 'stdout' | 'stderr') => {
+    source.on('data', (data: Buffer) => {
+      if (!open) return;
+      taps.output(data);
+      source.pause();
+      toUser.send(stream, data, () => source.resume());
+    });
+  };
+  fromTarget(target, 'stdout');
+  fromTarget(target.stderr, 'stderr');
+  user.on('data', (data: Buffer) => {
+    if (!open) return;
+    taps.input(data);
+    if (!target.write(data)) {
+      user.pause();
+      target.once('drain', () => user.resume());
+    }
+  });
+
+  user.on('end', () => {
+    if (open) target.end();
+  });
+  user.on('close', () => {
+    if (!open) return;
+    open = false;
+    target.close();
+    taps.userEnded();
+  });
+  target.on('exit', (code: number | null, signal?: string, dump?: boolean, text?: string) => {
+    exit = { code, signal: signal ?? null, coreDumped: dump === true, description: text ?? '' };
+  });
+  target.on('close', () => {
+    if (open) void finishFromTarget();
+  });
+  user.on('error', () => undefined);
+  target.on('error', () => undefined);
+
+  const finishFromTarget = async () => {
+    if (!target.stderr.readableEnded) {
+      await new Promise((resolve) => target.stderr.once('end', resolve));
+    }
+    await toUser.idle();
+    if (!open) return;
+    open = false;
+    if (exit?.code != null) user.exit(exit.code);
+    else if (exit?.signal) {
+      user.exit(exit.signal.replace(/^SIG/, ''), exit.coreDumped, exit.description);
+    }
+    user.end();
+    taps.targetEnded(exit);
+  };
+
+  return {
+    get open() {
+      return open;
+    },
+    terminate(message, closed) {
+      if (!open) return;
+      open = false;
+      target.close();
+      toUser.drop();
+      // The connection is closed only once the client has closed the channel in turn: a client
+      // told to disconnect at once may drop the message it has not yet shown.
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(force);
+        closed();
+      };
+      const force = setTimeout(finish, GOODBYE_TIMEOUT_MS);
+      force.unref();
+      user.once('close', finish);
+      toUser.send('stderr', Buffer.from(message), () => {
+        user.end();
+        user.close();
+      });
+    },
+  };
+}
+
+interface Lane {
+  send(stream: 'stdout' | 'stderr', data: Buffer, written: () => void): void;
+  /** Forgets what waits to be sent (the write under way still completes). */
+  drop(): void;
+  /** Resolves once nothing waits and nothing is being written. */
+  idle(): Promise<void>;
+}
+
+/**
+ * Writes to the user's channel one chunk at a time, stdout and stderr alike. ssh2 (1.17) resumes
+ * only one of a channel's two streams when the window opens again, and keeps the last stalled
+ * stdout chunk after it was sent: with both in flight, stderr could wait forever or the stale
+ * chunk be sent twice. One write at a time, with that leftover cleared after each, avoids both.
+ */
+function createUserLane(user: ServerChannel): Lane {
+  const queue: Array<{ stream: 'stdout' | 'stderr'; data: Buffer; written: () => void }> = [];
+  let busy = false;
+  let waiters: Array<() => void> = [];
+  const stalled = user as unknown as Record<string, unknown>;
+
+  const next = () => {
+    const item = queue.shift();
+    if (item === undefined) {
+      busy = false;
+      for (const wake of waiters) wake();
+      waiters = [];
+      return;
+    }
+    busy = true;
+    const writer: Writable = item.stream === 'stdout' ? user : user.stderr;
+    writer.write(item.data, () => {
+      for (const key of ['_chunk', '_chunkcb', '_chunkErr', '_chunkcbErr'])
+        stalled[key] = undefined;
+      item.written();
+      next();
+    });
+  };
+
+  return {
+    send(stream, data, written) {
+      queue.push({ stream, data, written });
+      if (!busy) next();
+    },
+    drop() {
+      queue.length = 0;
+    },
+    idle() {
+      if (!busy) return Promise.resolve();
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+  };
+}

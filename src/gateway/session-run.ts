@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import type { ClientChannel, PseudoTtyInfo, ServerChannel } from 'ssh2';
+import { isScreenDimension } from '../sessions/asciicast.ts';
+import type { Recorder } from '../sessions/recorder.ts';
+import type { CommandWatch } from './commands.ts';
+import {
+  type ConnectionState,
+  DEFAULT_SIZE,
+  type SessionDeps,
+  type SessionRun,
+} from './connection-state.ts';
+import type { Link } from './link.ts';
+import type { LiveSessionFeed } from './live-sessions.ts';
+import { escapeControls } from './printable.ts';
+import type { OpenedRecording } from './recording.ts';
+import { GatewayRefusal } from './refusal.ts';
+import { type ExitInfo, proxyChannel } from './session-proxy.ts';
+import {
+  type Counters,
+  describeOperation,
+  endSession,
+  exitReason,
+  sessionRow,
+  sftpOperation,
+  startEvent,
+} from './session-records.ts';
+import type { SessionKind } from './session-store.ts';
+import { createSftpMonitor } from './sftp-monitor.ts';
+
+export interface SessionSpec {
+  readonly kind: SessionKind;
+  readonly command: string | null;
+}
+
+/**
+ * Starts one session: recording (refused when required and impossible), the target's channel
+ * and the audited session row, then passes data until either side ends, and closes the session
+ * with its byte counts and the recording's digest.
+ */
+export async function runSession(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  link: Link,
+  spec: SessionSpec & { pty: PseudoTtyInfo | null },
+  channel: ServerChannel,
+  openTarget: () => Promise<ClientChannel>,
+): Promise<SessionRun | null> {
+  let userLeft = false;
+  channel.once('close', () => {
+    userLeft = true;
+  });
+  const id = randomUUID();
+  const startedAt = deps.clock.now();
+  const size = screenSize(spec.pty);
+  const counters: Counters = { bytesIn: 0, bytesOut: 0, commands: 0 };
+  let run: SessionRun | null = null;
+  const failLater = (message: string, reason: string) => run?.terminate(message, reason);
+
+  const addCommand = (command: string, offsetMs: number) => {
+    counters.commands += 1;
+    const at = startedAt + offsetMs;
+    deps.sessions
+      .addCommand(id, counters.commands, { command, offsetMs, at })
+      .catch((error: unknown) => {
+        deps.logger.error({ err: error, session: id }, 'could not store a session command');
+      });
+  };
+  const tracker = spec.kind === 'shell' ? deps.commands(size.cols, addCommand) : null;
+
+  const recording =
+    spec.kind === 'sftp'
+      ? null
+      : await openRecording(deps, link, { id, size, spec, startedAt, failLater });
+  const [target, stored] = await Promise.allSettled([
+    openTarget(),
+    deps.sessions.start(
+      sessionRow(deps, conn, link, { id, spec, size, startedAt, recording }),
+      startEvent(conn, link, id, spec, recording),
+    ),
+  ]);
+  if (target.status === 'rejected' || stored.status === 'rejected') {
+    if (target.status === 'fulfilled') target.value.close();
+    await recording?.recorder.close().catch(() => undefined);
+    if (stored.status === 'fulfilled') {
+      await endSession(deps, conn, link, id, counters, null, 'target refused the session', 'ended');
+    }
+    if (target.status === 'rejected') throw target.reason;
+    throw new GatewayRefusal('audit-unavailable');
+  }
+  if (userLeft) {
+    target.value.close();
+    await endSession(
+      deps,
+      conn,
+      link,
+      id,
+      counters,
+      recording,
+      'client left before the start',
+      'ended',
+    );
+    return null;
+  }
+  if (spec.kind === 'exec' && spec.command !== null) addCommand(spec.command, 0);
+  run = wire(
+    deps,
+    conn,
+    link,
+    { id, spec, size, counters, recording, tracker, startedAt, addCommand },
+    channel,
+    target.value,
+  );
+  return run;
+}
+
+async function openRecording(
+  deps: SessionDeps,
+  link: Link,
+  s: {
+    id: string;
+    size: { cols: number; rows: number };
+    spec: SessionSpec & { pty: PseudoTtyInfo | null };
+    startedAt: number;
+    failLater: (message: string, reason: string) => void;
+  },
+): Promise<OpenedRecording | null> {
+  const { policy } = link;
+  try {
+    return await deps.recordings.open({
+      sessionId: s.id,
+      header: {
+        width: s.size.cols,
+        height: s.size.rows,
+        timestamp: Math.floor(s.startedAt / 1000),
+        ...(s.spec.command === null ? {} : { command: s.spec.command }),
+        title: `${link.account.username}@${link.target.name}`,
+        ...(s.spec.pty === null ? {} : { env: { TERM: s.spec.pty.term } }),
+      },
+      onFailure: () => {
+        if (policy.recordingRequired) {
+          s.failLater(
+            '\r\ntessera: the recording failed, so the session has ended\r\n',
+            'recording failed',
+          );
+        }
+      },
+      onDrop: () => {
+        if (policy.endOnRecordingDrop) {
+          s.failLater(
+            '\r\ntessera: the recording could not keep up, so the session has ended\r\n',
+            'recording dropped data',
+          );
+        }
+      },
+    });
+  } catch (error) {
+    deps.logger.error({ err: error, session: s.id }, 'session recording cannot be created');
+    if (policy.recordingRequired) throw new GatewayRefusal('recording-unavailable');
+    return null;
+  }
+}
+
+function wire(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  link: Link,
+  s: {
+    id: string;
+    spec: SessionSpec;
+    size: { cols: number; rows: number };
+    counters: Counters;
+    recording: OpenedRecording | null;
+    tracker: CommandWatch | null;
+    startedAt: number;
+    addCommand: (command: string, offsetMs: number) => void;
+  },
+  channel: ServerChannel,
+  target: ClientChannel,
+): SessionRun {
+  const recorder: Recorder | null = s.recording?.recorder ?? null;
+  const { policy } = link;
+  let ended = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  const finish = (reason: string, exit: ExitInfo | null) => {
+    if (ended) return;
+    ended = true;
+    for (const timer of timers) clearTimeout(timer);
+    conn.running.delete(run);
+    feed.ended(reason);
+    sftp?.finish();
+    s.tracker?.finish();
+    void endSession(deps, conn, link, s.id, s.counters, s.recording, reason, 'ended', exit);
+  };
+
+  const feed: LiveSessionFeed = deps.live.add(
+    {
+      id: s.id,
+      user: conn.user.name,
+      account: link.account.username,
+      target: link.target.name,
+      kind: s.spec.kind,
+      command: s.spec.command,
+      startedAt: deps.clock.now(),
+    },
+    s.size,
+    {
+      kill: (reason) =>
+        run.terminate(
+          `\r\ntessera: this session was ended by an administrator: ${escapeControls(reason)}\r\n`,
+          `killed: ${reason}`,
+        ),
+    },
+  );
+
+  const idle =
+    policy.idleTimeoutS === null
+      ? null
+      : setTimeout(
+          () =>
+            run.terminate(
+              `\r\ntessera: the session was idle for ${policy.idleTimeoutS} s and has ended\r\n`,
+              'idle timeout',
+            ),
+          policy.idleTimeoutS * 1000,
+        );
+  if (idle !== null) timers.push(idle);
+  if (policy.maxSessionS !== null) {
+    const limit = policy.maxSessionS;
+    timers.push(
+      setTimeout(
+        () =>
+          run.terminate(
+            `\r\ntessera: the session reached its limit of ${limit} s and has ended\r\n`,
+            'maximum session length',
+          ),
+        limit * 1000,
+      ),
+    );
+  }
+
+  const sftp =
+    s.spec.kind === 'sftp'
+      ? createSftpMonitor({
+          operation: (operation) => {
+            // File operations are indexed with the commands, so a search finds them too.
+            s.addCommand(describeOperation(operation), deps.clock.now() - s.startedAt);
+            void sftpOperation(deps, conn, link, s.id, operation, run);
+          },
+          malformed: () =>
+            run.terminate(
+              '\r\ntessera: the file transfer could not be followed\r\n',
+              'sftp stream not understood',
+            ),
+        })
+      : null;
+  const proxy = proxyChannel(channel, target, {
+    input(data) {
+      s.counters.bytesIn += data.length;
+      idle?.refresh();
+      if (policy.recordInput) recorder?.input(data);
+      s.tracker?.input(data);
+      sftp?.request(data);
+    },
+    output(data) {
+      s.counters.bytesOut += data.length;
+      idle?.refresh();
+      recorder?.output(data);
+      feed.output(data);
+      s.tracker?.output(data);
+      sftp?.response(data);
+    },
+    targetEnded: (exit) => finish(exitReason(exit), exit),
+    userEnded: () => finish('client closed the session', null),
+  });
+
+  const run: SessionRun = {
+    id: s.id,
+    resize(cols, rows, width, height) {
+      target.setWindow(rows, cols, height, width);
+      recorder?.resize(cols, rows);
+      s.tracker?.resize(cols);
+      feed.resize(cols, rows);
+    },
+    signal(name) {
+      target.signal(name);
+    },
+    terminate(userMessage, reason) {
+      if (ended) return;
+      recorder?.marker(`tessera: ${reason}`);
+      proxy.terminate(userMessage, () => conn.end());
+      finish(reason, null);
+    },
+    abandon(reason) {
+      if (ended) return;
+      proxy.terminate('', () => undefined);
+      finish(reason, null);
+    },
+  };
+  conn.running.add(run);
+  return run;
+}
+
+/** A client without a terminal of its own may ask for a PTY of 0x0; the record says 80x24. */
+function screenSize(pty: PseudoTtyInfo | null): { cols: number; rows: number } {
+  if (pty === null || !isScreenDimension(pty.cols) || !isScreenDimension(pty.rows)) {
+    return DEFAULT_SIZE;
+  }
+  return { cols: pty.cols, rows: pty.rows };
+}

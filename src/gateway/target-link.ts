@@ -1,0 +1,110 @@
+import ssh2, { type Client, type ConnectConfig } from 'ssh2';
+import { CONNECT_TIMEOUT_MS } from '../connectors/connector.ts';
+import { GatewayRefusal } from './refusal.ts';
+
+/** What the gateway logs in to the target with; the secret never leaves this process. */
+export interface TargetCredential {
+  readonly username: string;
+  readonly kind: 'password' | 'ssh-key';
+  readonly secret: Buffer;
+}
+
+export interface TargetEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** The pinned host key, an OpenSSH public key line. */
+  readonly hostKey: string;
+}
+
+/** Keepalives find a target that vanished without closing the connection. */
+const KEEPALIVE_INTERVAL_MS = 15_000;
+const KEEPALIVE_COUNT_MAX = 4;
+
+/**
+ * Connects and logs in to the target's sshd, accepting only the pinned host key: another key
+ * refuses the session before the credential is sent. Nagle's algorithm is off, since
+ * keystrokes and echoes are small writes.
+ */
+export function connectTarget(
+  endpoint: TargetEndpoint,
+  credential: TargetCredential,
+): Promise<Client> {
+  const pinned = parsePinnedKey(endpoint.hostKey);
+  if (pinned === null) return Promise.reject(new GatewayRefusal('host-key-missing'));
+
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let hostKeyChanged = false;
+    let settled = false;
+    const fail = (refusal: GatewayRefusal) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(refusal);
+    };
+
+    client.on('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    client.on('error', (error: Error & { level?: string }) => {
+      if (hostKeyChanged) fail(new GatewayRefusal('host-key-changed'));
+      else if (error.level === 'client-authentication')
+        fail(new GatewayRefusal('target-auth-failed'));
+      else fail(new GatewayRefusal('target-unreachable', shortReason(error)));
+    });
+    client.on('close', () => fail(new GatewayRefusal('target-unreachable', 'connection closed')));
+    client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
+      // A target that asks for the password by keyboard-interactive gets it for one hidden
+      // prompt, and nothing for anything else it might ask.
+      const one = prompts.length === 1 && prompts[0]?.echo !== true;
+      finish(one && credential.kind === 'password' ? [credential.secret.toString('utf8')] : []);
+    });
+
+    const config: ConnectConfig = {
+      host: endpoint.host,
+      port: endpoint.port,
+      username: credential.username,
+      readyTimeout: CONNECT_TIMEOUT_MS,
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) },
+      hostVerifier: (key: Buffer) => {
+        hostKeyChanged = !key.equals(pinned.blob);
+        return !hostKeyChanged;
+      },
+      ...(credential.kind === 'password'
+        ? { password: credential.secret.toString('utf8'), tryKeyboard: true }
+        : { privateKey: credential.secret }),
+    };
+    try {
+      client.connect(config);
+      client.setNoDelay(true);
+    } catch {
+      // ssh2 throws at once for a private key it cannot parse; its text is not passed on.
+      fail(new GatewayRefusal('no-secret', 'the stored private key does not parse'));
+    }
+  });
+}
+
+/** The type and key blob of an OpenSSH public key line; null when there is none. */
+export function parsePinnedKey(line: string): { type: string; blob: Buffer } | null {
+  const [type, base64] = line.trim().split(/\s+/);
+  if (type === undefined || base64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+    return null;
+  }
+  const blob = Buffer.from(base64, 'base64');
+  return blob.length > 0 ? { type, blob } : null;
+}
+
+/** Offers only the pinned key's algorithm, so the target presents that very key. */
+function hostKeyAlgorithms(
+  type: string,
+): NonNullable<ConnectConfig['algorithms']>['serverHostKey'] {
+  const list = type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type];
+  return list as NonNullable<NonNullable<ConnectConfig['algorithms']>['serverHostKey']>;
+}
+
+function shortReason(error: Error & { code?: string }): string {
+  return (error.code ?? error.message).slice(0, 120);
+}

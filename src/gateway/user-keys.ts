@@ -1,0 +1,215 @@
+import { createHash, createPublicKey, randomUUID } from 'node:crypto';
+import ssh2 from 'ssh2';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RequestContext } from '../audit/event.ts';
+import type { Clock } from '../clock.ts';
+import { notFound, TesseraError } from '../errors.ts';
+import { isRole, type Role } from '../identity/principal.ts';
+import type { UserSshKeyTable } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+
+const { utils } = ssh2;
+
+export interface SshKey {
+  readonly id: string;
+  readonly userId: string;
+  readonly fingerprint: string;
+  readonly type: string;
+  readonly publicKey: string;
+  readonly comment: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+/** Whose key it is: the owner of a registered key, as the gateway authenticates them. */
+export interface KeyOwner {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+}
+
+/**
+ * Users' public keys for the SSH gateway. A key belongs to one user only, so a login by key
+ * names exactly one person.
+ */
+export interface SshKeyService {
+  add(ctx: RequestContext, owner: { id: string; name: string }, line: string): Promise<SshKey>;
+  list(userId: string): Promise<SshKey[]>;
+  remove(ctx: RequestContext, owner: { id: string; name: string }, keyId: string): Promise<void>;
+  /** The enabled user holding this key (the SSH wire form of the public key), or null. */
+  ownerOf(keyBlob: Buffer): Promise<{ key: SshKey; owner: KeyOwner } | null>;
+  /** Records a login with the key; a failure to record it never blocks the login. */
+  touch(keyId: string): Promise<void>;
+}
+
+/** Key types the gateway accepts; DSA is refused as broken, RSA below 2048 bits as too short. */
+const ACCEPTED_TYPES: readonly string[] = [
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+];
+const MIN_RSA_BITS = 2048;
+export const MAX_KEYS_PER_USER = 50;
+export const MAX_KEY_LINE = 16 * 1024;
+
+/** OpenSSH's fingerprint: `SHA256:` and the unpadded base64 of the key blob's digest. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  const digest = createHash('sha256').update(keyBlob).digest('base64');
+  return `SHA256:${digest.replace(/=+$/, '')}`;
+}
+
+export function createSshKeyService(deps: {
+  store: Store;
+  audit: AuditLog;
+  clock: Clock;
+}): SshKeyService {
+  const { store, audit, clock } = deps;
+
+  const keyEvent = (
+    ctx: RequestContext,
+    action: string,
+    owner: { id: string; name: string },
+    key: SshKey,
+  ) => ({
+    action,
+    outcome: 'success' as const,
+    actor: ctx.actor,
+    object: { type: 'ssh-key', id: key.id, name: key.fingerprint },
+    source: ctx.source,
+    requestId: ctx.requestId,
+    details: { user: owner.name, type: key.type, comment: key.comment },
+  });
+
+  return {
+    async add(ctx, owner, line) {
+      const parsed = parsePublicKeyLine(line);
+      const row: UserSshKeyTable = {
+        id: randomUUID(),
+        user_id: owner.id,
+        fingerprint: fingerprintOf(parsed.blob),
+        key_type: parsed.type,
+        public_key: `${parsed.type} ${parsed.blob.toString('base64')}`,
+        comment: parsed.comment,
+        created_at: clock.now(),
+        last_used_at: null,
+      };
+      const key = toKey(row);
+      await store.transaction(async (trx) => {
+        const taken = await trx
+          .selectFrom('user_ssh_keys')
+          .select('user_id')
+          .where('fingerprint', '=', row.fingerprint)
+          .executeTakeFirst();
+        if (taken !== undefined) {
+          throw new TesseraError('ALREADY_EXISTS', 'this key is already registered');
+        }
+        const count = await trx
+          .selectFrom('user_ssh_keys')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('user_id', '=', owner.id)
+          .executeTakeFirstOrThrow();
+        if (Number(count.n) >= MAX_KEYS_PER_USER) {
+          throw new TesseraError('CONFLICT', `at most ${MAX_KEYS_PER_USER} keys per user`);
+        }
+        await trx.insertInto('user_ssh_keys').values(row).execute();
+        await audit.appendInTx(trx, [keyEvent(ctx, 'sshkey.add', owner, key)]);
+      });
+      await store.durable();
+      return key;
+    },
+
+    async list(userId) {
+      const rows = await store.db
+        .selectFrom('user_ssh_keys')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at')
+        .execute();
+      return rows.map(toKey);
+    },
+
+    async remove(ctx, owner, keyId) {
+      await store.transaction(async (trx) => {
+        const row = await trx
+          .selectFrom('user_ssh_keys')
+          .selectAll()
+          .where('id', '=', keyId)
+          .where('user_id', '=', owner.id)
+          .executeTakeFirst();
+        if (row === undefined) throw notFound('ssh key');
+        await trx.deleteFrom('user_ssh_keys').where('id', '=', keyId).execute();
+        await audit.appendInTx(trx, [keyEvent(ctx, 'sshkey.remove', owner, toKey(row))]);
+      });
+      await store.durable();
+    },
+
+    async ownerOf(keyBlob) {
+      const row = await store.db
+        .selectFrom('user_ssh_keys')
+        .innerJoin('users', 'users.id', 'user_ssh_keys.user_id')
+        .selectAll('user_ssh_keys')
+        .select(['users.name as owner_name', 'users.role as owner_role', 'users.disabled'])
+        .where('user_ssh_keys.fingerprint', '=', fingerprintOf(keyBlob))
+        .executeTakeFirst();
+      if (row === undefined || row.disabled !== 0 || !isRole(row.owner_role)) return null;
+      // The digest matched; the bytes are compared too, so only this very key is accepted.
+      const stored = Buffer.from(row.public_key.split(' ')[1] ?? '', 'base64');
+      if (!stored.equals(keyBlob)) return null;
+      return {
+        key: toKey(row),
+        owner: { id: row.user_id, name: row.owner_name, role: row.owner_role },
+      };
+    },
+
+    async touch(keyId) {
+      await store.db
+        .updateTable('user_ssh_keys')
+        .set({ last_used_at: clock.now() })
+        .where('id', '=', keyId)
+        .execute();
+    },
+  };
+}
+
+/** Reads `TYPE BASE64 [COMMENT]`, refusing private keys, weak types and anything malformed. */
+export function parsePublicKeyLine(line: string): { type: string; blob: Buffer; comment: string } {
+  const trimmed = line.trim();
+  const [type = '', base64 = '', ...rest] = trimmed.split(/\s+/);
+  const comment = rest.join(' ').slice(0, 200);
+  if (!ACCEPTED_TYPES.includes(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+    throw new TesseraError(
+      'VALIDATION_FAILED',
+      `a public key line: ${ACCEPTED_TYPES.join(', ')} followed by its base64`,
+    );
+  }
+  const parsed = utils.parseKey(`${type} ${base64}`);
+  if (parsed instanceof Error || parsed.isPrivateKey() || parsed.type !== type) {
+    throw new TesseraError('VALIDATION_FAILED', 'the public key does not parse');
+  }
+  if (type === 'ssh-rsa') {
+    const bits = createPublicKey(parsed.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) {
+      throw new TesseraError('VALIDATION_FAILED', `RSA keys need at least ${MIN_RSA_BITS} bits`);
+    }
+  }
+  return {
+    type,
+    blob: parsed.getPublicSSH(),
+    comment: /^[\x20-\x7e]*$/.test(comment) ? comment : '',
+  };
+}
+
+function toKey(row: UserSshKeyTable): SshKey {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    fingerprint: row.fingerprint,
+    type: row.key_type,
+    publicKey: row.public_key,
+    comment: row.comment,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}

@@ -1,0 +1,350 @@
+import websocket from '@fastify/websocket';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { AuditLog } from '../../audit/audit-log.ts';
+import { notFound, TesseraError } from '../../errors.ts';
+import type { GatewayServices } from '../../gateway/gateway.ts';
+import type { LiveSession } from '../../gateway/live-sessions.ts';
+import { DEFAULT_SESSION_POLICY } from '../../gateway/session-policy.ts';
+import type { SessionRecord } from '../../gateway/session-store.ts';
+import { exportAsciicast } from '../../sessions/recording-reader.ts';
+import { type App, contextOf, principalOf } from '../app.ts';
+import { iso, name, reason, responses, uuid } from '../schemas.ts';
+
+const session = z.object({
+  id: z.string(),
+  user: z.string(),
+  account: z.string(),
+  target: z.string(),
+  kind: z.string(),
+  command: z.string().nullable(),
+  clientAddress: z.string().nullable(),
+  width: z.number(),
+  height: z.number(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  endReason: z.string().nullable(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  recorded: z.boolean(),
+  recordingSha256: z.string().nullable(),
+  droppedBytes: z.number(),
+  state: z.string(),
+  /** Running on the node that answered, so it can be watched and killed through it. */
+  watchable: z.boolean(),
+});
+/** An allow-list: the wrapped recording key and the file's path stay on the server. */
+const toView = (s: SessionRecord, live: LiveSession | undefined) => ({
+  id: s.id,
+  user: s.user,
+  account: s.account,
+  target: s.target,
+  kind: s.kind,
+  command: s.command,
+  clientAddress: s.clientAddress,
+  width: s.width,
+  height: s.height,
+  startedAt: iso(s.startedAt),
+  endedAt: iso(s.endedAt),
+  endReason: s.endReason,
+  bytesIn: s.bytesIn,
+  bytesOut: s.bytesOut,
+  recorded: s.recordingPath !== null,
+  recordingSha256: s.recordingSha256,
+  droppedBytes: s.droppedBytes,
+  state: s.state,
+  watchable: live !== undefined,
+});
+const command = z.object({ offsetMs: z.number(), at: z.string(), command: z.string() });
+const searchText = z.string().min(1).max(200);
+const sessionParams = z.object({ id: uuid });
+
+const seconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(30 * 86_400)
+  .nullable();
+const sessionPolicy = z
+  .object({
+    recordInput: z.boolean().default(DEFAULT_SESSION_POLICY.recordInput),
+    recordingRequired: z.boolean().default(DEFAULT_SESSION_POLICY.recordingRequired),
+    allowSftp: z.boolean().default(DEFAULT_SESSION_POLICY.allowSftp),
+    allowPortForwarding: z.boolean().default(DEFAULT_SESSION_POLICY.allowPortForwarding),
+    allowAgentForwarding: z.boolean().default(DEFAULT_SESSION_POLICY.allowAgentForwarding),
+    allowX11: z.boolean().default(DEFAULT_SESSION_POLICY.allowX11),
+    idleTimeoutS: seconds.default(DEFAULT_SESSION_POLICY.idleTimeoutS),
+    maxSessionS: seconds.default(DEFAULT_SESSION_POLICY.maxSessionS),
+    endOnRecordingDrop: z.boolean().default(DEFAULT_SESSION_POLICY.endOnRecordingDrop),
+  })
+  .strict();
+
+/** The part of a WebSocket the watch uses. */
+interface WatchSocket {
+  readonly bufferedAmount: number;
+  send(data: string | Buffer, options?: { binary: boolean }): void;
+  close(code: number, reason: string): void;
+  on(event: 'close', listener: () => void): void;
+}
+
+/** A watcher who cannot keep up is let go rather than buffered without bound. */
+const MAX_WATCHER_BACKLOG = 4 * 1024 * 1024;
+
+export interface SessionRouteDeps {
+  readonly gateway: GatewayServices;
+  readonly audit: AuditLog;
+}
+
+/**
+ * Sessions through the SSH gateway: list and search, the commands run, live watch (read-only,
+ * over a WebSocket), kill, the recording as asciicast, and each policy's session settings.
+ */
+export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
+  const { sessions, liveSessions } = deps.gateway;
+
+  app.get(
+    '/v1/sessions',
+    {
+      config: { action: 'session.read' },
+      schema: {
+        summary: 'Sessions, newest first',
+        querystring: z
+          .object({
+            live: z.enum(['true', 'false']).optional(),
+            user: name.optional(),
+            target: name.optional(),
+            command: searchText.optional(),
+            limit: z.coerce.number().int().min(1).max(1000).default(100),
+          })
+          .strict(),
+        response: responses({ 200: z.object({ sessions: z.array(session) }) }),
+      },
+    },
+    async (request) => {
+      const { live, ...rest } = request.query;
+      const found = await sessions.list({
+        ...rest,
+        live: live === undefined ? undefined : live === 'true',
+      });
+      return { sessions: found.map((s) => toView(s, liveSessions.get(s.id))) };
+    },
+  );
+
+  app.get(
+    '/v1/sessions/commands',
+    {
+      config: { action: 'session.read' },
+      schema: {
+        summary: 'Commands run in sessions whose text contains q, newest first',
+        querystring: z
+          .object({ q: searchText, limit: z.coerce.number().int().min(1).max(1000).default(100) })
+          .strict(),
+        response: responses({
+          200: z.object({
+            commands: z.array(
+              command.extend({
+                sessionId: z.string(),
+                user: z.string(),
+                target: z.string(),
+                account: z.string(),
+              }),
+            ),
+          }),
+        }),
+      },
+    },
+    async (request) => {
+      const hits = await sessions.searchCommands(request.query.q, request.query.limit);
+      return { commands: hits.map((hit) => ({ ...hit, at: iso(hit.at) })) };
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id',
+    {
+      config: { action: 'session.read' },
+      schema: {
+        params: sessionParams,
+        response: responses({ 200: session.extend({ commands: z.array(command) }) }),
+      },
+    },
+    async (request) => {
+      const found = await sessions.get(request.params.id);
+      const commands = await sessions.commandsOf(found.id);
+      return {
+        ...toView(found, liveSessions.get(found.id)),
+        commands: commands.map((c) => ({ ...c, at: iso(c.at) })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/kill',
+    {
+      config: { action: 'session.kill' },
+      schema: {
+        summary: 'End a live session at once; the user is told the reason',
+        params: sessionParams,
+        body: z.object({ reason }).strict(),
+        response: responses({ 200: z.object({ killed: z.boolean() }) }),
+      },
+    },
+    async (request) => {
+      const found = await sessions.get(request.params.id);
+      const live = liveSessions.get(found.id);
+      if (live === undefined) {
+        throw new TesseraError('CONFLICT', 'the session is not live on this node');
+      }
+      const ctx = contextOf(request);
+      await deps.audit.record({
+        action: 'session.kill',
+        outcome: 'success',
+        actor: ctx.actor,
+        object: { type: 'session', id: found.id, name: `${found.target}/${found.account}` },
+        source: ctx.source,
+        requestId: ctx.requestId,
+        reason: request.body.reason,
+        details: { user: found.user },
+      });
+      live.kill(request.body.reason);
+      return { killed: true };
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id/recording',
+    {
+      config: { action: 'session.recording' },
+      schema: {
+        summary: 'The session recording as asciicast v2 (plays in asciinema)',
+        params: sessionParams,
+        response: responses({ 200: z.string().describe('asciicast v2 text') }),
+      },
+    },
+    async (request, reply) => {
+      const found = await sessions.get(request.params.id);
+      if (found.recordingPath === null || found.wrappedKey === null) throw notFound('recording');
+      const { recordings } = deps.gateway;
+      const exported = await exportAsciicast({
+        path: recordings.file(found.recordingPath),
+        sessionId: found.id,
+        dataKey: recordings.dataKey(found.id, found.wrappedKey),
+      });
+      const ctx = contextOf(request);
+      const pinned = found.recordingSha256;
+      const intact = pinned === null || pinned === exported.sha256;
+      await deps.audit.record({
+        action: 'session.recording.export',
+        outcome: intact ? 'success' : 'failure',
+        actor: ctx.actor,
+        object: { type: 'session', id: found.id, name: `${found.target}/${found.account}` },
+        source: ctx.source,
+        requestId: ctx.requestId,
+        details: { sha256: exported.sha256, truncated: exported.truncated },
+      });
+      if (!intact) {
+        throw new TesseraError('INTEGRITY_FAILURE', 'the recording differs from the one recorded');
+      }
+      reply.header('content-type', 'application/x-asciicast; charset=utf-8');
+      reply.header('cache-control', 'no-store');
+      // The text as recorded, not a JSON string: players read it line by line.
+      return reply.serializer((text: unknown) => String(text)).send(exported.cast);
+    },
+  );
+
+  app.get(
+    '/v1/policies/:policy/session',
+    {
+      config: { action: 'policy.read' },
+      schema: {
+        summary: 'How sessions through the gateway behave under this policy',
+        params: z.object({ policy: name }),
+        response: responses({ 200: sessionPolicy }),
+      },
+    },
+    async (request) => deps.gateway.sessionPolicies.byName(request.params.policy),
+  );
+
+  app.put(
+    '/v1/policies/:policy/session',
+    {
+      config: { action: 'policy.write' },
+      schema: {
+        summary: 'Set the session settings of a policy; settings left out take their defaults',
+        params: z.object({ policy: name }),
+        body: sessionPolicy,
+        response: responses({ 200: sessionPolicy }),
+      },
+    },
+    async (request) =>
+      deps.gateway.sessionPolicies.set(contextOf(request), request.params.policy, request.body),
+  );
+
+  // The WebSocket plugin belongs to this route alone; the access hooks still run before it.
+  const watchRoute: FastifyPluginAsync = async (scope) => {
+    await scope.register(websocket, { options: { maxPayload: 1024 } });
+    scope.get(
+      '/v1/sessions/:id/watch',
+      {
+        websocket: true,
+        config: { action: 'session.watch' },
+        schema: { params: sessionParams },
+      },
+      async (socket, request) => {
+        const live = liveSessions.get((request.params as { id: string }).id);
+        if (live === undefined) {
+          socket.close(4404, 'the session is not live on this node');
+          return;
+        }
+        const ctx = contextOf(request);
+        try {
+          await deps.audit.record({
+            action: 'session.watch',
+            outcome: 'success',
+            actor: ctx.actor,
+            object: {
+              type: 'session',
+              id: live.info.id,
+              name: `${live.info.target}/${live.info.account}`,
+            },
+            source: ctx.source,
+            requestId: ctx.requestId,
+            details: { watcher: principalOf(request).name },
+          });
+        } catch {
+          socket.close(1011, 'the audit trail cannot be written');
+          return;
+        }
+        watch(socket, live);
+      },
+    );
+  };
+  app.register(watchRoute);
+}
+
+/**
+ * Sends the watcher the session as the user sees it: its size and the screen so far, then every
+ * output and resize as they happen. Whatever the watcher sends is ignored: a watcher cannot type.
+ */
+function watch(socket: WatchSocket, live: LiveSession): void {
+  const sendJson = (value: unknown) => socket.send(JSON.stringify(value));
+  const { cols, rows } = live.size();
+  sendJson({ type: 'hello', session: live.info.id, user: live.info.user, cols, rows });
+  socket.send(live.screen(), { binary: true });
+  const stop = live.watch({
+    output(data) {
+      if (socket.bufferedAmount > MAX_WATCHER_BACKLOG) {
+        stop();
+        socket.close(1013, 'watcher too slow');
+        return;
+      }
+      socket.send(data, { binary: true });
+    },
+    resize: (c, r) => sendJson({ type: 'resize', cols: c, rows: r }),
+    end(why) {
+      sendJson({ type: 'end', reason: why });
+      socket.close(1000, 'session ended');
+    },
+  });
+  socket.on('close', stop);
+}

@@ -1,0 +1,114 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { KEY_BYTES } from '../vault/envelope.ts';
+import { recordingCorrupt } from './recording-errors.ts';
+
+/**
+ * The bytes of a recording file:
+ *
+ * ```
+ * file   = "TSREC\r\n" | version (1 byte) | frame*
+ * frame  = length (u32 BE, of the ciphertext) | flags (1 byte) | nonce (12) | tag (16) | ciphertext
+ * ```
+ *
+ * The plaintexts of all frames, concatenated, are one raw deflate stream of the asciicast text,
+ * flushed at every frame boundary, so every whole frame can be read without the ones after it.
+ * Each frame is AES-256-GCM under the recording's own data key with a fresh nonce, and its
+ * additional data names the session, the frame number and whether it is the last frame: frames
+ * cannot be moved, dropped from the middle or reordered, and a file cut at a frame boundary is
+ * told apart from a finished one.
+ */
+export const FILE_MAGIC = Buffer.from('TSREC\r\n', 'latin1');
+export const FORMAT_VERSION = 1;
+export const FILE_HEADER_BYTES = FILE_MAGIC.length + 1;
+
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+export const FRAME_HEADER_BYTES = 4 + 1 + NONCE_BYTES + TAG_BYTES;
+const FLAG_FINAL = 0x01;
+
+/** The writer keeps frames far below this; a reader refuses anything longer. */
+export const MAX_FRAME_CIPHERTEXT = 4 * 1024 * 1024;
+
+/** Session ids go into the additional data, so they are kept to characters that cannot blur it. */
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface FrameHeader {
+  readonly length: number;
+  readonly final: boolean;
+}
+
+export function fileHeader(): Buffer {
+  return Buffer.concat([FILE_MAGIC, Buffer.of(FORMAT_VERSION)]);
+}
+
+export function checkFileHeader(bytes: Buffer): void {
+  const magic = bytes.subarray(0, FILE_MAGIC.length);
+  if (bytes.length < FILE_HEADER_BYTES || !magic.equals(FILE_MAGIC)) {
+    throw recordingCorrupt('not a Tessera recording');
+  }
+  if (bytes[FILE_MAGIC.length] !== FORMAT_VERSION) {
+    throw recordingCorrupt('unknown recording format version');
+  }
+}
+
+export function frameContext(sessionId: string, frame: number, final: boolean): string {
+  return `tessera/recording-frame/v1|session=${sessionId}|frame=${frame}|final=${final ? 1 : 0}`;
+}
+
+export function assertSessionId(sessionId: string): void {
+  if (!SESSION_ID.test(sessionId)) {
+    throw new TypeError('session id must be 1-128 characters of letters, digits and ._:-');
+  }
+}
+
+export function assertDataKey(dataKey: Buffer): void {
+  if (!Buffer.isBuffer(dataKey) || dataKey.length !== KEY_BYTES) {
+    throw new TypeError('recording data key must be 32 bytes');
+  }
+}
+
+export function sealFrame(
+  key: Buffer,
+  sessionId: string,
+  frame: number,
+  final: boolean,
+  plaintext: Buffer,
+): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(frameContext(sessionId, frame, final), 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(body.length, 0);
+  head[4] = final ? FLAG_FINAL : 0;
+  return Buffer.concat([head, nonce, cipher.getAuthTag(), body]);
+}
+
+/** Reads the clear part of a frame header; `bytes` holds at least FRAME_HEADER_BYTES. */
+export function readFrameHeader(bytes: Buffer, frame: number): FrameHeader {
+  const length = bytes.readUInt32BE(0);
+  const flags = bytes[4] ?? 0;
+  if (length > MAX_FRAME_CIPHERTEXT || (flags & ~FLAG_FINAL) !== 0) {
+    throw recordingCorrupt(`recording frame ${frame} has an invalid header`, frame);
+  }
+  return { length, final: (flags & FLAG_FINAL) !== 0 };
+}
+
+/** Opens one whole frame (header and ciphertext), or throws INTEGRITY_FAILURE naming it. */
+export function openFrame(key: Buffer, sessionId: string, frame: number, bytes: Buffer): Buffer {
+  const { final } = readFrameHeader(bytes, frame);
+  const nonce = bytes.subarray(5, 5 + NONCE_BYTES);
+  const tag = bytes.subarray(5 + NONCE_BYTES, FRAME_HEADER_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  decipher.setAAD(Buffer.from(frameContext(sessionId, frame, final), 'utf8'));
+  decipher.setAuthTag(tag);
+  try {
+    return Buffer.concat([decipher.update(bytes.subarray(FRAME_HEADER_BYTES)), decipher.final()]);
+  } catch {
+    // GCM cannot say why: another key, another session, or altered bytes all look the same.
+    throw recordingCorrupt(
+      `recording frame ${frame} failed authentication (wrong key or session, or altered)`,
+      frame,
+    );
+  }
+}

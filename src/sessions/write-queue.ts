@@ -1,0 +1,140 @@
+import type { TesseraError } from '../errors.ts';
+import { FRAME_TEXT_BYTES, type FrameWriter } from './frame-writer.ts';
+import { ioErrorCode, recordingUnavailable } from './recording-errors.ts';
+
+/**
+ * Lines of a recording on their way to disk. Appending never waits: a frame goes out as soon as
+ * a frame's worth is buffered, and everything is synced at least once per interval (one sync per
+ * interval however much is written). One write runs at a time, in order.
+ */
+export interface WriteQueue {
+  append(line: Buffer): void;
+  /** Writes and syncs what is buffered now. */
+  flush(): Promise<void>;
+  /** Writes the rest as the final frame, syncs and closes the file. */
+  end(): Promise<void>;
+  /** Appended but not yet written. */
+  readonly bufferedBytes: number;
+  readonly failure: TesseraError | null;
+}
+
+export interface WriteQueueOptions {
+  readonly writer: FrameWriter;
+  readonly flushIntervalMs: number;
+  /** Called once, on the first failed write or sync. */
+  readonly onFailure: (error: TesseraError) => void;
+}
+
+export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
+  const { writer, flushIntervalMs } = options;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let inFlightBytes = 0;
+  let queue: Promise<void> = Promise.resolve();
+  let flushQueued = false;
+  let syncWanted = false;
+  let ending = false;
+  // Armed while appended data is not yet on disk: the interval is a promise about durability.
+  let deadline: NodeJS.Timeout | null = null;
+  let failure: TesseraError | null = null;
+
+  const takePending = (): Buffer => {
+    const text = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return text;
+  };
+
+  const clearDeadline = (): void => {
+    if (deadline !== null) clearTimeout(deadline);
+    deadline = null;
+  };
+
+  const fail = (error: unknown): void => {
+    if (failure !== null) return;
+    const reason = recordingUnavailable(
+      `session recording stopped: write failed (${ioErrorCode(error)})`,
+      error,
+    );
+    failure = reason;
+    clearDeadline();
+    takePending();
+    queueMicrotask(() => options.onFailure(reason));
+  };
+
+  const runFlush = async (): Promise<void> => {
+    const sync = syncWanted;
+    flushQueued = false;
+    syncWanted = false;
+    if (failure !== null) return;
+    const text = takePending();
+    inFlightBytes += text.length;
+    try {
+      await writer.write(text, false);
+      if (sync) await writer.sync();
+    } catch (error) {
+      fail(error);
+    } finally {
+      inFlightBytes -= text.length;
+    }
+    if (pendingBytes >= FRAME_TEXT_BYTES && !ending) queueFlush(false);
+  };
+
+  const queueFlush = (sync: boolean): void => {
+    if (failure !== null) return;
+    syncWanted ||= sync;
+    if (flushQueued) return;
+    flushQueued = true;
+    queue = queue.then(runFlush);
+  };
+
+  const onDeadline = (): void => {
+    deadline = null;
+    queueFlush(true);
+  };
+
+  const drain = async (): Promise<void> => {
+    for (let settled = queue; ; settled = queue) {
+      await settled;
+      if (settled === queue) return;
+    }
+  };
+
+  return {
+    append(line) {
+      if (failure !== null || ending) return;
+      pending.push(line);
+      pendingBytes += line.length;
+      deadline ??= setTimeout(onDeadline, flushIntervalMs).unref();
+      if (pendingBytes >= FRAME_TEXT_BYTES) queueFlush(false);
+    },
+
+    async flush() {
+      if (!ending) queueFlush(true);
+      await drain();
+      if (failure !== null) throw failure;
+    },
+
+    async end() {
+      ending = true;
+      clearDeadline();
+      await drain();
+      if (failure === null) {
+        await writer
+          .write(takePending(), true)
+          .then(() => writer.sync())
+          .catch(fail);
+      }
+      await writer.close().catch(fail);
+      if (failure !== null) throw failure;
+    },
+
+    get bufferedBytes() {
+      return pendingBytes + inFlightBytes;
+    },
+
+    get failure() {
+      return failure;
+    },
+  };
+}

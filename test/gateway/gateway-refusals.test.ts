@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { useSshd } from '../support/sshd.ts';
+import {
+  auditEvents,
+  eventually,
+  gatewayUser,
+  type Harness,
+  keyPair,
+  linuxAccount,
+  runClient,
+  sshOptions,
+  sshThrough,
+  startHarness,
+  unique,
+} from './support.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** What the client printed, without OpenSSH's own notices. */
+const said = (stderr: string) =>
+  stderr
+    .split('\n')
+    .map((line) => line.replace(/\r$/, ''))
+    .filter((line) => line.startsWith('tessera:'))
+    .join('\n');
+
+describe('ssh gateway: refusals', () => {
+  const sshd = useSshd();
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h?.stop());
+
+  const passwordAccount = async (
+    user: string,
+    extra: { hostKey?: string; permissions?: string[] } = {},
+  ) => {
+    const password = `Pw-${randomBytes(12).toString('base64url')}`;
+    const linux = await sshd().createUser('tgr', { password });
+    const account = await linuxAccount(h, sshd(), {
+      user,
+      secret: password,
+      secretType: 'password',
+      linuxUser: linux.name,
+      ...extra,
+    });
+    return { ...account, linux: linux.name, password };
+  };
+
+  it('refuses a target whose host key changed, before sending the credential', async () => {
+    const user = await gatewayUser(h);
+    const other = await keyPair(h.dir, unique('other-host-'));
+    const { login, linux } = await passwordAccount(user.name, { hostKey: other.publicKey });
+
+    const result = await sshThrough(h, user.key.file, login, { command: 'echo should-not-run' });
+    assert.notEqual(result.code, 0);
+    assert.equal(result.stdout, '');
+    assert.match(said(result.stderr), /tessera: target host key changed/);
+    assert.doesNotMatch(sshd().readLog(), new RegExp(`(Accepted|Failed) password for ${linux}`));
+
+    const refusals = await auditEvents(h, 'session.refuse');
+    const refusal = refusals.find((e) => e.object_name?.endsWith(`/${linux}`));
+    assert.equal(refusal?.outcome, 'denied');
+    assert.equal(refusal?.details.why, 'host-key-changed');
+    assert.equal(refusal?.actor_name, user.name);
+  });
+
+  it('answers a user without permission exactly as for an account that does not exist', async () => {
+    const user = await gatewayUser(h);
+    const { login } = await passwordAccount(user.name, { permissions: ['list'] });
+
+    const forbidden = await sshThrough(h, user.key.file, login, { command: 'true' });
+    const missing = await sshThrough(h, user.key.file, `nobody@${unique('nosuch')}`, {
+      command: 'true',
+    });
+    assert.equal(forbidden.code, 1);
+    assert.equal(missing.code, 1);
+    assert.equal(said(forbidden.stderr), 'tessera: no such account, or you may not connect to it');
+    assert.equal(said(forbidden.stderr), said(missing.stderr));
+
+    const refusals = await auditEvents(h, 'session.refuse');
+    const whys = refusals.filter((e) => e.actor_name === user.name).map((e) => e.details.why);
+    assert.deepEqual(whys, ['no-permission', 'unknown-account']);
+  });
+
+  it('refuses a key nobody registered without saying more', async () => {
+    const user = await gatewayUser(h);
+    const { login } = await passwordAccount(user.name);
+    const stranger = await keyPair(h.dir, unique('stranger-'));
+    const result = await sshThrough(h, stranger.file, login, { command: 'true' });
+    assert.equal(result.code, 255);
+    assert.match(result.stderr, /Permission denied \(publickey\)/);
+    assert.doesNotMatch(result.stderr, /tessera:/);
+    const failed = await eventually(async () => {
+      const events = await auditEvents(h, 'auth.ssh');
+      return events.find((e) => e.outcome === 'failure' && e.details.login === login);
+    });
+    assert.equal(failed.details.unknownKeys, 1);
+  });
+
+  it('refuses port forwarding by default and audits the attempt', async () => {
+    const user = await gatewayUser(h);
+    const { login, linux } = await passwordAccount(user.name);
+    const args = [
+      ...sshOptions(h, user.key.file),
+      '-W',
+      `127.0.0.1:${sshd().port}`,
+      '-p',
+      String(h.gateway.port),
+      `${login}@127.0.0.1`,
+    ];
+    const result = await runClient('ssh', args);
+    assert.equal(result.code, 255);
+    assert.match(result.stderr, /open failed/);
+
+    const refused = await auditEvents(h, 'session.forward.refuse');
+    const attempt = refused.find((e) => e.object_name?.endsWith(`/${linux}`));
+    assert.equal(attempt?.details.feature, 'local-forwarding');
+    assert.equal(attempt?.details.port, sshd().port);
+    assert.equal(attempt?.outcome, 'denied');
+  });
+
+  it('refuses X11 forwarding, audits the attempt, and still runs the command', async () => {
+    const user = await gatewayUser(h);
+    const { login, linux } = await passwordAccount(user.name);
+    const result = await sshThrough(h, user.key.file, login, {
+      args: ['-Y', '-o', 'XAuthLocation=/nonexistent'],
+      command: 'echo ran; echo "display=[$DISPLAY]"',
+      env: { DISPLAY: ':99' },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'ran\ndisplay=[]\n');
+    const refused = await eventually(async () => {
+      const events = await auditEvents(h, 'session.forward.refuse');
+      return events.find((e) => e.object_name?.endsWith(`/${linux}`));
+    });
+    assert.equal(refused.details.feature, 'x11');
+  });
+
+  it('refuses a session when the recordings folder is read-only, and says why', async (t) => {
+    const user = await gatewayUser(h);
+    const { login, linux } = await passwordAccount(user.name);
+    const folder = path.join(h.server.dataDir, 'recordings');
+    mkdirSync(folder, { recursive: true });
+    try {
+      await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', folder]);
+    } catch {
+      t.skip('cannot mount a read-only folder here');
+      return;
+    }
+    try {
+      const result = await sshThrough(h, user.key.file, login, { command: 'echo unrecorded' });
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.match(said(result.stderr), /cannot be recorded.*refused/);
+    } finally {
+      await execFileAsync('umount', [folder]);
+    }
+    const refusals = await auditEvents(h, 'session.refuse');
+    const refusal = refusals.find((e) => e.object_name?.endsWith(`/${linux}`));
+    assert.equal(refusal?.details.why, 'recording-unavailable');
+    // Nothing ran unrecorded.
+    assert.doesNotMatch(sshd().readLog(), new RegExp(`Starting session: command for ${linux}`));
+  });
+});

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import ssh2 from 'ssh2';
+import { useSshd } from '../support/sshd.ts';
+import {
+  auditEvents,
+  eventually,
+  gatewayUser,
+  type Harness,
+  linuxAccount,
+  sshThrough,
+  startHarness,
+} from './support.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** Connects an ssh2 client to the gateway; resolves once authenticated. */
+function connect(
+  h: Harness,
+  config: ssh2.ConnectConfig,
+  onPrompt?: (prompts: ssh2.Prompt[]) => string[],
+) {
+  const client = new ssh2.Client();
+  if (onPrompt !== undefined) {
+    client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(onPrompt(prompts)));
+  }
+  return new Promise<ssh2.Client>((resolve, reject) => {
+    client.on('ready', () => resolve(client)).on('error', reject);
+    client.connect({
+      host: '127.0.0.1',
+      port: h.gateway.port,
+      hostVerifier: () => true,
+      ...config,
+    });
+  });
+}
+
+describe('ssh gateway: failures of clients, targets and disks', () => {
+  const sshd = useSshd();
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ passwordLogin: true });
+  });
+  after(() => h?.stop());
+
+  const account = async () => {
+    const password = `Pw-${randomBytes(12).toString('base64url')}`;
+    const linux = await sshd().createUser('tgx', { password });
+    const user = await gatewayUser(h);
+    const { login } = await linuxAccount(h, sshd(), {
+      user: user.name,
+      secret: password,
+      secretType: 'password',
+      linuxUser: linux.name,
+    });
+    return { user, login, linux: linux.name, password };
+  };
+
+  it('ends a session whose recording fails midway (disk full) and says why', async (t) => {
+    const { user, login } = await account();
+    const folder = path.join(h.server.dataDir, 'recordings');
+    mkdirSync(folder, { recursive: true });
+    try {
+      await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', folder]);
+    } catch {
+      t.skip('cannot mount a small folder here');
+      return;
+    }
+    try {
+      const result = await sshThrough(h, user.key.file, login, {
+        command: 'head -c 2000000 /dev/urandom | base64; sleep 5; echo survived',
+      });
+      assert.notEqual(result.code, 0);
+      assert.doesNotMatch(result.stdout, /survived/);
+      assert.match(result.stderr, /the recording failed, so the session has ended/);
+      const end = await eventually(async () => {
+        const ends = await auditEvents(h, 'session.end');
+        return ends.find((e) => e.actor_name === user.name);
+      });
+      assert.equal(end.details.reason, 'recording failed');
+      assert.equal(end.details.state, 'ended_abnormally');
+    } finally {
+      await execFileAsync('umount', [folder]);
+    }
+  });
+
+  it('delivers interleaved stdout and stderr intact to a client that reads slowly', async () => {
+    // ssh2 1.17 can resend a stale stdout chunk, or starve stderr, when both wait for the
+    // client's window; the gateway writes one chunk at a time to keep clear of that. This pins
+    // the outcome: every byte once and in order, and every stderr line.
+    const { user, login } = await account();
+    const script = [
+      'head -c 3000000 /dev/urandom > blob',
+      'for i in $(seq 1 100); do dd if=blob bs=30000 skip=$((i-1)) count=1 2>/dev/null; echo "err$i" >&2; done',
+      'sha256sum blob >&2; rm blob',
+    ].join('; ');
+    const result = await sshThrough(h, user.key.file, login, {
+      command: script,
+      slowReadMs: 2,
+      timeoutMs: 60_000,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const digest = createHash('sha256').update(result.stdoutBytes).digest('hex');
+    assert.equal(result.stdoutBytes.length, 3_000_000);
+    assert.match(result.stderr, new RegExp(`^${digest}  blob$`, 'm'));
+    for (let i = 1; i <= 100; i++) assert.match(result.stderr, new RegExp(`^err${i}$`, 'm'));
+  });
+
+  it('survives garbage and half-finished handshakes, and keeps serving', async () => {
+    const { user, login } = await account();
+    for (const bytes of [
+      randomBytes(4096),
+      Buffer.concat([Buffer.from('SSH-2.0-x\r\n'), randomBytes(8192)]),
+    ]) {
+      const socket = createConnection({ host: '127.0.0.1', port: h.gateway.port });
+      socket.on('error', () => undefined);
+      socket.write(bytes);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+    }
+    const result = await sshThrough(h, user.key.file, login, { command: 'echo alive' });
+    assert.equal(result.stdout, 'alive\n');
+  });
+
+  it('ends an sftp session whose stream is not sftp, rather than pass what it cannot log', async () => {
+    const { user, login } = await account();
+    const client = await connect(h, { username: login, privateKey: readFileSync(user.key.file) });
+    const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+      client.subsys('sftp', (error, opened) => (error ? reject(error) : resolve(opened))),
+    );
+    channel.on('data', () => undefined);
+    channel.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01, 0x02]));
+    await new Promise<void>((resolve) => client.on('close', () => resolve()));
+    const end = await eventually(async () => {
+      const ends = await auditEvents(h, 'session.end');
+      return ends.find((e) => e.actor_name === user.name);
+    });
+    assert.equal(end.details.reason, 'sftp stream not understood');
+  });
+
+  it('lets a user in with their Tessera password (keyboard-interactive), through the throttle', async () => {
+    const { login } = await account();
+    const name = `kb-${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(9).toString('base64url')}`;
+    await h.server.api('POST', '/v1/users', { body: { name, role: 'user', password } });
+    const safe = (
+      await h.server.services.accounts.find({
+        target: login.split('@')[1] ?? '',
+        username: login.split('@')[0] ?? '',
+      })
+    ).safe;
+    await h.server.api('PUT', `/v1/safes/${safe}/members/${name}`, {
+      body: { permissions: ['use'] },
+    });
+
+    const answers = (secret: string) => (prompts: ssh2.Prompt[]) =>
+      prompts.map((p) => (p.echo === true ? name : secret));
+    await assert.rejects(
+      connect(
+        h,
+        { username: login, tryKeyboard: true, authHandler: ['keyboard-interactive'] },
+        answers('wrong'),
+      ),
+    );
+    const client = await connect(
+      h,
+      { username: login, tryKeyboard: true, authHandler: ['keyboard-interactive'] },
+      answers(password),
+    );
+    const output = await new Promise<string>((resolve, reject) => {
+      client.exec('echo by-password', (error, channel) => {
+        if (error) return reject(error);
+        let text = '';
+        channel.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        channel.on('close', () => resolve(text));
+      });
+    });
+    client.end();
+    assert.equal(output, 'by-password\n');
+    const logins = (await auditEvents(h, 'auth.login')).filter((e) => e.actor_name === name);
+    assert.deepEqual(
+      logins.map((e) => e.outcome),
+      ['failure', 'success'],
+    );
+    // The token a login issues is of no use to the gateway: none is left live.
+    const live = await h.server.services.store.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .select('tokens.id')
+      .where('users.name', '=', name)
+      .where('tokens.revoked_at', 'is', null)
+      .execute();
+    assert.equal(live.length, 0);
+    assert.ok(!h.logText().includes(password));
+  });
+});

@@ -1,0 +1,374 @@
+/**
+ * The gateway under test, started by the server itself (ServerOptions.gateway) in dev mode on
+ * SQLite and a free loopback port. Targets are a real throw-away sshd; clients are the real
+ * OpenSSH `ssh`, `scp` and `sftp`, with keys made by `ssh-keygen` in a temporary folder.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { type AccountService, createAccountService } from '../../src/accounts/account-service.ts';
+import { createTargetService, type TargetService } from '../../src/accounts/targets.ts';
+import type { RequestContext } from '../../src/audit/event.ts';
+import { createLinuxConnector } from '../../src/connectors/linux.ts';
+import { createConnectors } from '../../src/connectors/platforms.ts';
+import {
+  DEFAULT_GATEWAY_CONFIG,
+  type GatewayServices,
+  type RunningGateway,
+} from '../../src/gateway/gateway.ts';
+import type { Principal } from '../../src/identity/principal.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startServer } from '../../src/server.ts';
+import type { Services } from '../../src/services.ts';
+import type { Sshd } from '../support/sshd.ts';
+import { createScratchDatabase, type StoreKind } from '../support/stores.ts';
+
+const execFileAsync = promisify(execFile);
+const CLIENT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+export interface Harness {
+  /** The server, as the core tests see one. */
+  readonly server: {
+    readonly services: Services;
+    readonly dataDir: string;
+    readonly rootToken: string;
+    readonly url: string;
+    api: Harness['api'];
+    logText(): string;
+  };
+  /**
+   * Target and account services that know the `linux` platform. The server does not list it
+   * among its platforms yet (the integrator adds it); until then targets and accounts for the
+   * gateway are made through these, then read by the server's own services like any other.
+   */
+  readonly linux: { targets: TargetService; accounts: AccountService };
+  readonly gateway: RunningGateway;
+  readonly services: GatewayServices;
+  /** The folder of client keys and known_hosts files, removed at stop. */
+  readonly dir: string;
+  /** Calls the API: status, JSON body (when JSON) and the text as sent. */
+  api<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown },
+  ): Promise<{ status: number; body: T; text: string }>;
+  readonly apiUrl: string;
+  /** Everything the server logged. */
+  logText(): string;
+  /** Stops the server; its data and the client keys are kept when `keepData` (a restart follows). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/**
+ * A real Tessera started through `startServer`, in dev mode (SQLite, or a scratch PostgreSQL
+ * database), with the SSH gateway on a free loopback port. `dataDir` and `rootToken` restart
+ * one on the SQLite data of an earlier one.
+ */
+export async function startHarness(
+  options: {
+    passwordLogin?: boolean;
+    dataDir?: string;
+    rootToken?: string;
+    store?: StoreKind;
+  } = {},
+): Promise<Harness> {
+  const database = options.store === 'postgres' ? await createScratchDatabase('tessera_gw') : null;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'tessera-gw-data-')));
+  const rootToken = options.rootToken ?? `tsr_${randomBytes(24).toString('base64url')}`;
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => lines.push(line) },
+  });
+  const running = await startServer(
+    {
+      dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      databaseUrl: database?.url ?? null,
+      dev: true,
+      devRootToken: rootToken,
+      schedulerIntervalMs: 3_600_000,
+      checkpointIntervalMs: 60_000,
+    },
+    {
+      logger,
+      banner: () => undefined,
+      gateway: {
+        ...DEFAULT_GATEWAY_CONFIG,
+        port: 0,
+        passwordLogin: options.passwordLogin ?? false,
+      },
+    },
+  );
+  const gateway = running.gateway;
+  if (gateway === null) throw new Error('the gateway did not start');
+  const { store, audit, clock, policies, access, versions } = running.services;
+  const dir = await mkdtemp(path.join(tmpdir(), 'tessera-gw-'));
+  const connectors = new Map([...createConnectors(), ['linux', createLinuxConnector()]]);
+  const linux = {
+    targets: createTargetService({ store, audit, clock, connectors }),
+    accounts: createAccountService({ store, audit, access, policies, versions, clock, connectors }),
+  };
+  const api: Harness['api'] = async (method, route, { token = rootToken, body } = {}) => {
+    const headers: Record<string, string> = {};
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(running.url + route, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    const json = response.headers.get('content-type')?.startsWith('application/json') === true;
+    return { status: response.status, body: json && text !== '' ? JSON.parse(text) : {}, text };
+  };
+  const logText = () => lines.join('');
+
+  return {
+    server: { services: running.services, dataDir, rootToken, url: running.url, api, logText },
+    linux,
+    gateway,
+    services: running.services.gateway,
+    dir,
+    api,
+    apiUrl: running.url,
+    logText,
+    async stop({ keepData = false } = {}) {
+      await running.close();
+      if (keepData) return;
+      await rm(dir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
+      await database?.drop();
+    },
+  };
+}
+
+/** A fresh Ed25519 key pair made by ssh-keygen: the private key's file and the public line. */
+export async function keyPair(
+  dir: string,
+  name: string,
+): Promise<{ file: string; publicKey: string; privateKey: string }> {
+  const file = path.join(dir, name);
+  await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], {
+    env: CLIENT_ENV,
+  });
+  return {
+    file,
+    publicKey: (await readFile(`${file}.pub`, 'utf8')).trim(),
+    privateKey: await readFile(file, 'utf8'),
+  };
+}
+
+const ADMIN_CONTEXT: RequestContext = {
+  actor: { id: null, name: 'admin' },
+  source: '127.0.0.1',
+  requestId: null,
+};
+
+async function adminPrincipal(h: Harness): Promise<Principal> {
+  const admin = await h.server.services.users.findByName('admin');
+  if (admin === null) throw new Error('no admin');
+  return { userId: admin.id, name: admin.name, role: 'admin', tokenId: 'test' };
+}
+
+export const unique = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
+
+/** A Tessera user with a token and a registered key for the gateway. */
+export async function gatewayUser(
+  h: Harness,
+  role: 'admin' | 'auditor' | 'user' = 'user',
+): Promise<{ name: string; token: string; key: { file: string; publicKey: string } }> {
+  const name = unique('gu-');
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  const created = await h.server.api('POST', '/v1/users', { body: { name, role, password } });
+  if (created.status !== 201) throw new Error(`user: ${JSON.stringify(created.body)}`);
+  const login = await h.server.api<{ token: string }>('POST', '/v1/auth/login', {
+    token: null,
+    body: { user: name, password },
+  });
+  const key = await keyPair(h.dir, name);
+  const added = await h.api('POST', '/v1/users/me/ssh-keys', {
+    token: login.body.token,
+    body: { publicKey: key.publicKey },
+  });
+  if (added.status !== 201) throw new Error(`key: ${added.text}`);
+  return { name, token: login.body.token, key };
+}
+
+/**
+ * A Linux target for the test sshd, with its host key pinned (or another one, to play a changed
+ * key), a safe the user may `use`, and the account onboarded with its secret.
+ */
+export async function linuxAccount(
+  h: Harness,
+  sshd: Sshd,
+  options: {
+    user: string;
+    secret: string;
+    secretType: 'password' | 'ssh-key';
+    linuxUser: string;
+    hostKey?: string;
+    policy?: string;
+    permissions?: string[];
+  },
+): Promise<{ target: string; login: string }> {
+  const target = unique('web');
+  const safe = unique('safe');
+  const check = (what: string, r: { status: number; body: unknown }, ok: number) => {
+    if (r.status !== ok) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  };
+  await h.linux.targets.create(ADMIN_CONTEXT, {
+    name: target,
+    platform: 'linux',
+    host: sshd.host,
+    port: sshd.port,
+    options: { hostKey: options.hostKey ?? sshd.hostKey },
+  });
+  check('safe', await h.server.api('POST', '/v1/safes', { body: { name: safe } }), 201);
+  check(
+    'member',
+    await h.server.api('PUT', `/v1/safes/${safe}/members/${options.user}`, {
+      body: { permissions: options.permissions ?? ['list', 'use'] },
+    }),
+    200,
+  );
+  await h.linux.accounts.onboard(ADMIN_CONTEXT, await adminPrincipal(h), {
+    target,
+    username: options.linuxUser,
+    safe,
+    secret: options.secret,
+    secretType: options.secretType,
+    policy: options.policy,
+  });
+  return { target, login: `${options.linuxUser}@${target}` };
+}
+
+export interface SshResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stdoutBytes: Buffer;
+  readonly stderr: string;
+}
+
+/** The OpenSSH options every test client uses against the gateway. */
+export function sshOptions(h: Harness, keyFile: string): string[] {
+  return [
+    '-F',
+    '/dev/null',
+    '-o',
+    `UserKnownHostsFile=${path.join(h.dir, 'known_hosts')}`,
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-i',
+    keyFile,
+  ];
+}
+
+/** Runs a real OpenSSH client (`ssh`, `scp`, `sftp`) and collects what it printed. */
+export function runClient(
+  program: 'ssh' | 'scp' | 'sftp',
+  args: string[],
+  options: {
+    input?: string | Buffer;
+    timeoutMs?: number;
+    onStdout?: (text: string) => void;
+    /** Reads stdout slowly, pausing this long after every chunk, so the client falls behind. */
+    slowReadMs?: number;
+    env?: Record<string, string>;
+  } = {},
+): Promise<SshResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...CLIENT_ENV, ...options.env };
+    const child = spawn(program, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const live = new TextDecoder();
+    let shown = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    // Bytes are kept and decoded at the end: a character may come in two chunks.
+    child.stdout.on('data', (chunk: Buffer) => {
+      out.push(chunk);
+      shown += live.decode(chunk, { stream: true });
+      options.onStdout?.(shown);
+      if (options.slowReadMs !== undefined) {
+        child.stdout.pause();
+        setTimeout(() => child.stdout.resume(), options.slowReadMs);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8');
+      resolve({ code, stdout: text(out), stdoutBytes: Buffer.concat(out), stderr: text(err) });
+    });
+    child.stdin.on('error', () => undefined);
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+/** `ssh` through the gateway as `login`, with the user's key, running `command` if given. */
+export function sshThrough(
+  h: Harness,
+  keyFile: string,
+  login: string,
+  extra: {
+    args?: string[];
+    command?: string;
+    input?: string;
+    onStdout?: (text: string) => void;
+    timeoutMs?: number;
+    slowReadMs?: number;
+    env?: Record<string, string>;
+  } = {},
+): Promise<SshResult> {
+  const { args: _, command: __, ...options } = extra;
+  const args = [
+    ...sshOptions(h, keyFile),
+    ...(extra.args ?? []),
+    '-p',
+    String(h.gateway.port),
+    `${login}@127.0.0.1`,
+    ...(extra.command === undefined ? [] : [extra.command]),
+  ];
+  return runClient('ssh', args, options);
+}
+
+/** Polls until `check` returns a value other than undefined. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Audit events of an action, newest last, straight from the store. */
+export async function auditEvents(h: Harness, action: string) {
+  const rows = await h.server.services.store.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('action', '=', action)
+    .orderBy('seq')
+    .execute();
+  return rows.map((row) => ({
+    ...row,
+    details: row.details === null ? {} : (JSON.parse(row.details) as Record<string, unknown>),
+  }));
+}
