@@ -10,11 +10,11 @@
  * first. TESSERA_BENCH_MIXED_PER_TARGET (default 4, the policy default) sets maxPerTarget.
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_POLICY_SETTINGS } from '../src/accounts/policies.ts';
+import { DEFAULT_POLICY_SETTINGS, MAX_PER_TARGET_LIMIT } from '../src/accounts/policies.ts';
 import type { Connector } from '../src/connectors/connector.ts';
 import { createConnectors } from '../src/connectors/platforms.ts';
 import { type RunningServer, startServer } from '../src/server.ts';
-import { apiClient } from './support/api.ts';
+import { type Api, apiClient } from './support/api.ts';
 import { bareRotateAll, type ItemOutcome, type RotationTiming } from './support/bare-rotation.ts';
 import { startCpuMeter } from './support/cpu-meter.ts';
 import { startLdapFleet } from './support/fleet-ldap.ts';
@@ -52,44 +52,74 @@ export const rotationMixed: Benchmark = {
   run,
 };
 
+interface Settings {
+  readonly sizes: readonly number[];
+  readonly maxPerTarget: number;
+  readonly connectors: ReadonlyMap<string, Connector>;
+}
+
 async function run(context: BenchContext): Promise<BenchReport> {
-  const sizes = parseSizes(process.env.TESSERA_BENCH_MIXED_SIZES ?? '500,5000');
-  const maxPerTarget = Number(process.env.TESSERA_BENCH_MIXED_PER_TARGET ?? DEFAULT_PER_TARGET);
   const connectors = createConnectors();
+  const settings: Settings = {
+    sizes: parseSizes(process.env.TESSERA_BENCH_MIXED_SIZES ?? '500,5000'),
+    maxPerTarget: parsePerTarget(process.env.TESSERA_BENCH_MIXED_PER_TARGET),
+    connectors,
+  };
   const platforms = PLATFORMS.filter((p) => connectors.has(p));
-  const tag = runTag();
 
   context.log(`starting ${platforms.join(', ')} targets`);
-  const fleets = await startFleets(platforms, tag);
+  const fleets = await startFleets(platforms, runTag());
   try {
-    const results: SizeResult[] = [];
-    let crash: CrashResult | null = null;
-    await withTessera(async (server, api) => {
-      await prepareTessera(api, fleets, maxPerTarget);
-      const onboarded = new Map<string, number>();
-      for (const [index, size] of sizes.entries()) {
-        await grow(fleets, size, context);
-        const tesseraFirst = index % 2 === 1; // alternate, so neither side always runs warm
-        const bare = tesseraFirst
-          ? null
-          : await bareSide(fleets, connectors, maxPerTarget, context);
-        if (index === 0) {
-          context.log(`crash run: ${size} accounts, Tessera killed half-way`);
-          crash = await crashRun(fleets, connectors, maxPerTarget, context.log);
-        }
-        await onboard(api, fleets, onboarded);
-        for (const fleet of fleets) onboarded.set(fleet.platform, fleet.accounts.length);
-        context.log(`${size} accounts: Tessera bulk run`);
-        const tessera = await tesseraSide(server, api);
-        const after = bare ?? (await bareSide(fleets, connectors, maxPerTarget, context));
-        results.push({ size, tessera, bare: after, counts: countsOf(fleets) });
-      }
-    });
-    return mixedReport({ results, crash, maxPerTarget, platforms });
+    const measured = await withTessera((server, api) =>
+      measureSizes(server, api, fleets, settings, context),
+    );
+    return mixedReport({ ...measured, maxPerTarget: settings.maxPerTarget, platforms });
   } finally {
     context.log('removing the targets and everything created on them');
     await Promise.allSettled(fleets.map((fleet) => fleet.close()));
   }
+}
+
+/** Each size in turn: the fleets grow, then both sides rotate every account once. */
+async function measureSizes(
+  server: RunningServer,
+  api: Api,
+  fleets: readonly Fleet[],
+  settings: Settings,
+  context: BenchContext,
+): Promise<{ results: SizeResult[]; crash: CrashResult | null }> {
+  const { connectors, maxPerTarget } = settings;
+  await prepareTessera(api, fleets, maxPerTarget);
+  const onboarded = new Map<string, number>();
+  const results: SizeResult[] = [];
+  let crash: CrashResult | null = null;
+  for (const [index, size] of settings.sizes.entries()) {
+    await grow(fleets, size, context);
+    // The sides take turns going first, so that neither always meets warm servers.
+    const bareFirst = index % 2 === 0;
+    const before = bareFirst ? await bareSide(fleets, settings, context) : null;
+    if (index === 0) {
+      context.log(`crash run: ${size} accounts, Tessera killed half-way`);
+      crash = await crashRun(fleets, connectors, maxPerTarget, context.log);
+    }
+    await onboard(api, fleets, onboarded);
+    for (const fleet of fleets) onboarded.set(fleet.platform, fleet.accounts.length);
+    context.log(`${size} accounts: Tessera bulk run`);
+    const tessera = await tesseraSide(server, api);
+    const bare = before ?? (await bareSide(fleets, settings, context));
+    results.push({ size, tessera, bare, counts: countsOf(fleets) });
+  }
+  return { results, crash };
+}
+
+function parsePerTarget(text: string | undefined): number {
+  const value = Number(text ?? DEFAULT_PER_TARGET);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PER_TARGET_LIMIT) {
+    throw new Error(
+      `TESSERA_BENCH_MIXED_PER_TARGET: a whole number from 1 to ${MAX_PER_TARGET_LIMIT}`,
+    );
+  }
+  return value;
 }
 
 function parseSizes(text: string): number[] {
@@ -130,22 +160,17 @@ function countsOf(fleets: readonly Fleet[]): Map<Platform, number> {
 
 async function bareSide(
   fleets: readonly Fleet[],
-  connectors: ReadonlyMap<string, Connector>,
-  maxPerTarget: number,
+  settings: Settings,
   context: BenchContext,
 ): Promise<RotationTiming> {
   const total = fleets.reduce((sum, fleet) => sum + fleet.accounts.length, 0);
   context.log(`${total} accounts: bare script`);
-  return bareRotateAll(fleets, connectors, {
-    secret: DEFAULT_POLICY_SETTINGS.secret,
-    maxPerTarget,
-  });
+  const policy = { secret: DEFAULT_POLICY_SETTINGS.secret, maxPerTarget: settings.maxPerTarget };
+  return bareRotateAll(fleets, settings.connectors, policy);
 }
 
-type Api = ReturnType<typeof apiClient>;
-
 /** A Tessera server in this process (SQLite store), as bench/rotation.ts runs it. */
-async function withTessera(work: (server: RunningServer, api: Api) => Promise<void>) {
+async function withTessera<T>(work: (server: RunningServer, api: Api) => Promise<T>): Promise<T> {
   const dir = tempDir('rotation-mixed');
   const rootToken = `tsr_${randomBytes(24).toString('base64url')}`;
   try {
@@ -163,7 +188,7 @@ async function withTessera(work: (server: RunningServer, api: Api) => Promise<vo
       { logger: quietLogger(), banner: () => {} },
     );
     try {
-      await work(server, apiClient(server.url, rootToken));
+      return await work(server, apiClient(server.url, rootToken));
     } finally {
       await server.close();
     }

@@ -11,6 +11,7 @@ import { auditVerify } from './audit-verify.ts';
 import { crashCheck } from './crash-check.ts';
 import { loginBurst } from './login-burst.ts';
 import { recording } from './recording.ts';
+import { rotationMixed } from './rotation-mixed.ts';
 import { rotation } from './rotation.ts';
 import { secretReadsPostgres, secretReadsSqlite } from './secret-reads.ts';
 import { secretWrites } from './secret-writes.ts';
@@ -27,6 +28,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   rotation,
   loginBurst,
   recording,
+  rotationMixed,
 ];
 
 const RESULTS_DIR = path.join(import.meta.dirname, 'results');

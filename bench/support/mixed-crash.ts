@@ -12,7 +12,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Connector } from '../../src/connectors/connector.ts';
 import { startServerProcess } from '../../test/support/server-process.ts';
-import { apiClient, inPool } from './api.ts';
+import { type Api, apiClient, inPool } from './api.ts';
 import { connectorAddress } from './bare-rotation.ts';
 import type { Fleet } from './mixed-fleet.ts';
 import {
@@ -142,7 +142,7 @@ async function waitUntil(condition: () => boolean): Promise<void> {
  * the vault's values, so that later onboarding starts from what the targets hold.
  */
 async function compareVault(
-  api: ReturnType<typeof apiClient>,
+  api: Api,
   fleets: readonly Fleet[],
   connectors: ReadonlyMap<string, Connector>,
 ) {

@@ -113,7 +113,11 @@ function notesOf(r: SizeResult, platforms: readonly Platform[]): string[] {
       const rate = rateOf(t, p);
       return `${p} done at ${rate.lastSeconds.toFixed(2)} s${rate.failed ? ` (${rate.failed} failed)` : ''}`;
     });
-    return `${r.size}: ${label} ${t.seconds.toFixed(2)} s, ${failedOf(t)} failed; ${parts.join(', ')}`;
+    const first = Math.min(...t.items.map((item) => item.finishedMs)) / 1000;
+    return (
+      `${r.size}: ${label} ${t.seconds.toFixed(2)} s, ${failedOf(t)} failed, first account done ` +
+      `at ${first.toFixed(2)} s; ${parts.join(', ')}`
+    );
   };
   const errors = [
     ...r.tessera.errors.map((e) => `Tessera: ${e}`),

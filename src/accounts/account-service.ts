@@ -3,7 +3,7 @@ import type { AccessDecision } from '../access/access-decision.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
-import type { Connector, SecretKind } from '../connectors/connector.ts';
+import type { Connector, SecretKind, TargetOptions } from '../connectors/connector.ts';
 import { notFound, TesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { nextRotationAt } from '../rotation/schedule.ts';
@@ -160,11 +160,35 @@ export function createAccountService(deps: {
     if (reconcile.id === self) {
       throw new TesseraError('VALIDATION_FAILED', 'an account cannot be its own reconcile account');
     }
+    if (self !== null) {
+      const account = await reload(store.db, self);
+      const target = await targetRow(targetId);
+      if (
+        sameLogin(
+          deps.connectors.get(target.platform),
+          target,
+          reconcile.username,
+          account.username,
+        )
+      ) {
+        throw new TesseraError(
+          'VALIDATION_FAILED',
+          `${account.ref} and its reconcile account ${reconcile.ref} are the same login`,
+        );
+      }
+    }
     if (reconcile.secretType !== 'password') {
       throw new TesseraError('VALIDATION_FAILED', 'a reconcile account must hold a password');
     }
     return reconcile;
   };
+
+  const targetRow = async (id: string) =>
+    store.db
+      .selectFrom('targets')
+      .select(['id', 'name', 'platform', 'host', 'port', 'options'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
 
   const findByRef = async (ref: { target: string; username: string }) => {
     const row = await store.db
@@ -192,7 +216,7 @@ export function createAccountService(deps: {
       await access.require(principal, 'account.create', safe.id);
       const target = await store.db
         .selectFrom('targets')
-        .select(['id', 'platform'])
+        .select(['id', 'name', 'platform', 'host', 'port', 'options'])
         .where('name', '=', input.target)
         .executeTakeFirst();
       if (target === undefined) throw notFound('target');
@@ -207,8 +231,17 @@ export function createAccountService(deps: {
           'give the current secret, or a reconcile account to set one',
         );
       }
-      if (input.secret !== undefined) {
-        checkSecretType(deps.connectors.get(target.platform), secretType, input.secret);
+      const connector = deps.connectors.get(target.platform);
+      checkSecretType(connector, secretType, input.secret);
+      const nameProblem = connector?.checkUsername?.(input.username) ?? null;
+      if (nameProblem !== null) {
+        throw new TesseraError('VALIDATION_FAILED', `${target.platform}: ${nameProblem}`);
+      }
+      if (reconcile !== null && sameLogin(connector, target, reconcile.username, input.username)) {
+        throw new TesseraError(
+          'VALIDATION_FAILED',
+          `${input.username} and its reconcile account ${reconcile.ref} are the same login`,
+        );
       }
       const secret = input.secret;
       const policy =
@@ -219,16 +252,23 @@ export function createAccountService(deps: {
       const now = clock.now();
       const id = randomUUID();
       await store.transaction(async (trx) => {
-        const existing = await trx
+        // One account per login: `app` and `app@%` on MariaDB, or one DN written two ways,
+        // would otherwise hold two values of one password in two safes.
+        const onTarget = await trx
           .selectFrom('accounts')
-          .select('id')
+          .select('username')
           .where('target_id', '=', target.id)
-          .where('username', '=', input.username)
-          .executeTakeFirst();
+          .execute();
+        const existing = onTarget.find((other) =>
+          sameLogin(connector, target, other.username, input.username),
+        );
         if (existing !== undefined) {
+          const same = existing.username === input.username;
           throw new TesseraError(
             'ALREADY_EXISTS',
-            `account ${input.target}/${input.username} already exists`,
+            same
+              ? `account ${input.target}/${input.username} already exists`
+              : `account ${input.target}/${existing.username} already covers ${input.username}`,
           );
         }
         await trx
@@ -357,10 +397,28 @@ export function createAccountService(deps: {
 const OPENSSH_PRIVATE_KEY =
   /^-----BEGIN OPENSSH PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END OPENSSH PRIVATE KEY-----\s*$/;
 
+/** Whether two account names reach one login on the target, as its connector tells. */
+function sameLogin(
+  connector: Connector | undefined,
+  target: { name?: string; host: string; port: number; options: string },
+  a: string,
+  b: string,
+): boolean {
+  if (a === b) return true;
+  if (connector?.sameAccount === undefined) return false;
+  const address = {
+    name: target.name ?? '',
+    host: target.host,
+    port: target.port,
+    options: JSON.parse(target.options) as TargetOptions,
+  };
+  return connector.sameAccount(address, a, b);
+}
+
 function checkSecretType(
   connector: Connector | undefined,
   secretType: SecretKind,
-  secret: string,
+  secret: string | undefined,
 ): void {
   if (secretType === 'password') return;
   if (connector === undefined || !connector.secretKinds.includes(secretType)) {
@@ -370,7 +428,7 @@ function checkSecretType(
       `${platform} does not rotate ${secretType} secrets`,
     );
   }
-  if (!OPENSSH_PRIVATE_KEY.test(secret)) {
+  if (secret !== undefined && !OPENSSH_PRIVATE_KEY.test(secret)) {
     throw new TesseraError(
       'VALIDATION_FAILED',
       'an ssh-key secret is an unencrypted private key in OpenSSH format',

@@ -18,7 +18,7 @@ export interface ServerFlags {
 
 export const DEFAULT_DATA_DIR = './.tessera';
 export const DEFAULT_LISTEN = '127.0.0.1:7200';
-/** Where a dev server's SSH gateway listens unless told otherwise; a real server needs a setting. */
+/** Where a dev server's SSH gateway listens unless told otherwise; others need a setting. */
 export const DEFAULT_SSH_LISTEN = '127.0.0.1:2222';
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 const SCHEDULER_INTERVAL_MS = 15_000;

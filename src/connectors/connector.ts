@@ -53,13 +53,15 @@ export interface ChangeRequest {
 }
 
 /**
- * After a new SSH key has been verified and promoted, the older keys Tessera placed for the
- * account are removed; keys Tessera did not place stay.
+ * After a new SSH key has been verified and promoted, the keys the vault held before it are
+ * removed, as is any other key Tessera placed for the account; keys Tessera never knew stay.
  */
 export interface RetireRequest {
   readonly account: string;
   /** The private key that stays; its public half is kept in `authorized_keys`. */
   readonly keep: string;
+  /** Private keys the vault held before `keep` (the onboarded one among them): removed. */
+  readonly superseded: readonly string[];
   readonly via: 'self' | 'reconcile';
   readonly logon: Credential;
 }
@@ -116,6 +118,14 @@ export interface Connector {
   readonly options: z.ZodType<TargetOptions>;
   /** The options as the API may show them: never a certificate or other bulky or secret text. */
   viewOptions(options: TargetOptions): Readonly<Record<string, string | number | boolean | null>>;
+  /**
+   * Whether two account names may reach the same login on the target (MariaDB `app` and
+   * `app@%`; an LDAP DN written two ways). Tessera keeps one account per login, and never lets
+   * an account be its own reconcile account under another name. Exact equality when left out.
+   */
+  sameAccount?(target: TargetAddress, a: string, b: string): boolean;
+  /** Why a name can never be an account on this platform (checked at onboarding), or null. */
+  checkUsername?(username: string): string | null;
   /** Logs in with the credential and reports whether it works. Never throws for a bad secret. */
   verify(target: TargetAddress, credential: Credential): Promise<VerifyOutcome>;
   /** Sets the account's secret on the target. */

@@ -13,9 +13,11 @@ import type {
   Credential,
   PlatformSecretRules,
   TargetAddress,
+  TargetOptions,
   VerifyOutcome,
 } from './connector.ts';
 import { discoverPrivileged } from './ldap-discovery.ts';
+import { parseDn } from './ldap-dn.ts';
 import { ldapOptionsSchema, ldapOptionsView, ldapSettings } from './ldap-options.ts';
 import {
   closeSession,
@@ -61,6 +63,7 @@ export function createLdapConnector(): Connector {
     secretKinds: ['password'],
     options: ldapOptionsSchema,
     viewOptions: ldapOptionsView,
+    sameAccount: (target, a, b) => sameEntry(a, b, userAttributeOf(target.options)),
     verify,
     change,
     discover: discoverPrivileged,
@@ -217,4 +220,29 @@ function secretProblem(secret: string, what: string): string | undefined {
     return `the ${what} is longer than ${MAX_SECRET_BYTES} bytes`;
   }
   return undefined;
+}
+
+/**
+ * Whether two account names may name one entry: DNs compare without case or spacing, and a
+ * plain name matches a DN whose first pair is the user attribute with that value.
+ */
+function sameEntry(a: string, b: string, userAttribute: string): boolean {
+  const key = (name: string): string => {
+    const dn = parseDn(name);
+    if (dn === undefined || dn.length === 0) return `${userAttribute}=${name}`.toLowerCase();
+    return dn
+      .map((rdn) => rdn.map((pair) => `${pair.type}=${pair.value}`.toLowerCase()).join('+'))
+      .join(',');
+  };
+  const [first, second] = [key(a), key(b)];
+  if (first === second) return true;
+  // A plain name is only known by its first pair; a DN's place in the tree is not.
+  const leading = (text: string) => text.split(',')[0] ?? text;
+  const plain = (name: string) => (parseDn(name)?.length ?? 0) === 0;
+  return (plain(a) || plain(b)) && leading(first) === leading(second);
+}
+
+function userAttributeOf(options: TargetOptions): string {
+  const settings = ldapSettings(options);
+  return typeof settings === 'string' ? 'uid' : settings.userAttribute;
 }

@@ -77,8 +77,9 @@ export const APPEND_KEY_SCRIPT = [
 ].join('\n');
 
 /**
- * Rewrites `authorized_keys` keeping every line not marked `tessera-managed:`, every line that
- * holds the key read on standard input, and that key's line appended when no line holds it.
+ * Rewrites `authorized_keys` keeping the key on the first line of standard input (appended when
+ * no line holds it) and every line that is neither marked `tessera-managed:` nor holds one of the
+ * superseded keys named on the following lines of standard input.
  * The new file is written next to the old one and moved over it, so a reader never sees half.
  */
 export const RETIRE_KEYS_SCRIPT = [
@@ -87,18 +88,23 @@ export const RETIRE_KEYS_SCRIPT = [
   C_LOCALE,
   `cd || exit ${SCRIPT_EXIT.noHome}`,
   `[ -d .ssh ] || mkdir -m 700 .ssh || exit ${SCRIPT_EXIT.noSshDir}`,
-  `IFS= read -r keep || exit ${SCRIPT_EXIT.noInput}`,
   'f=.ssh/authorized_keys',
   `[ -e "$f" ] || : > "$f" || exit ${SCRIPT_EXIT.appendFailed}`,
   `t=$(mktemp .ssh/authorized_keys.tessera-XXXXXX) || exit ${SCRIPT_EXIT.tempFailed}`,
-  `printf '%s\\n' "$keep" | awk '
-NR == FNR { split($0, k, " "); blob = k[2]; keep = $0; next }
+  // Standard input always holds the kept line, so awk's first file is never empty.
+  `awk '
+NR == FNR {
+  split($0, k, " ")
+  if (FNR == 1) { blob = k[2]; keep = $0 } else if (k[2] != "") drop[k[2]] = 1
+  next
+}
 {
   for (i = 1; i <= NF; i++) if ($i == blob) { found = 1; print; next }
+  for (i = 1; i <= NF; i++) if ($i in drop) next
   if ($0 !~ /^#/ && NF >= 3 && index($NF, "tessera-managed:") == 1) next
   print
 }
-END { if (!found) print keep }
+END { if (blob == "") exit ${SCRIPT_EXIT.noInput}; if (!found) print keep }
 ' - "$f" > "$t" || { rm -f "$t"; exit ${SCRIPT_EXIT.replaceFailed}; }`,
   `chmod 600 "$t" && mv -f "$t" "$f" || { rm -f "$t"; exit ${SCRIPT_EXIT.replaceFailed}; }`,
 ].join('\n');

@@ -42,6 +42,7 @@ import {
   managedKeyLine,
   parsePrivateKey,
   parsePublicKeyLine,
+  publicKeyLine,
   sshFingerprint,
 } from './ssh-keys.ts';
 
@@ -93,6 +94,7 @@ export function createLinuxConnector(): Connector {
     secretKinds: ['password', 'ssh-key'],
     options: optionsSchema,
     viewOptions,
+    checkUsername,
     verify,
     change,
     retire,
@@ -127,6 +129,9 @@ async function verify(target: TargetAddress, credential: Credential): Promise<Ve
 // change
 
 async function change(target: TargetAddress, request: ChangeRequest): Promise<ChangeOutcome> {
+  // A name that can never be a Linux user fails every candidate alike: not a value's fault.
+  const nameProblem = checkUsername(request.account);
+  if (nameProblem !== null) return { kind: 'not-sent', reason: nameProblem };
   const problem = checkChangeRequest(request);
   if (problem) return { kind: 'rejected', reason: problem };
   if (request.secretKind === 'ssh-key') return changeKey(target, request);
@@ -134,10 +139,13 @@ async function change(target: TargetAddress, request: ChangeRequest): Promise<Ch
   return changePasswordReconcile(target, request);
 }
 
+function checkUsername(username: string): string | null {
+  return LINUX_USER_NAME.test(username)
+    ? null
+    : 'the account name is not a plain Linux user name ([a-z_][a-z0-9_-]*, at most 32)';
+}
+
 function checkChangeRequest(request: ChangeRequest): string | undefined {
-  if (!LINUX_USER_NAME.test(request.account)) {
-    return 'the account name is not a plain Linux user name ([a-z_][a-z0-9_-]*, at most 32)';
-  }
   if (request.secretKind === 'ssh-key') {
     const key = parsePrivateKey(request.newSecret);
     return typeof key === 'string' ? `the new key is unusable: ${key}` : undefined;
@@ -225,8 +233,14 @@ async function retire(target: TargetAddress, request: RetireRequest): Promise<Ch
   const key = parsePrivateKey(request.keep);
   if (typeof key === 'string')
     return { kind: 'rejected', reason: `the kept key is unusable: ${key}` };
-  const line = managedKeyLine(request.keep, request.account);
-  return runKeyScript(target, request, RETIRE_KEYS_SCRIPT, line, 'retire the older keys');
+  const superseded: string[] = [];
+  for (const old of request.superseded) {
+    const parsed = parsePrivateKey(old);
+    // A superseded value that is no key (never usable as one) has nothing to remove.
+    if (typeof parsed !== 'string') superseded.push(publicKeyLine(old));
+  }
+  const lines = [managedKeyLine(request.keep, request.account), ...superseded].join('\n');
+  return runKeyScript(target, request, RETIRE_KEYS_SCRIPT, lines, 'retire the older keys');
 }
 
 /** Runs a key script as the account: directly when it logs in itself, else through sudo. */

@@ -71,6 +71,11 @@ export function createMariadbConnector(settings: MariadbConnectorSettings = {}):
     secretKinds: ['password'],
     options: optionsSchema,
     viewOptions: (options) => tlsOptionsView(options),
+    sameAccount: (_target, a, b) => overlappingNames(a, b),
+    checkUsername: (username) => {
+      const parsed = parseAccountName(username);
+      return typeof parsed === 'string' ? parsed : null;
+    },
     verify: (target, credential) => verify(target, credential, timeouts),
     change: (target, request) => changePassword(target, request, timeouts),
     discover: (target, scanner) => discover(target, scanner, timeouts),
@@ -224,4 +229,14 @@ function parseGrant(line: string, row: AccountRow): Grant | undefined {
   // After the grantee come IDENTIFIED … (hashes hold no spaces) and the WITH options.
   const tail = line.slice(grantee >= 0 ? grantee + ` TO ${quoteRow(row)}`.length : to);
   return { privileges, object, grantOption: /\bWITH\b.*\bGRANT OPTION\b/.test(tail) };
+}
+
+/** `app` covers every `app@host` row, so it overlaps each of them; two rows overlap when equal. */
+function overlappingNames(a: string, b: string): boolean {
+  const first = parseAccountName(a);
+  const second = parseAccountName(b);
+  if (typeof first === 'string' || typeof second === 'string') return a === b;
+  if (first.user !== second.user) return false;
+  if (first.host === null || second.host === null) return true;
+  return first.host.toLowerCase() === second.host.toLowerCase();
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Account } from '../accounts/account.ts';
 import { accountEvent } from '../accounts/account-event.ts';
@@ -59,6 +60,8 @@ export interface RotationEngine {
 
 /** A rotation holds its account this long at most; a crashed node's lease simply runs out. */
 export const ROTATION_LEASE_MS = 2 * 60_000;
+/** How often a rotation waiting on its reconcile account's own rotation looks again. */
+const RECONCILE_WAIT_MS = 100;
 /** Candidates the target refused are discarded; after this many, the rotation fails. */
 export const MAX_CANDIDATES = 3;
 
@@ -162,7 +165,9 @@ export function createRotationEngine(deps: {
       await audit.appendInTx(trx, [event(ctx, account, 'account.rotate', 'success', details)]);
     });
     await store.durable();
-    if (account.secretType === 'ssh-key') await retireOldKeys(ctx, account, version);
+    if (account.secretType === 'ssh-key') {
+      await retireOldKeys(ctx, account, version, account.currentVersion);
+    }
   };
 
   /**
@@ -170,15 +175,31 @@ export function createRotationEngine(deps: {
    * `authorized_keys`. A failure leaves an extra key behind, never a missing one: it is audited,
    * and the next rotation's retire removes it.
    */
-  const retireOldKeys = async (ctx: RequestContext, account: Account, version: number) => {
+  const retireOldKeys = async (
+    ctx: RequestContext,
+    account: Account,
+    version: number,
+    supersededVersion: number | null,
+  ) => {
     const target = await targets.byId(account.targetId);
     const connector = connectorFor(target.platform);
     if (connector.retire === undefined) return;
-    const keep = (
-      await versions.read({ accountId: account.id, safeId: account.safeId }, version)
-    ).toString('utf8');
+    const at = { accountId: account.id, safeId: account.safeId };
+    const keep = (await versions.read(at, version)).toString('utf8');
+    // The key the vault held until now goes, the onboarded one included: a rotated key that
+    // still logs in would make rotation, and the end of a check-out, a pretence.
+    const superseded =
+      supersededVersion === null || supersededVersion === version
+        ? []
+        : [(await versions.read(at, supersededVersion)).toString('utf8')];
     const { via, logon } = await logonFor(account, keep, 'either');
-    const outcome = await connector.retire(target, { account: account.username, keep, via, logon });
+    const outcome = await connector.retire(target, {
+      account: account.username,
+      keep,
+      superseded,
+      via,
+      logon,
+    });
     if (outcome.kind === 'applied') return;
     logger.warn({ account: account.ref, reason: outcome.reason }, 'old keys were not removed');
     await audit.record(
@@ -194,11 +215,15 @@ export function createRotationEngine(deps: {
     account: Account,
     current: string | null,
     mode: 'either' | 'reconcile',
-  ): Promise<{ via: ChangeRequest['via']; logon: Credential }> => {
+  ): Promise<{ via: ChangeRequest['via']; logon: Credential; logonVersion: number | null }> => {
     if (account.reconcileAccountId !== null) {
       const reconcile = await accounts.reload(store.db, account.reconcileAccountId);
       const secret = await readCurrent(reconcile);
-      return { via: 'reconcile', logon: credentialOf(reconcile, secret) };
+      return {
+        via: 'reconcile',
+        logon: credentialOf(reconcile, secret),
+        logonVersion: reconcile.currentVersion,
+      };
     }
     if (mode === 'reconcile') {
       throw new TesseraError('CONFLICT', `${account.ref} has no reconcile account`);
@@ -207,7 +232,25 @@ export function createRotationEngine(deps: {
     return {
       via: 'self',
       logon: { username: account.username, secret: current, kind: account.secretType },
+      logonVersion: null,
     };
+  };
+
+  /**
+   * Whether the reconcile account's secret moved on since `version` was read: its own rotation
+   * ran meanwhile (a bulk run rotates it alongside the accounts it changes). Waits for one in
+   * flight to finish, so the caller can log on again with the value that now works.
+   */
+  const reconcileMoved = async (account: Account, version: number | null): Promise<boolean> => {
+    if (account.reconcileAccountId === null) return false;
+    // Counted in real waits, not by the clock, which a test may hold still.
+    for (let waits = 0; ; waits++) {
+      const reconcile = await accounts.reload(store.db, account.reconcileAccountId);
+      if (!reconcile.rotating || waits * RECONCILE_WAIT_MS >= ROTATION_LEASE_MS) {
+        return reconcile.currentVersion !== version;
+      }
+      await delay(RECONCILE_WAIT_MS);
+    }
   };
 
   const discard = async (ctx: RequestContext, account: Account, version: number, why: string) => {
@@ -290,6 +333,17 @@ export function createRotationEngine(deps: {
       });
       return true;
     }
+    if (account.currentVersion === null) {
+      // A first value set through the reconcile account: with nothing to fall back on, a value
+      // the target refuses was never applied, and the next pass reconciles afresh.
+      if (pendingWorks.kind === 'invalid') {
+        await discard(ctx, account, pendingVersion, 'the target does not hold it');
+        return false;
+      }
+      throw await fail(ctx, account, describeDrift(pendingWorks, pendingWorks), {
+        version: pendingVersion,
+      });
+    }
     const currentWorks = await login(target, account, await readCurrent(account));
     if (currentWorks.kind === 'valid') {
       await discard(ctx, account, pendingVersion, 'target still holds the current value');
@@ -347,7 +401,7 @@ export function createRotationEngine(deps: {
     for (let attempts = 1; attempts <= MAX_CANDIDATES; attempts++) {
       const current =
         account.currentVersion === null ? null : (await readCurrent(account)).toString('utf8');
-      const { via, logon } = await logonFor(account, current, mode);
+      const { via, logon, logonVersion } = await logonFor(account, current, mode);
       const candidate = generateCandidate(account.secretType, rules, account.ref);
       const version = await storePending(ctx, account, candidate, origin);
 
@@ -361,6 +415,7 @@ export function createRotationEngine(deps: {
       });
       if (outcome.kind === 'not-sent') {
         await discard(ctx, account, version, 'the change never reached the target');
+        if (via === 'reconcile' && (await reconcileMoved(account, logonVersion))) continue;
         throw await fail(ctx, account, outcome.reason, { version, via });
       }
       if (outcome.kind === 'rejected') {
@@ -494,6 +549,15 @@ export function createRotationEngine(deps: {
           eb.or([
             eb('accounts.rotation_lease_until', 'is', null),
             eb('accounts.rotation_lease_until', '<', now),
+          ]),
+        )
+        // One that could not be settled waits out the back-off like any failed rotation,
+        // instead of two failed logins on the target at every pass.
+        .where((eb) =>
+          eb.or([
+            eb('accounts.rotation_failures', '=', 0),
+            eb('accounts.next_rotation_at', 'is', null),
+            eb('accounts.next_rotation_at', '<=', now),
           ]),
         )
         .execute();

@@ -90,7 +90,9 @@ async function startServerProcess(
   existingDataDir?: string,
 ) {
   const dataDir = existingDataDir ?? (await mkdtemp(path.join(tmpdir(), 'tessera-cli-')));
+  // The SSH gateway stays off: dev mode would take port 2222, which parallel tests share.
   const args = ['server', ...flags, '--data-dir', dataDir, '--listen', '127.0.0.1:0'];
+  args.push('--ssh-listen', 'off');
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...BASE_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

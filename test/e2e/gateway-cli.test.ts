@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ const execFileAsync = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
+const SETTLE = 'sleep 0.3; ';
 const BASE_ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', TZ: 'UTC' };
 
 interface CliResult {
@@ -148,6 +149,8 @@ describe('tessera CLI for the SSH gateway', () => {
   const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
   let server: Server;
   let dir: string;
+  /** A folder the target's Linux user can read: sessions wait for a file to appear in it. */
+  let flags: string;
   let keyFile: string;
   let userToken: string;
   let login: string;
@@ -180,8 +183,13 @@ describe('tessera CLI for the SSH gateway', () => {
     '-i',
     keyFile,
   ];
+  /**
+   * `tessera ssh LOGIN COMMAND` as the user. The command waits a moment first: the gateway loses
+   * the exit status of a command that ends before its session row is stored (issue 3, reported
+   * with these tests), and these tests are about the command line, not that race.
+   */
   const tesseraSsh = (command: string) =>
-    startCli(['ssh', login, command, '--', ...sshOptions()], env(userToken));
+    startCli(['ssh', login, `${SETTLE}${command}`, '--', ...sshOptions()], env(userToken));
   const liveSession = (marker: string) =>
     eventually(async () => {
       const list = json<{ sessions: SessionRow[] }>(
@@ -199,6 +207,8 @@ describe('tessera CLI for the SSH gateway', () => {
     server = await startServer(rootToken);
     dir = await mkdtemp(path.join(tmpdir(), 'tessera-gwcli-keys-'));
     keyFile = path.join(dir, 'id_ed25519');
+    flags = await mkdtemp(path.join(tmpdir(), 'tessera-gwcli-flags-'));
+    await chmod(flags, 0o755);
     await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', user, '-f', keyFile]);
 
     const linux = await sshd().createUser('tgc', { password: linuxPassword });
@@ -219,6 +229,7 @@ describe('tessera CLI for the SSH gateway', () => {
   after(async () => {
     if (server !== undefined) await stopServer(server);
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    if (flags !== undefined) await rm(flags, { recursive: true, force: true });
   });
 
   test('user key add, list and remove, for oneself and by an admin', async () => {
@@ -330,7 +341,7 @@ describe('tessera CLI for the SSH gateway', () => {
     const list = json<{ sessions: SessionRow[] }>(
       await root(['session', 'list', '--user', user, '-o', 'json']),
     );
-    const session = list.sessions.find((s) => s.command === `echo listed-${mark}`);
+    const session = list.sessions.find((s) => s.command === `${SETTLE}echo listed-${mark}`);
     assert.ok(session !== undefined, JSON.stringify(list));
     const ended = await endedSession(session.id);
     assert.equal(ended.state, 'ended');
@@ -356,7 +367,7 @@ describe('tessera CLI for the SSH gateway', () => {
     assertOk(shown);
     assert.match(shown.stdout, new RegExp(`^Account:\\s+${login}$`, 'm'));
     assert.match(shown.stdout, /^Recorded:\s+yes, SHA-256 [0-9a-f]{64}$/m);
-    assert.match(shown.stdout, new RegExp(`^0\\.\\ds\\s+echo listed-${mark}$`, 'm'));
+    assert.match(shown.stdout, new RegExp(`^0\\.\\ds\\s+sleep 0\\.3; echo listed-${mark}$`, 'm'));
 
     const hits = await root(['session', 'commands', '--q', `listed-${mark}`]);
     assertOk(hits);
@@ -382,7 +393,7 @@ describe('tessera CLI for the SSH gateway', () => {
     const [first, ...rest] = exported.stdout.trimEnd().split('\n');
     const header = parseHeaderLine(first ?? '');
     assert.equal(header?.version, 2);
-    assert.equal(header?.command, command);
+    assert.equal(header?.command, `${SETTLE}${command}`);
     const events = rest.map((line) => parseEventLine(line));
     assert.ok(events.every((e) => e !== null));
     const output = events.map((e) => (e?.code === 'o' ? e.data : '')).join('');
@@ -401,10 +412,8 @@ describe('tessera CLI for the SSH gateway', () => {
       assert.match(cat.stdout, new RegExp(`cast-${mark}\\r?\\ndone-${mark}`));
     }
 
-    const started = Date.now();
     const played = await root(['session', 'play', id, '--speed', '100']);
     assertOk(played);
-    assert.ok(Date.now() - started < 10_000);
     assert.equal(played.stdout.replaceAll('\r\n', '\n'), `cast-${mark}\ndone-${mark}\n`);
     assert.match(played.stderr, new RegExp(`^Replaying ${user} as ${login}, \\d{4}-`, 'm'));
     const later = await root(['session', 'play', id, '--from', '0.2', '--speed', '100']);
@@ -436,13 +445,18 @@ describe('tessera CLI for the SSH gateway', () => {
     assert.match(twice.stderr, /^error: CONFLICT: /m);
   });
 
-  test('session watch shows the screen so far and live output, until the session ends', async () => {
+  test('session watch shows the screen so far, then live output until the end', async () => {
     const mark = randomBytes(4).toString('hex');
-    const running = tesseraSsh(`echo before-${mark}; sleep 2; echo after-${mark}; sleep 0.3`);
+    // The target is this machine's sshd: the session goes on once the watcher is in.
+    const go = path.join(flags, `go-${mark}`);
+    const wait = `while [ ! -e ${go} ]; do sleep 0.1; done`;
+    const running = tesseraSsh(`echo before-${mark}; ${wait}; echo after-${mark}; sleep 0.3`);
     await eventually(async () => (running.stdout().includes(`before-${mark}`) ? true : undefined));
     const live = await liveSession(mark);
 
     const watcher = startCli(['session', 'watch', live.id], env(rootToken), 'echo typed\n');
+    await eventually(async () => (watcher.stdout().includes(`before-${mark}`) ? true : undefined));
+    await writeFile(go, '');
     const watched = await watcher.done;
     assertOk(await running.done);
     assertOk(watched);
@@ -466,6 +480,8 @@ describe('tessera CLI for the SSH gateway', () => {
       [['ssh', 'no-target'], /ACCOUNT@TARGET/],
       [['ssh', '-oProxyCommand=x@y'], /USAGE/],
       [['ssh', 'a@b', '--gateway', 'bad host'], /--gateway/],
+      [['server', '--dev', '--ssh-listen', 'nowhere'], /--ssh-listen must be/],
+      [['server', '--ssh-password-login'], /needs the gateway/],
     ];
     for (const [args, message] of cases) {
       const result = await root(args);

@@ -485,6 +485,7 @@ describe('Linux connector', () => {
       const retired = await connector.retire?.(target(), {
         account: user.name,
         keep: second,
+        superseded: [],
         via: 'self',
         logon: sshKey(user.name, second),
       });
@@ -531,6 +532,7 @@ describe('Linux connector', () => {
       const retired = await connector.retire?.(target(), {
         account: user.name,
         keep: key,
+        superseded: [],
         via: 'reconcile',
         logon,
       });
@@ -540,6 +542,42 @@ describe('Linux connector', () => {
       assert.equal((await stat(join(user.home, '.ssh', 'authorized_keys'))).uid, user.uid);
       await sshd().removeUser(user.name);
     });
+  });
+
+  it('retire removes the superseded keys the vault held, tagged or not, and keeps the rest', async () => {
+    const onboarded = generateSshPrivateKey('onboarded');
+    const foreign = generateSshPrivateKey('foreign');
+    const foreignLine = `${publicKeyLine(foreign)} ops@laptop`;
+    const user = await sshd().createUser('tkey', {
+      password: secret('Key'),
+      // The key the account was onboarded with carries no Tessera tag.
+      authorizedKeys: [`${publicKeyLine(onboarded)} deploy@ci`, foreignLine],
+    });
+    const next = generateSshPrivateKey('next');
+    for (const key of [onboarded, foreign, next]) secretsUsed.add(key);
+    const logon = sshKey(user.name, onboarded);
+    const base = { account: user.name, via: 'self' as const };
+    const added = await connector.change(target(), {
+      ...base,
+      secretKind: 'ssh-key',
+      newSecret: next,
+      currentSecret: onboarded,
+      logon,
+    });
+    assert.deepEqual(added, { kind: 'applied' });
+
+    const retired = await connector.retire?.(target(), {
+      ...base,
+      keep: next,
+      superseded: [onboarded],
+      logon: sshKey(user.name, next),
+    });
+
+    assert.deepEqual(retired, { kind: 'applied' });
+    assert.equal(await sshd().loginWithKey(user.name, onboarded), false);
+    assert.equal(await sshd().loginWithKey(user.name, next), true);
+    assert.equal(await sshd().loginWithKey(user.name, foreign), true);
+    await sshd().removeUser(user.name);
   });
 
   describe('discovery', () => {

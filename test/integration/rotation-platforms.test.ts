@@ -255,7 +255,7 @@ function describeLinuxSelf(fixture: PlatformFixture): void {
     const { port } = fixture.upstream();
     await expectStatus(api, 'POST', '/v1/targets', fixture.target(target, port), 201);
     const canary = join(tmpdir(), `tessera-pwned-${randomBytes(4).toString('hex')}`);
-    const account = await fixture.createAccount('tself', hostileInitial(canary));
+    const account = await fixture.createAccount('tpself', hostileInitial(canary));
     const path = await onboardUsed(target, account, { policy: HOSTILE_POLICY });
     assert.equal((await api<{ valid: boolean }>('POST', `${path}/verify`)).body.valid, true);
 

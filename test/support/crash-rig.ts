@@ -25,10 +25,7 @@ const LOCK_WAIT_MS = 2_000;
 export const PLATFORMS = ['mariadb', 'ldap', 'linux'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
-/**
- * Why a platform's tests cannot run here, or false. The Linux connector joins `platforms.ts`
- * when it is finished; until then its tests are skipped with this reason, not failed.
- */
+/** A skip reason when the platform's connector is not in `platforms.ts`, else false. */
 export function platformMissing(platform: PlatformName): string | false {
   return createConnectors().has(platform)
     ? false

@@ -285,8 +285,7 @@ async function watch(session: Session, id: string): Promise<void> {
 function followLive(session: Session, found: GatewaySession): Promise<WatchEnd> {
   const url = `${session.api().addr.replace(/^http/, 'ws')}/v1/sessions/${found.id}/watch`;
   // In a header, never the URL: URLs end up in logs.
-  const headers = { authorization: `Bearer ${session.env.TESSERA_TOKEN ?? ''}` };
-  const socket = new WebSocket(url, { headers });
+  const socket = new WebSocket(url, { headers: bearer(session) });
   socket.binaryType = 'arraybuffer';
 
   return new Promise((resolve, reject) => {
@@ -380,14 +379,14 @@ async function replay(session: Session, id: string, options: PlayOptions): Promi
   const length = events.at(-1)?.time ?? 0;
   const when = formatTime(found.startedAt);
   const what = `${found.user} as ${found.account}@${found.target}, ${when}`;
-  const size = `${header.width}x${header.height}, ${formatDuration(length)}, ${formatBytes(found.bytesOut)}`;
+  const screen = `${header.width}x${header.height}`;
+  const size = `${screen}, ${formatDuration(length)}, ${formatBytes(found.bytesOut)}`;
   printNote(session, clean(`Replaying ${what} (${size}) at ${options.speed}x; Ctrl-C or q stops.`));
   noteSizeDifference(session, screenSizeAt(header, events, options.from));
 
   const stop = new AbortController();
   const release = onQuit(session, () => stop.abort());
-  const screen = session.stdout as Screen;
-  const out = writer(screen, () => stop.abort());
+  const out = writer(session.stdout, () => stop.abort());
   try {
     const result = await play(events, (data) => out(data), {
       speed: options.speed,
@@ -409,10 +408,7 @@ async function replay(session: Session, id: string, options: PlayOptions): Promi
 /** The recording as the API sends it, or the API's error as a CliError. */
 async function fetchRecording(session: Session, id: string): Promise<Response> {
   const api = session.api();
-  const headers = {
-    accept: 'application/x-asciicast, application/json',
-    authorization: `Bearer ${session.env.TESSERA_TOKEN ?? ''}`,
-  };
+  const headers = { accept: 'application/x-asciicast, application/json', ...bearer(session) };
   let response: Response;
   try {
     response = await fetch(`${api.addr}/v1/sessions/${id}/recording`, {
@@ -423,7 +419,7 @@ async function fetchRecording(session: Session, id: string): Promise<Response> {
   } catch (error) {
     throw transportError(api.addr, error);
   }
-  if (!response.ok) throw await apiError(response);
+  if (!response.ok) throw await apiError(response, session.env.TESSERA_TOKEN === undefined);
   return response;
 }
 
@@ -554,13 +550,25 @@ function downloadProgress(session: Session, total: number, stdoutIsTerminal: boo
 // ---------------------------------------------------------------------------------------------
 // errors and formats
 
-async function apiError(response: Response): Promise<CliError> {
+/**
+ * The token as the API client sends it, for the two calls it cannot make (a WebSocket, a body
+ * that is not JSON); api() has already refused a malformed one.
+ */
+function bearer(session: Session): Record<string, string> {
+  const token = session.env.TESSERA_TOKEN;
+  return token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` };
+}
+
+async function apiError(response: Response, tokenMissing: boolean): Promise<CliError> {
   const body = (await response.json().catch(() => null)) as {
     error?: { code?: unknown; message?: unknown; requestId?: unknown };
   } | null;
   const code = typeof body?.error?.code === 'string' ? body.error.code : `HTTP_${response.status}`;
-  const message =
+  let message =
     typeof body?.error?.message === 'string' ? body.error.message : `HTTP ${response.status}`;
+  if (code === 'UNAUTHENTICATED' && tokenMissing) {
+    message += ' (TESSERA_TOKEN is not set: run tessera login)';
+  }
   const requestId = typeof body?.error?.requestId === 'string' ? body.error.requestId : undefined;
   return new CliError(code, message, requestId === undefined ? {} : { requestId });
 }
@@ -616,7 +624,7 @@ function offset(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;

@@ -1,0 +1,103 @@
+/**
+ * A Tessera server with its SSH gateway in a process of its own, for bench/gateway.ts: the load
+ * generators and the probes never share its event loop, and its resident memory is its own. The
+ * parent (gateway-rig.ts) sends the configuration over IPC and waits for `ready`; it may ask for
+ * the memory in use (after a full collection, so garbage does not count) and ends it with `stop`.
+ * Run with `--expose-gc`.
+ */
+import path from 'node:path';
+import pino from 'pino';
+import { DEFAULT_GATEWAY_CONFIG } from '../../src/gateway/gateway.ts';
+import { createLogger } from '../../src/logger.ts';
+import { type RunningServer, startServer } from '../../src/server.ts';
+
+export interface GatewayChildConfig {
+  readonly dataDir: string;
+  readonly rootToken: string;
+}
+
+export interface ChildMemory {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+export type GatewayParentMessage =
+  | { readonly type: 'start'; readonly config: GatewayChildConfig }
+  | { readonly type: 'memory' }
+  | { readonly type: 'stop' };
+
+export type GatewayChildMessage =
+  | {
+      readonly type: 'ready';
+      readonly url: string;
+      readonly gatewayPort: number;
+      readonly hostKey: string;
+    }
+  | { readonly type: 'memory'; readonly memory: ChildMemory }
+  | { readonly type: 'failed'; readonly message: string };
+
+/** The intervals the `server` command uses, so background work runs as it would in production. */
+const SCHEDULER_INTERVAL_MS = 15_000;
+const CHECKPOINT_INTERVAL_MS = 1_000;
+
+let running: RunningServer | null = null;
+
+async function start(config: GatewayChildConfig): Promise<void> {
+  // Logged at info, as in production, to a file rather than a pipe the parent must drain.
+  const destination = pino.destination({ dest: path.join(config.dataDir, 'server.log') });
+  running = await startServer(
+    {
+      dataDir: config.dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      databaseUrl: null,
+      dev: true,
+      devRootToken: config.rootToken,
+      schedulerIntervalMs: SCHEDULER_INTERVAL_MS,
+      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+    },
+    {
+      logger: createLogger({ level: 'info', destination }),
+      banner: () => undefined,
+      gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
+    },
+  );
+  const gateway = running.gateway;
+  if (gateway === null) throw new Error('the gateway did not start');
+  send({ type: 'ready', url: running.url, gatewayPort: gateway.port, hostKey: gateway.hostKey });
+}
+
+function memory(): ChildMemory {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  collect?.();
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapTotal, heapUsed, external, arrayBuffers };
+}
+
+async function stop(): Promise<void> {
+  await running?.close();
+  process.exit(0);
+}
+
+function send(message: GatewayChildMessage): void {
+  process.send?.(message);
+}
+
+process.on('message', (message: GatewayParentMessage) => {
+  if (message.type === 'start') {
+    start(message.config).catch((error: unknown) => {
+      send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+      process.exit(1);
+    });
+  } else if (message.type === 'memory') {
+    send({ type: 'memory', memory: memory() });
+  } else {
+    void stop();
+  }
+});
+
+// An orchestrator that dies must not leave a gateway running behind it.
+process.on('disconnect', () => process.exit(1));
