@@ -9,10 +9,11 @@ import path from 'node:path';
 import { auditAppends } from './audit-append.ts';
 import { auditVerify } from './audit-verify.ts';
 import { crashCheck } from './crash-check.ts';
+import { gateway } from './gateway.ts';
 import { loginBurst } from './login-burst.ts';
 import { recording } from './recording.ts';
-import { rotationMixed } from './rotation-mixed.ts';
 import { rotation } from './rotation.ts';
+import { rotationMixed } from './rotation-mixed.ts';
 import { secretReadsPostgres, secretReadsSqlite } from './secret-reads.ts';
 import { secretWrites } from './secret-writes.ts';
 import type { BenchContext, Benchmark, BenchReport } from './support/report.ts';
@@ -28,6 +29,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   rotation,
   loginBurst,
   recording,
+  gateway,
   rotationMixed,
 ];
 

@@ -59,7 +59,10 @@ export async function shellRunning(
   channel.stderr.resume();
   await new Promise<void>((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error('the shell never got ready')), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error('the shell never got ready')),
+      READY_TIMEOUT_MS,
+    );
     const onData = (data: Buffer) => {
       seen = (seen + data.toString('latin1')).slice(-64);
       if (!seen.includes('READY')) return;
@@ -72,6 +75,26 @@ export async function shellRunning(
     channel.write(`${setup}${READY_COMMAND}; exec ${line.program}\n`);
   });
   return channel;
+}
+
+/**
+ * Milliseconds from starting to connect to the first byte of `echo ready` run by exec: log-in and
+ * credential injection, without OpenSSH's own Nagle stalls in the comparison (see gateway.ts).
+ */
+export async function firstOutput(endpoint: SshEndpoint): Promise<number> {
+  const started = performance.now();
+  const client = await connect(endpoint);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      client.exec('echo ready', (error, channel) => {
+        if (error !== undefined) return reject(error);
+        channel.stderr.resume();
+        channel.once('data', () => resolve(performance.now() - started));
+      });
+    });
+  } finally {
+    client.end();
+  }
 }
 
 /** An echo session: `cat` in raw mode without the terminal's own echo. */

@@ -184,7 +184,12 @@ function login(url: string, user: string, password: string, localAddress: string
   return new Promise<boolean>((resolve) => {
     const request = http.request(
       `${url}/v1/auth/login`,
-      { method: 'POST', agent: false, localAddress, headers: { 'content-type': 'application/json' } },
+      {
+        method: 'POST',
+        agent: false,
+        localAddress,
+        headers: { 'content-type': 'application/json' },
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve(response.statusCode === 200));

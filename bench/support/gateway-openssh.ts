@@ -9,41 +9,46 @@ const CLIENT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const TRANSFER_TIMEOUT_MS = 600_000;
 const SETUP_TIMEOUT_MS = 20_000;
 
-export type Direction = 'download' | 'upload';
-
 export interface Transfer {
   readonly bytes: number;
   readonly seconds: number;
 }
 
 /**
- * Moves `copies` times `file` through the host: `download` runs `cat` of the file on the target
- * and counts what arrives here; `upload` sends it to `wc -c` on the target, which counts it.
+ * Downloads: `remote` runs on the target (`cat FILE …`, `head -c N /dev/zero`) and what arrives
+ * here is counted. Uploads: `local` runs here and its output goes to `wc -c` on the target.
  */
 export async function transfer(
   sshConfig: string,
   host: string,
-  direction: Direction,
-  file: string,
-  copies: number,
+  how: { readonly download: string } | { readonly upload: string },
 ): Promise<Transfer> {
-  const files = Array.from({ length: copies }, () => quote(file)).join(' ');
   const ssh = `ssh -F ${quote(sshConfig)} -T ${host}`;
   const script =
-    direction === 'download'
-      ? `${ssh} ${quote(`cat ${files}`)} | wc -c`
-      : `cat ${files} | ${ssh} 'wc -c'`;
+    'download' in how ? `${ssh} ${quote(how.download)} | wc -c` : `${how.upload} | ${ssh} 'wc -c'`;
   const started = performance.now();
   const { code, stdout, stderr } = await run('bash', ['-o', 'pipefail', '-c', script]);
   const seconds = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`${direction} through ${host} failed (${code}): ${stderr}`);
+  if (code !== 0) throw new Error(`a transfer through ${host} failed (${code}): ${stderr}`);
   const bytes = Number(stdout.trim());
-  if (!Number.isFinite(bytes)) throw new Error(`${direction} through ${host}: no count`);
+  if (!Number.isFinite(bytes)) throw new Error(`a transfer through ${host} counted nothing`);
   return { bytes, seconds };
 }
 
-/** Milliseconds from starting `ssh HOST 'echo ready'` to the first byte of its output. */
-export function timeToFirstOutput(sshConfig: string, host: string): Promise<number> {
+/** `cat` of the file `copies` times, as one shell command. */
+export function catCommand(file: string, copies: number): string {
+  return `cat ${Array.from({ length: copies }, () => quote(file)).join(' ')}`;
+}
+
+export interface FirstOutput {
+  /** Milliseconds from starting `ssh` to the first byte of the command's output. */
+  readonly ms: number;
+  /** What `ssh` exited with: 255 when the exit status of the command never reached it. */
+  readonly code: number | null;
+}
+
+/** Runs `ssh HOST 'echo ready'`; fails only when no output came. */
+export function timeToFirstOutput(sshConfig: string, host: string): Promise<FirstOutput> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let first: number | null = null;
@@ -63,7 +68,7 @@ export function timeToFirstOutput(sshConfig: string, host: string): Promise<numb
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code === 0 && first !== null) resolve(first);
+      if (first !== null) resolve({ ms: first, code });
       else reject(new Error(`ssh ${host} 'echo ready' failed (${code}): ${stderr.trim()}`));
     });
   });

@@ -16,22 +16,23 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { startSshd, type Sshd, type TestUser } from '../../test/support/sshd.ts';
 import { keyPair } from '../../test/gateway/support.ts';
+import { type Sshd, startSshd, type TestUser } from '../../test/support/sshd.ts';
 import { type Api, apiClient } from './api.ts';
-import { ask } from './gateway-ipc.ts';
 import type {
   ChildMemory,
   GatewayChildConfig,
   GatewayChildMessage,
   GatewayParentMessage,
 } from './gateway-child.ts';
+import { ask } from './gateway-ipc.ts';
 import { type TempDir, tempDir } from './places.ts';
 
 /** Where an ssh2 client connects, and the host key it accepts. */
@@ -60,8 +61,6 @@ export interface GatewayRig {
   readonly loginUsers: readonly string[];
   readonly loginPassword: string;
   readonly gatewayPid: number;
-  /** The target's sshd, for counting its processes. */
-  readonly targetUser: string;
   /**
    * Recording off makes the recordings folder impossible to create: under the bench policy
    * (`recordingRequired: false`) the gateway then runs sessions unrecorded, its documented
@@ -72,6 +71,8 @@ export interface GatewayRig {
   recordingFiles(): { name: string; bytes: number }[];
   /** The gateway process's memory after a full garbage collection. */
   memory(): Promise<ChildMemory>;
+  /** CPU seconds the gateway process has used (all its threads), from /proc; NaN elsewhere. */
+  gatewayCpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -170,10 +171,10 @@ async function build(
     loginUsers: tessera.loginUsers,
     loginPassword: tessera.loginPassword,
     gatewayPid: child.pid,
-    targetUser: targetUser.name,
     setRecording: (on) => setRecording(recordings, on),
     recordingFiles: () => recordingFiles(recordings),
     memory: () => child.memory(),
+    gatewayCpuSeconds: () => cpuSecondsOf(child.pid),
     stop: stopAll,
   };
 }
@@ -331,6 +332,16 @@ function writeTextFile(file: string, bytes: number): void {
     size += line.length;
   }
   writeFileSync(file, lines.join('').slice(0, bytes), { mode: 0o644 });
+}
+
+/** utime + stime of a process, in seconds (USER_HZ is 100 on Linux). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN; // no /proc
+  }
 }
 
 function setRecording(recordings: string, on: boolean): void {

@@ -39,6 +39,11 @@ export interface SafeService {
     input: { user: string; permissions: SafePermission[] },
   ): Promise<SafeMember>;
   removeMember(ctx: RequestContext, principal: Principal, safe: Safe, user: string): Promise<void>;
+  /**
+   * Calls `listener` once a membership was changed or removed, after the change is stored: the
+   * SSH gateway checks that user's connections again at once.
+   */
+  onMembershipChange(listener: (change: { safeId: string; userId: string }) => void): void;
 }
 
 /** What an auditor may hold in a safe: seeing that accounts exist, never using them. */
@@ -51,6 +56,10 @@ export function createSafeService(deps: {
   clock: Clock;
 }): SafeService {
   const { store, audit, cipher, clock } = deps;
+  const membershipListeners: Array<(change: { safeId: string; userId: string }) => void> = [];
+  const membershipChanged = (safeId: string, userId: string) => {
+    for (const listener of membershipListeners) listener({ safeId, userId });
+  };
 
   const event = (ctx: RequestContext, action: string, safe: { id: string; name: string }) => ({
     action,
@@ -189,6 +198,7 @@ export function createSafeService(deps: {
           .executeTakeFirstOrThrow();
       });
       await store.durable();
+      membershipChanged(safe.id, member.id);
       return { user, permissions: unique, addedAt: stored.added_at, addedBy: stored.added_by };
     },
 
@@ -210,6 +220,11 @@ export function createSafeService(deps: {
         ]);
       });
       await store.durable();
+      membershipChanged(safe.id, member.id);
+    },
+
+    onMembershipChange(listener) {
+      membershipListeners.push(listener);
     },
   };
 }

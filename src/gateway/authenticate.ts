@@ -20,7 +20,7 @@ export interface GatewayUser {
 export interface Authenticator {
   /** Handles one authentication request; `onUser` is told once a method succeeds. */
   handle(ctx: AuthContext): void;
-  /** Attempts that proved nothing (not counting a client's probes of which keys are known). */
+  /** Attempts that proved nothing, a key nobody registered included. */
   readonly failures: number;
   /** Keys offered that nobody registered (clients offer each key they hold in turn). */
   readonly unknownKeys: number;
@@ -28,6 +28,11 @@ export interface Authenticator {
 
 /** After this many failed attempts the connection is closed, as OpenSSH's MaxAuthTries does. */
 export const MAX_AUTH_FAILURES = 6;
+/**
+ * Keys one connection may offer, known or not, signed or not: asking whether a key is known
+ * costs a lookup and proves nothing, so it is counted too.
+ */
+export const MAX_KEY_OFFERS = 10;
 const MAX_PROMPT_ANSWER = 1024;
 
 /**
@@ -51,10 +56,11 @@ export function createAuthenticator(deps: {
     : ['publickey'];
   let failures = 0;
   let unknownKeys = 0;
+  let keyOffers = 0;
 
   const refuse = (ctx: AuthContext, counts: boolean) => {
     if (counts) failures += 1;
-    if (failures >= MAX_AUTH_FAILURES) {
+    if (failures >= MAX_AUTH_FAILURES || keyOffers > MAX_KEY_OFFERS) {
       ctx.reject();
       deps.onTooManyFailures();
       return;
@@ -63,11 +69,14 @@ export function createAuthenticator(deps: {
   };
 
   const byKey = async (ctx: PublicKeyAuthContext) => {
+    keyOffers += 1;
+    if (keyOffers > MAX_KEY_OFFERS) return refuse(ctx, true);
     const found = await keys.ownerOf(ctx.key.data);
-    // A key nobody registered is refused quietly: clients offer every key they hold in turn.
+    // A key nobody registered is refused without saying more, and counts as a failed attempt,
+    // as in OpenSSH: a client holding many keys should name the one to use (IdentitiesOnly).
     if (found === null) {
       unknownKeys += 1;
-      return refuse(ctx, ctx.signature !== undefined);
+      return refuse(ctx, true);
     }
     if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
     const parsed = utils.parseKey(found.key.publicKey);

@@ -44,6 +44,30 @@ export interface ConnectionState {
   readonly running: Set<SessionRun>;
   /** Closes the user's connection and its link to the target. */
   end(): void;
+  /**
+   * Checks again, as a channel opens, that the user may still use the account. When not, the
+   * whole connection is being ended and the ending is returned: with `goodbye`, the caller tells
+   * it on the channel it holds, which closes the connection once that channel is closed.
+   */
+  recheck(goodbye: boolean): Promise<ConnectionEnding | null>;
+  /** Counts a channel as open (the connection is not idle); the returned function closes it. */
+  channelOpened(close: () => void): () => void;
+}
+
+/** Why a whole connection ends: what its user reads, and the code on the record. */
+export interface ConnectionEnding {
+  /** The stable code for the audit trail: `user-disabled`, `vault-sealed`, `idle`… */
+  readonly why: string;
+  /** What the user's terminals show, without the `tessera: ` prefix. */
+  readonly message: string;
+  readonly outcome: 'success' | 'denied';
+  /** Whether the end is an audit event (not when the server stops: the trail closes too). */
+  readonly audited: boolean;
+}
+
+/** The line each of the connection's terminals shows as it ends. */
+export function endingText(ending: ConnectionEnding): string {
+  return `\r\ntessera: ${ending.message}, so the connection has ended\r\n`;
 }
 
 /** The screen size of a session without a PTY, as recordings and watchers see it. */

@@ -4,14 +4,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
+import type { SafeService } from '../access/safes.ts';
 import type { PolicyService } from '../accounts/policies.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { SYSTEM_CONTEXT } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
+import type { UserService } from '../identity/users.ts';
 import type { Store } from '../store/store.ts';
 import type { Keyring } from '../vault/keyring.ts';
+import { lostAccessEnding } from './connect-check.ts';
 import { type ConnectionDeps, handleConnection } from './connection.ts';
 import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
+import { createLiveConnections, type LiveConnections } from './live-connections.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRecordings, type Recordings } from './recording.ts';
 import { createSessionPolicyService, type SessionPolicyService } from './session-policy.ts';
@@ -25,6 +29,16 @@ export interface GatewayConfig {
   readonly port: number;
   /** Keyboard-interactive login with the Tessera user name and password, besides keys. */
   readonly passwordLogin: boolean;
+  /**
+   * How often every live connection's access is checked again (user enabled, key registered,
+   * permission, check-out); DEFAULT_RECHECK_INTERVAL_MS when left out.
+   */
+  readonly recheckIntervalMs?: number;
+  /**
+   * How long a connection may stay open without any channel when its policy sets no idle
+   * timeout; DEFAULT_CONNECTION_IDLE_MS when left out.
+   */
+  readonly connectionIdleMs?: number;
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
@@ -32,6 +46,9 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   port: 2222,
   passwordLogin: false,
 };
+/** Changes made on another node (or straight in the database) reach live connections by then. */
+export const DEFAULT_RECHECK_INTERVAL_MS = 10_000;
+export const DEFAULT_CONNECTION_IDLE_MS = 15 * 60_000;
 export const HOST_KEY_FILE = 'gateway-host-key';
 /** How long a stopping gateway waits for its sessions' last records to be written. */
 const DRAIN_TIMEOUT_MS = 5_000;
@@ -43,6 +60,8 @@ export interface GatewayServices {
   readonly sessionPolicies: SessionPolicyService;
   readonly sessions: SessionStore;
   readonly liveSessions: LiveSessions;
+  /** Authenticated connections, with or without sessions: listed, re-checked, ended. */
+  readonly connections: LiveConnections;
   readonly recordings: Recordings;
 }
 
@@ -60,6 +79,10 @@ export function createGatewayServices(deps: {
     sessionPolicies: createSessionPolicyService(deps),
     sessions: createSessionStore(deps),
     liveSessions: createLiveSessions(),
+    connections: createLiveConnections({
+      onRecheckError: (error) =>
+        deps.logger.error({ err: error }, 'could not re-check a gateway connection'),
+    }),
     recordings: createRecordings(deps),
   };
 }
@@ -74,10 +97,22 @@ export interface RunningGateway {
 
 export type GatewayDeps = Omit<
   ConnectionDeps,
-  'sessions' | 'live' | 'recordings' | 'keys' | 'sessionPolicies' | 'passwordLogin'
+  | 'sessions'
+  | 'live'
+  | 'recordings'
+  | 'keys'
+  | 'sessionPolicies'
+  | 'passwordLogin'
+  | 'connections'
+  | 'limits'
+  | 'users'
+  | 'keyring'
 > & {
   readonly gateway: GatewayServices;
   readonly dataDir: string;
+  readonly users: Pick<UserService, 'authenticate' | 'findById' | 'onDisabled'>;
+  readonly safes: Pick<SafeService, 'onMembershipChange'>;
+  readonly keyring: Pick<Keyring, 'isSealed' | 'onSeal'>;
 };
 
 /**
@@ -92,6 +127,7 @@ export async function startGateway(
   const hostKey = loadOrCreateHostKey(path.join(deps.dataDir, HOST_KEY_FILE));
   const pending = new Set<Promise<unknown>>();
   const sessions = trackEnds(deps.gateway.sessions, pending);
+  const { connections } = deps.gateway;
   const connectionDeps: ConnectionDeps = {
     ...deps,
     sessions,
@@ -100,11 +136,14 @@ export async function startGateway(
     keys: deps.gateway.sshKeys,
     sessionPolicies: deps.gateway.sessionPolicies,
     passwordLogin: config.passwordLogin,
+    connections,
+    limits: { idleMs: config.connectionIdleMs ?? DEFAULT_CONNECTION_IDLE_MS },
   };
-  const connections = new Set<() => void>();
+  const sockets = new Set<() => void>();
+  const stopWatching = watchAccess(deps, config.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS);
   const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'Tessera' }, (client, info) => {
     try {
-      handleConnection(connectionDeps, client, info, connections);
+      handleConnection(connectionDeps, client, info, sockets);
     } catch (error) {
       deps.logger.error({ err: error }, 'gateway connection failed');
       client.end();
@@ -124,14 +163,49 @@ export async function startGateway(
     hostKey: publicKeyLine(hostKey),
     async close() {
       const closed = new Promise((resolve) => server.close(resolve));
+      stopWatching();
       deps.gateway.liveSessions.killAll('the server is stopping');
-      for (const end of [...connections]) end();
+      for (const end of [...sockets]) end();
       await Promise.race([
         Promise.allSettled([closed, ...pending]),
         new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref()),
       ]);
       await Promise.allSettled([...pending]);
     },
+  };
+}
+
+/**
+ * Ends connections whose access is gone: every connection on a timer, a user's at once when a
+ * change to them, their keys or their safes is made on this node, all of them when the vault is
+ * sealed. Returns the function that stops it.
+ */
+function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
+  const { connections } = deps.gateway;
+  let stopped = false;
+  let sweeping = false;
+  const recheckUser = (userId: string) => {
+    if (!stopped) void connections.recheck(userId);
+  };
+  deps.users.onDisabled(recheckUser);
+  deps.safes.onMembershipChange(({ userId }) => recheckUser(userId));
+  deps.gateway.sshKeys.onRemoved(({ userId }) => recheckUser(userId));
+  // Recorders and links hold keys of their own: a sealed vault leaves no session running.
+  deps.keyring.onSeal(() => {
+    if (!stopped) connections.endAll(lostAccessEnding('vault-sealed'));
+  });
+
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    void connections.recheck().finally(() => {
+      sweeping = false;
+    });
+  }, intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
   };
 }
 

@@ -9,6 +9,7 @@ import { isTesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Store } from '../store/store.ts';
 import type { GatewayUser } from './authenticate.ts';
+import { type AccountCheckDeps, accountVerdict } from './connect-check.ts';
 import { parseLoginName } from './login-name.ts';
 import { GatewayRefusal } from './refusal.ts';
 import type { SessionPolicy, SessionPolicyService } from './session-policy.ts';
@@ -25,7 +26,7 @@ export interface Link {
   readonly client: Client;
 }
 
-export interface LinkDeps {
+export interface LinkDeps extends AccountCheckDeps {
   readonly store: Store;
   readonly access: AccessDecision;
   readonly accounts: Pick<AccountService, 'find'>;
@@ -75,9 +76,10 @@ export async function openLink(
     role: user.role,
     tokenId: `ssh:${context.connectionId}`,
   };
-  const decision = await deps.access.decide(principal, 'account.connect', account.safeId);
-  if (!decision.allowed)
-    throw await refused(new GatewayRefusal('not-allowed'), account, 'no-permission');
+  const verdict = await accountVerdict(deps, principal, account);
+  if (verdict === 'no-permission')
+    throw await refused(new GatewayRefusal('not-allowed'), account, verdict);
+  if (verdict !== null) throw await refused(new GatewayRefusal(verdict), account, verdict);
 
   try {
     const target = await deps.targets.byId(account.targetId);
@@ -90,14 +92,20 @@ export async function openLink(
       port: target.port,
       hostKey,
     });
-    await deps.audit.record({
-      action: 'account.connect',
-      outcome: 'success',
-      actor: { id: user.id, name: user.name },
-      object: { type: 'account', id: account.id, name: account.ref },
-      source: context.source,
-      details: { connection: context.connectionId, method: user.method },
-    });
+    // A link whose start cannot be audited is not used, nor left open.
+    await deps.audit
+      .record({
+        action: 'account.connect',
+        outcome: 'success',
+        actor: { id: user.id, name: user.name },
+        object: { type: 'account', id: account.id, name: account.ref },
+        source: context.source,
+        details: { connection: context.connectionId, method: user.method },
+      })
+      .catch((error: unknown) => {
+        client.end();
+        throw error;
+      });
     return { account, target, policy, client };
   } catch (error) {
     throw await refused(asRefusal(error), account);

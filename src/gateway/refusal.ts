@@ -15,6 +15,9 @@ export type RefusalWhy =
   | 'no-secret'
   | 'recording-unavailable'
   | 'sftp-not-allowed'
+  | 'checked-out'
+  | 'rotation-pending'
+  | 'check-failed'
   | 'audit-unavailable';
 
 const MESSAGES: Record<RefusalWhy, string> = {
@@ -33,11 +36,22 @@ const MESSAGES: Record<RefusalWhy, string> = {
   'recording-unavailable':
     'the session cannot be recorded, and recording is required for this account: refused',
   'sftp-not-allowed': 'file transfer is not allowed for this account',
+  // Told only to someone who may use the account: the permission is checked first.
+  'checked-out': 'the account is checked out by another user; try again once it is checked in',
+  'rotation-pending':
+    'the account waits for a verified rotation after its last check-in; try again later',
+  'check-failed': 'your access could not be checked just now; try again',
   'audit-unavailable': 'the audit trail cannot be written, so no session can start',
 };
 
 /** Technical failures are `failure` in the audit trail; policy verdicts are `denied`. */
-const DENIALS: readonly RefusalWhy[] = ['not-allowed', 'sftp-not-allowed', 'host-key-changed'];
+const DENIALS: readonly RefusalWhy[] = [
+  'not-allowed',
+  'sftp-not-allowed',
+  'host-key-changed',
+  'checked-out',
+  'rotation-pending',
+];
 
 export class GatewayRefusal extends Error {
   readonly why: RefusalWhy;

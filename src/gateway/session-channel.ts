@@ -1,6 +1,13 @@
 import type { AcceptConnection, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { AuditEventInput } from '../audit/event.ts';
-import type { ConnectionState, SessionDeps, SessionRun } from './connection-state.ts';
+import {
+  type ConnectionEnding,
+  type ConnectionState,
+  endingText,
+  type SessionDeps,
+  type SessionRun,
+} from './connection-state.ts';
+import { runsFileTransfer } from './file-transfer.ts';
 import type { Link } from './link.ts';
 import { GatewayRefusal } from './refusal.ts';
 import { runSession, type SessionSpec } from './session-run.ts';
@@ -98,13 +105,24 @@ async function begin(
   try {
     link = await conn.link;
   } catch (error) {
-    refuseOnChannel(channel, conn, asUserRefusal(error));
+    refuseOnChannel(channel, conn, asUserRefusal(error).userMessage);
     return null;
   }
-  if (request.kind === 'sftp' && !link.policy.allowSftp) {
-    const refusal = new GatewayRefusal('sftp-not-allowed');
-    await auditRefusal(deps, conn, link, refusal).catch(() => undefined);
-    refuseOnChannel(channel, conn, refusal);
+  let ended: ConnectionEnding | null;
+  try {
+    ended = await conn.recheck(true);
+  } catch (error) {
+    deps.logger.error({ err: error, connection: conn.id }, 'could not re-check a connection');
+    await refuse(deps, conn, link, channel, new GatewayRefusal('check-failed'));
+    return null;
+  }
+  if (ended !== null) {
+    refuseOnChannel(channel, conn, endingText(ended));
+    return null;
+  }
+  const transfer = fileTransferRefusal(link, request);
+  if (transfer !== null) {
+    await refuse(deps, conn, link, channel, transfer);
     return null;
   }
   try {
@@ -112,11 +130,36 @@ async function begin(
       openTargetChannel(link, request),
     );
   } catch (error) {
-    const refusal = asUserRefusal(error);
-    await auditRefusal(deps, conn, link, refusal).catch(() => undefined);
-    refuseOnChannel(channel, conn, refusal);
+    await refuse(deps, conn, link, channel, asUserRefusal(error));
     return null;
   }
+}
+
+/**
+ * Under a policy without file transfer, the SFTP subsystem is refused, and so is an exec request
+ * that starts scp or an sftp-server, which is how `scp -O` and `sftp -s PATH` reach the same
+ * tools. This keeps the standard tools out; it is no data-loss control, since a shell can still
+ * move data (`cat`, `base64`, a here-document).
+ */
+function fileTransferRefusal(link: Link, request: StartRequest): GatewayRefusal | null {
+  if (link.policy.allowSftp) return null;
+  if (request.kind === 'sftp') return new GatewayRefusal('sftp-not-allowed');
+  if (request.kind === 'exec' && runsFileTransfer(request.command ?? '')) {
+    return new GatewayRefusal('sftp-not-allowed', 'file transfer command over exec');
+  }
+  return null;
+}
+
+/** Audits a refusal of the session, then tells it on the channel. */
+async function refuse(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  link: Link,
+  channel: ServerChannel,
+  refusal: GatewayRefusal,
+): Promise<void> {
+  await auditRefusal(deps, conn, link, refusal).catch(() => undefined);
+  refuseOnChannel(channel, conn, refusal.userMessage);
 }
 
 function openTargetChannel(link: Link, request: StartRequest): Promise<ClientChannel> {
@@ -151,18 +194,17 @@ function ptyOptions(pty: PseudoTtyInfo) {
 }
 
 /** Says on the channel why nothing more will happen on it, then closes it. */
-function refuseOnChannel(
-  channel: ServerChannel,
-  conn: ConnectionState,
-  refusal: GatewayRefusal,
-): void {
-  channel.stderr.write(refusal.userMessage, () => {
+function refuseOnChannel(channel: ServerChannel, conn: ConnectionState, text: string): void {
+  channel.stderr.write(text, () => {
     channel.exit(1);
     channel.end();
   });
   channel.once('close', () => {
     if (conn.running.size === 0) conn.end();
   });
+  // What the client still sends is dropped: unread, the channel would never reach its close
+  // while the connection stays (a multiplexing client keeps it).
+  channel.resume();
 }
 
 function asUserRefusal(error: unknown): GatewayRefusal {

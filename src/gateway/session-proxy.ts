@@ -33,6 +33,35 @@ export interface ChannelProxy {
 /** How long a client that does not read gets to take in the last words before it is cut off. */
 const GOODBYE_TIMEOUT_MS = 2_000;
 
+interface EarlyEnd {
+  exit: ExitInfo | null;
+  closed: boolean;
+}
+
+/** What a target channel did before its proxy was wired: a quick command may be done by then. */
+const earlyEnds = new WeakMap<ClientChannel, EarlyEnd>();
+
+/**
+ * Starts listening for the target channel's exit and close as soon as it opens. The session row
+ * is stored meanwhile, and a command that ends first must not lose its exit status.
+ */
+export function watchEarlyEnd(target: ClientChannel): ClientChannel {
+  const seen: EarlyEnd = { exit: null, closed: false };
+  earlyEnds.set(target, seen);
+  target.on('exit', (code: number | null, signal?: string, dump?: boolean, text?: string) => {
+    seen.exit = {
+      code,
+      signal: signal ?? null,
+      coreDumped: dump === true,
+      description: text ?? '',
+    };
+  });
+  target.once('close', () => {
+    seen.closed = true;
+  });
+  return target;
+}
+
 /**
  * Passes a channel's data both ways with flow control (a slow side pauses the other), and its
  * end faithfully: the target's output is all delivered, then its exit status or signal, then
@@ -44,7 +73,8 @@ export function proxyChannel(
   taps: ProxyTaps,
 ): ChannelProxy {
   let open = true;
-  let exit: ExitInfo | null = null;
+  const early = earlyEnds.get(target);
+  let exit: ExitInfo | null = early?.exit ?? null;
   const toUser = createUserLane(user);
 
   const fromTarget = (source: Readable, stream: 'stdout' | 'stderr') => {
@@ -60,6 +90,8 @@ export function proxyChannel(
   user.on('data', (data: Buffer) => {
     if (!open) return;
     taps.input(data);
+    // A tap may end the session over what it saw (an SFTP request it refuses): then it stops here.
+    if (!open) return;
     if (!target.write(data)) {
       user.pause();
       target.once('drain', () => user.resume());
@@ -81,10 +113,14 @@ export function proxyChannel(
   target.on('close', () => {
     if (open) void finishFromTarget();
   });
+  if (early?.closed === true) setImmediate(() => open && void finishFromTarget());
   user.on('error', () => undefined);
   target.on('error', () => undefined);
 
   const finishFromTarget = async () => {
+    exit ??= early?.exit ?? null;
+    // Output buffered before the proxy was wired is still flowing out after an early close.
+    if (!target.readableEnded) await new Promise((resolve) => target.once('end', resolve));
     if (!target.stderr.readableEnded) {
       await new Promise((resolve) => target.stderr.once('end', resolve));
     }

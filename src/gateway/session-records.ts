@@ -34,6 +34,8 @@ export async function sftpOperation(
       path: operation.path,
       path2: operation.path2,
       bytes: operation.bytes,
+      detail: operation.detail,
+      answered: operation.answered,
       direction:
         operation.op === 'upload'
           ? 'to-target'
@@ -57,7 +59,9 @@ export async function sftpOperation(
 export function describeOperation(operation: SftpOperation): string {
   const paths = operation.path2 === null ? operation.path : `${operation.path} ${operation.path2}`;
   const bytes = operation.bytes === null ? '' : ` (${operation.bytes} bytes)`;
-  return `sftp ${operation.op} ${paths}${bytes}${operation.ok ? '' : ' failed'}`;
+  const detail = operation.detail === null ? '' : ` [${operation.detail}]`;
+  const outcome = !operation.answered ? ' unanswered' : operation.ok ? '' : ' failed';
+  return `sftp ${operation.op} ${paths}${detail}${bytes}${outcome}`;
 }
 
 export function exitReason(exit: ExitInfo | null): string {

@@ -14,7 +14,7 @@ import type { LiveSessionFeed } from './live-sessions.ts';
 import { escapeControls } from './printable.ts';
 import type { OpenedRecording } from './recording.ts';
 import { GatewayRefusal } from './refusal.ts';
-import { type ExitInfo, proxyChannel } from './session-proxy.ts';
+import { type ExitInfo, proxyChannel, watchEarlyEnd } from './session-proxy.ts';
 import {
   type Counters,
   describeOperation,
@@ -72,7 +72,7 @@ export async function runSession(
       ? null
       : await openRecording(deps, link, { id, size, spec, startedAt, failLater });
   const [target, stored] = await Promise.allSettled([
-    openTarget(),
+    openTarget().then(watchEarlyEnd),
     deps.sessions.start(
       sessionRow(deps, conn, link, { id, spec, size, startedAt, recording }),
       startEvent(conn, link, id, spec, recording),
@@ -247,10 +247,10 @@ function wire(
             s.addCommand(describeOperation(operation), deps.clock.now() - s.startedAt);
             void sftpOperation(deps, conn, link, s.id, operation, run);
           },
-          malformed: () =>
+          malformed: (why) =>
             run.terminate(
               '\r\ntessera: the file transfer could not be followed\r\n',
-              'sftp stream not understood',
+              `sftp stream not understood: ${why}`,
             ),
         })
       : null;

@@ -1,9 +1,12 @@
-import { escapeControls } from './printable.ts';
+import { createPacketReader, type Reader, SftpViolation } from './sftp-packets.ts';
+
+export { MAX_SFTP_PACKET } from './sftp-packets.ts';
 
 /**
  * Follows an SFTP conversation passed through unchanged, and reports each file operation: what
- * was opened for reading or writing and how many bytes moved, what was removed, renamed or made.
- * The bytes of a file are counted, never kept.
+ * was opened for reading or writing and how many bytes moved, and every request that changes
+ * something (remove, rename, link, make, attributes) or that is an extension. The bytes of a
+ * file are counted, never kept.
  */
 export type SftpOp =
   | 'upload'
@@ -13,16 +16,23 @@ export type SftpOp =
   | 'mkdir'
   | 'rmdir'
   | 'symlink'
-  | 'setstat';
+  | 'hardlink'
+  | 'setstat'
+  | 'extended';
 
 export interface SftpOperation {
   readonly op: SftpOp;
+  /** The path acted on; for `extended`, the extension's name. */
   readonly path: string;
-  /** The new name of a rename, the target of a symlink. */
+  /** The new name of a rename or hard link, the target of a symlink. */
   readonly path2: string | null;
   /** Bytes read or written through the handle, for upload and download. */
   readonly bytes: number | null;
+  /** What a setstat changes (`mode 0755, size 0`). */
+  readonly detail: string | null;
   readonly ok: boolean;
+  /** False when the session ended before the target answered: it may have acted all the same. */
+  readonly answered: boolean;
 }
 
 export interface SftpMonitor {
@@ -30,16 +40,19 @@ export interface SftpMonitor {
   request(data: Buffer): void;
   /** Bytes from the target to the user. */
   response(data: Buffer): void;
-  /** Reports files still open when the session ends. */
+  /** Reports files still open, and requests still unanswered, when the session ends. */
   finish(): void;
 }
 
 const T = {
+  INIT: 1,
+  VERSION: 2,
   OPEN: 3,
   CLOSE: 4,
   READ: 5,
   WRITE: 6,
   SETSTAT: 9,
+  FSETSTAT: 10,
   REMOVE: 13,
   MKDIR: 14,
   RMDIR: 15,
@@ -50,14 +63,13 @@ const T = {
   HANDLE: 102,
   DATA: 103,
 } as const;
-const PFLAG_WRITE = 0x02;
-/** Packets past this are not SFTP as OpenSSH speaks it (its limit is 256 KiB). */
-export const MAX_SFTP_PACKET = 1024 * 1024;
-/** Enough of a request to read two paths; file data past the header is counted, not kept. */
-const KEEP_REQUEST = 16 * 1024;
+/** Any of these in an OPEN may change the file (O_CREAT, O_TRUNC need no write access asked). */
+const PFLAGS_CHANGING = 0x02 | 0x04 | 0x08 | 0x10;
+/** Enough of a WRITE to read its handle; the data after it is counted, not kept. */
+const KEEP_WRITE = 1024;
 const KEEP_RESPONSE = 1024;
+/** OpenSSH's client keeps 64 requests in flight; far more is not a client worth following. */
 const MAX_PENDING = 10_000;
-const MAX_PATH = 1024;
 
 interface OpenFile {
   readonly path: string;
@@ -65,56 +77,55 @@ interface OpenFile {
   bytes: number;
 }
 
+interface Change {
+  readonly op: SftpOp;
+  readonly path: string;
+  readonly path2: string | null;
+  readonly detail: string | null;
+}
+
 type Pending =
   | { readonly kind: 'open'; readonly path: string; readonly write: boolean }
   | { readonly kind: 'read'; readonly handle: string }
   | { readonly kind: 'close'; readonly handle: string }
-  | {
-      readonly kind: 'op';
-      readonly op: SftpOp;
-      readonly path: string;
-      readonly path2: string | null;
-    };
+  | ({ readonly kind: 'op' } & Change)
+  | { readonly kind: 'other' };
 
+/**
+ * Every request's id is followed until its answer: an id used again while outstanding would let
+ * one answer pass for another's (an upload's handle taken as a decoy's status), so it ends the
+ * session, as does anything else that is not SFTP.
+ */
 export function createSftpMonitor(events: {
   operation(operation: SftpOperation): void;
   /** The stream is not SFTP: the caller ends the session rather than pass what it cannot log. */
-  malformed(): void;
+  malformed(why: string): void;
 }): SftpMonitor {
   const pending = new Map<number, Pending>();
   const files = new Map<string, OpenFile>();
 
   const expect = (id: number, what: Pending) => {
-    if (pending.size >= MAX_PENDING) {
-      const oldest = pending.keys().next();
-      if (oldest.done !== true) pending.delete(oldest.value);
-    }
+    if (pending.has(id)) throw new SftpViolation(`request id ${id} reused while outstanding`);
+    if (pending.size >= MAX_PENDING) throw new SftpViolation('too many requests outstanding');
     pending.set(id, what);
   };
 
   const onRequest = (type: number, body: Reader, fullLength: number) => {
+    if (type === T.INIT) return;
     const id = body.u32();
-    if (type === T.OPEN) {
-      const path = body.text();
-      const flags = body.u32();
-      expect(id, { kind: 'open', path, write: (flags & PFLAG_WRITE) !== 0 });
-    } else if (type === T.READ) {
-      expect(id, { kind: 'read', handle: body.bytes().toString('hex') });
-    } else if (type === T.WRITE) {
+    if (type === T.WRITE) {
       const handle = body.bytes().toString('hex');
       body.skip(8); // offset
       const file = files.get(handle);
       // The data's length is what is left of the packet past its header.
       if (file !== undefined) file.bytes += Math.max(0, fullLength - body.position - 4);
-    } else if (type === T.CLOSE) {
-      expect(id, { kind: 'close', handle: body.bytes().toString('hex') });
-    } else {
-      const op = simpleOp(type, body);
-      if (op !== null) expect(id, { kind: 'op', ...op });
+      return expect(id, { kind: 'other' });
     }
+    expect(id, readRequest(type, body, files));
   };
 
   const onResponse = (type: number, body: Reader) => {
+    if (type === T.VERSION) return;
     const id = body.u32();
     const what = pending.get(id);
     if (what === undefined) return;
@@ -133,22 +144,111 @@ export function createSftpMonitor(events: {
       const file = files.get(what.handle);
       files.delete(what.handle);
       if (file !== undefined) events.operation(fileOperation(file, ok));
-    } else {
-      events.operation({ op: what.op, path: what.path, path2: what.path2, bytes: null, ok });
+    } else if (what.kind === 'op') {
+      events.operation(changeOperation(what, ok, true));
     }
   };
 
-  const requests = createPacketReader(KEEP_REQUEST, onRequest, events.malformed);
-  const responses = createPacketReader(KEEP_RESPONSE, onResponse, events.malformed);
+  const keepRequest = (type: number) => (type === T.WRITE ? KEEP_WRITE : Number.POSITIVE_INFINITY);
+  const requests = createPacketReader(keepRequest, onRequest, events.malformed);
+  const responses = createPacketReader(() => KEEP_RESPONSE, onResponse, events.malformed);
   return {
     request: requests,
     response: responses,
     finish() {
       for (const file of files.values()) events.operation(fileOperation(file, true));
+      for (const what of pending.values()) {
+        if (what.kind === 'op') events.operation(changeOperation(what, false, false));
+        if (what.kind === 'open' && what.write) {
+          const file = { path: what.path, write: true, bytes: 0 };
+          events.operation({ ...fileOperation(file, false), answered: false });
+        }
+      }
       files.clear();
       pending.clear();
     },
   };
+}
+
+/** What a request other than WRITE waits for, read from its packet. */
+function readRequest(type: number, body: Reader, files: ReadonlyMap<string, OpenFile>): Pending {
+  switch (type) {
+    case T.OPEN: {
+      const path = body.path();
+      const flags = body.u32();
+      return { kind: 'open', path, write: (flags & PFLAGS_CHANGING) !== 0 };
+    }
+    case T.READ:
+      return { kind: 'read', handle: body.bytes().toString('hex') };
+    case T.CLOSE:
+      return { kind: 'close', handle: body.bytes().toString('hex') };
+    case T.FSETSTAT: {
+      const handle = body.bytes().toString('hex');
+      const path = files.get(handle)?.path ?? `(handle ${handle.slice(0, 64)})`;
+      return op({ op: 'setstat', path, path2: null, detail: body.attributes() });
+    }
+    default: {
+      const change = readChange(type, body);
+      return change === null ? { kind: 'other' } : op(change);
+    }
+  }
+}
+
+function readChange(type: number, body: Reader): Change | null {
+  const one = (kind: SftpOp): Change => ({
+    op: kind,
+    path: body.path(),
+    path2: null,
+    detail: null,
+  });
+  const two = (kind: SftpOp): Change => ({
+    op: kind,
+    path: body.path(),
+    path2: body.path(),
+    detail: null,
+  });
+  switch (type) {
+    case T.REMOVE:
+      return one('remove');
+    case T.MKDIR:
+      return one('mkdir');
+    case T.RMDIR:
+      return one('rmdir');
+    case T.SETSTAT:
+      return { op: 'setstat', path: body.path(), path2: null, detail: body.attributes() };
+    case T.RENAME:
+      return two('rename');
+    case T.SYMLINK:
+      return two('symlink');
+    case T.EXTENDED:
+      return readExtension(body);
+    default:
+      return null;
+  }
+}
+
+/** Extensions OpenSSH offers that change files are read as such; any other is logged by name. */
+function readExtension(body: Reader): Change {
+  const name = body.name();
+  switch (name) {
+    case 'posix-rename@openssh.com':
+      return { op: 'rename', path: body.path(), path2: body.path(), detail: null };
+    case 'hardlink@openssh.com':
+      return { op: 'hardlink', path: body.path(), path2: body.path(), detail: null };
+    case 'lsetstat@openssh.com':
+      return { op: 'setstat', path: body.path(), path2: null, detail: body.attributes() };
+    default:
+      return { op: 'extended', path: name, path2: null, detail: null };
+  }
+}
+
+function op(change: Change): Pending {
+  return { kind: 'op', ...change };
+}
+
+function changeOperation(change: Change, ok: boolean, answered: boolean): SftpOperation {
+  const { op: kind, path, path2, detail } = change;
+  return { op: kind, path, path2, bytes: null, detail, ok, answered };
 }
 
 function fileOperation(file: OpenFile, ok: boolean): SftpOperation {
@@ -157,134 +257,8 @@ function fileOperation(file: OpenFile, ok: boolean): SftpOperation {
     path: file.path,
     path2: null,
     bytes: file.bytes,
+    detail: null,
     ok,
+    answered: true,
   };
-}
-
-function simpleOp(
-  type: number,
-  body: Reader,
-): { op: SftpOp; path: string; path2: string | null } | null {
-  switch (type) {
-    case T.REMOVE:
-      return { op: 'remove', path: body.text(), path2: null };
-    case T.MKDIR:
-      return { op: 'mkdir', path: body.text(), path2: null };
-    case T.RMDIR:
-      return { op: 'rmdir', path: body.text(), path2: null };
-    case T.SETSTAT:
-      return { op: 'setstat', path: body.text(), path2: null };
-    case T.RENAME:
-      return { op: 'rename', path: body.text(), path2: body.text() };
-    case T.SYMLINK:
-      return { op: 'symlink', path: body.text(), path2: body.text() };
-    case T.EXTENDED: {
-      const name = body.text();
-      if (name === 'posix-rename@openssh.com') {
-        return { op: 'rename', path: body.text(), path2: body.text() };
-      }
-      return null;
-    }
-    default:
-      return null;
-  }
-}
-
-/**
- * Splits a byte stream into SFTP packets and hands each one's type and first bytes to `packet`;
- * the rest of a long packet is skipped without being copied.
- */
-function createPacketReader(
-  keep: number,
-  packet: (type: number, body: Reader, fullLength: number) => void,
-  malformed: () => void,
-): (data: Buffer) => void {
-  let header = Buffer.alloc(0);
-  let remaining = 0;
-  let kept: Buffer[] = [];
-  let keptLength = 0;
-  let length = 0;
-  let broken = false;
-
-  const deliver = () => {
-    const body = Buffer.concat(kept);
-    kept = [];
-    keptLength = 0;
-    const type = body[0];
-    if (type === undefined) return;
-    try {
-      packet(type, new Reader(body.subarray(1)), length - 1);
-    } catch {
-      // A packet cut short by `keep` (an absurdly long path) is not reported; the target
-      // answers it all the same.
-    }
-  };
-
-  return (data) => {
-    let at = 0;
-    while (!broken && at < data.length) {
-      if (remaining === 0) {
-        const need = 4 - header.length;
-        header = Buffer.concat([header, data.subarray(at, at + need)]);
-        at += Math.min(need, data.length - at);
-        if (header.length < 4) return;
-        length = header.readUInt32BE(0);
-        header = Buffer.alloc(0);
-        if (length === 0 || length > MAX_SFTP_PACKET) {
-          broken = true;
-          malformed();
-          return;
-        }
-        remaining = length;
-        continue;
-      }
-      const take = Math.min(remaining, data.length - at);
-      if (keptLength < keep) {
-        const piece = data.subarray(at, at + Math.min(take, keep - keptLength));
-        kept.push(Buffer.from(piece));
-        keptLength += piece.length;
-      }
-      at += take;
-      remaining -= take;
-      if (remaining === 0) deliver();
-    }
-  };
-}
-
-class Reader {
-  readonly #bytes: Buffer;
-  #at = 0;
-
-  constructor(bytes: Buffer) {
-    this.#bytes = bytes;
-  }
-
-  get position(): number {
-    return this.#at;
-  }
-
-  u32(): number {
-    const value = this.#bytes.readUInt32BE(this.#at);
-    this.#at += 4;
-    return value;
-  }
-
-  skip(count: number): void {
-    this.#at += count;
-  }
-
-  bytes(): Buffer {
-    const length = this.u32();
-    if (this.#at + length > this.#bytes.length) throw new RangeError('short packet');
-    const value = this.#bytes.subarray(this.#at, this.#at + length);
-    this.#at += length;
-    return value;
-  }
-
-  /** A path as the audit trail shows it: UTF-8, control characters escaped, length capped. */
-  text(): string {
-    const raw = this.bytes().toString('utf8');
-    const clean = escapeControls(raw);
-    return clean.length > MAX_PATH ? `${clean.slice(0, MAX_PATH)}…` : clean;
-  }
 }

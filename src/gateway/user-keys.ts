@@ -40,6 +40,10 @@ export interface SshKeyService {
   ownerOf(keyBlob: Buffer): Promise<{ key: SshKey; owner: KeyOwner } | null>;
   /** Records a login with the key; a failure to record it never blocks the login. */
   touch(keyId: string): Promise<void>;
+  /** Whether the user still holds the key of this fingerprint (a live connection's re-check). */
+  holds(userId: string, fingerprint: string): Promise<boolean>;
+  /** Calls `listener` once a key is removed, after the change is stored. */
+  onRemoved(listener: (removed: { userId: string; fingerprint: string }) => void): void;
 }
 
 /** Key types the gateway accepts; DSA is refused as broken, RSA below 2048 bits as too short. */
@@ -66,6 +70,7 @@ export function createSshKeyService(deps: {
   clock: Clock;
 }): SshKeyService {
   const { store, audit, clock } = deps;
+  const removedListeners: Array<(removed: { userId: string; fingerprint: string }) => void> = [];
 
   const keyEvent = (
     ctx: RequestContext,
@@ -131,7 +136,7 @@ export function createSshKeyService(deps: {
     },
 
     async remove(ctx, owner, keyId) {
-      await store.transaction(async (trx) => {
+      const removed = await store.transaction(async (trx) => {
         const row = await trx
           .selectFrom('user_ssh_keys')
           .selectAll()
@@ -141,8 +146,12 @@ export function createSshKeyService(deps: {
         if (row === undefined) throw notFound('ssh key');
         await trx.deleteFrom('user_ssh_keys').where('id', '=', keyId).execute();
         await audit.appendInTx(trx, [keyEvent(ctx, 'sshkey.remove', owner, toKey(row))]);
+        return row;
       });
       await store.durable();
+      for (const listener of removedListeners) {
+        listener({ userId: removed.user_id, fingerprint: removed.fingerprint });
+      }
     },
 
     async ownerOf(keyBlob) {
@@ -169,6 +178,20 @@ export function createSshKeyService(deps: {
         .set({ last_used_at: clock.now() })
         .where('id', '=', keyId)
         .execute();
+    },
+
+    async holds(userId, fingerprint) {
+      const row = await store.db
+        .selectFrom('user_ssh_keys')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('fingerprint', '=', fingerprint)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
+    onRemoved(listener) {
+      removedListeners.push(listener);
     },
   };
 }

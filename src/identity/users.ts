@@ -68,6 +68,12 @@ export interface UserService {
   ): Promise<User>;
   /** The built-in administrator, created once at initialisation. */
   ensureBuiltinAdmin(password: string | null): Promise<User>;
+  findById(id: string): Promise<User | null>;
+  /**
+   * Calls `listener` with the user's id once a user is disabled, after the change is stored: the
+   * SSH gateway ends that user's connections at once rather than at its next periodic check.
+   */
+  onDisabled(listener: (userId: string) => void): void;
 }
 
 export const LOGIN_TOKEN_TTL_MS = 60 * 60_000;
@@ -92,6 +98,7 @@ export function createUserService(deps: {
 }): UserService {
   const { store, audit, hasher, tokens, clock } = deps;
   const passwords = createPasswordCheck(deps);
+  const disabledListeners: Array<(userId: string) => void> = [];
 
   const findRow = (name: string) =>
     store.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
@@ -302,6 +309,7 @@ export function createUserService(deps: {
         ]);
       });
       await store.durable();
+      if (disabled) for (const listener of disabledListeners) listener(row.id);
       return toUser({ ...row, disabled: disabled ? 1 : 0 });
     },
 
@@ -333,6 +341,19 @@ export function createUserService(deps: {
       });
       await store.durable();
       return toUser(row);
+    },
+
+    async findById(id) {
+      const row = await store.db
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row === undefined ? null : toUser(row);
+    },
+
+    onDisabled(listener) {
+      disabledListeners.push(listener);
     },
   };
 }

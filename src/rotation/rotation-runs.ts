@@ -59,6 +59,12 @@ export interface RotationRuns {
 /** Rows per INSERT of run items, well under SQLite's limit of bound values. */
 const INSERT_CHUNK = 500;
 
+interface QueuedItem {
+  readonly account_id: string;
+  readonly target_id: string | null;
+  readonly policy_id: string | null;
+}
+
 export function createRotationRuns(deps: {
   store: Store;
   audit: AuditLog;
@@ -143,18 +149,23 @@ export function createRotationRuns(deps: {
     });
   };
 
-  const rotateItem = async (ctx: RequestContext, runId: string, accountId: string) => {
+  const rotateItem = async (ctx: RequestContext, runId: string, item: QueuedItem) => {
+    const accountId = item.account_id;
     if (stopping) return;
-    let account: Account;
-    try {
-      account = await accounts.reload(store.db, accountId);
-    } catch {
+    if (item.target_id === null || item.policy_id === null) {
       return record(runId, accountId, 'failed', 'the account no longer exists');
     }
-    const policy = await policies.byId(account.policyId);
-    await deps.rotationSlots.run(account.targetId, policy.maxPerTarget, async () => {
+    // Only the ids are read up front: thousands of items wait for a slot, and each is read
+    // afresh once it holds one.
+    const policy = await policies.byId(item.policy_id);
+    await deps.rotationSlots.run(item.target_id, policy.maxPerTarget, async () => {
       if (stopping) return;
-      const fresh = await accounts.reload(store.db, accountId);
+      let fresh: Account;
+      try {
+        fresh = await accounts.reload(store.db, accountId);
+      } catch {
+        return record(runId, accountId, 'failed', 'the account no longer exists');
+      }
       // Changing a secret under its holder's feet would break their work: it waits for check-in.
       if (fresh.checkout !== null) {
         const message = `checked out by ${fresh.checkout.holder}: rotate it after check-in`;
@@ -187,16 +198,19 @@ export function createRotationRuns(deps: {
   };
 
   const processRun = async (ctx: RequestContext, runId: string) => {
-    const queued = await store.db
+    const queued: QueuedItem[] = await store.db
       .selectFrom('rotation_run_items')
-      .select('account_id')
-      .where('run_id', '=', runId)
-      .where('state', '=', 'queued')
+      .leftJoin('accounts', 'accounts.id', 'rotation_run_items.account_id')
+      .select([
+        'rotation_run_items.account_id as account_id',
+        'accounts.target_id as target_id',
+        'accounts.policy_id as policy_id',
+      ])
+      .where('rotation_run_items.run_id', '=', runId)
+      .where('rotation_run_items.state', '=', 'queued')
       .execute();
     // Every item settles before the run ends or gives up, so a resume never meets one in flight.
-    const settled = await Promise.allSettled(
-      queued.map((item) => rotateItem(ctx, runId, item.account_id)),
-    );
+    const settled = await Promise.allSettled(queued.map((item) => rotateItem(ctx, runId, item)));
     const broken = settled.find((result) => result.status === 'rejected');
     if (broken !== undefined) throw broken.reason;
     if (!stopping) await finish(ctx, runId);

@@ -17,13 +17,17 @@ export const DEFAULT_ROTATION_CONCURRENCY = 16;
 interface Waiter {
   readonly targetId: string;
   readonly perTarget: number;
+  /** Arrival order across all targets. */
+  readonly order: number;
   readonly start: () => void;
 }
 
 export function createRotationSlots(options: { overall?: number } = {}): RotationSlots {
   const overall = Math.max(1, options.overall ?? DEFAULT_ROTATION_CONCURRENCY);
   const running = new Map<string, number>();
-  const waiting: Waiter[] = [];
+  /** One first-in first-out queue per target: a bulk run queues thousands on a few targets. */
+  const waiting = new Map<string, Waiter[]>();
+  let arrivals = 0;
   let total = 0;
 
   const fits = (targetId: string, perTarget: number) =>
@@ -34,17 +38,22 @@ export function createRotationSlots(options: { overall?: number } = {}): Rotatio
     running.set(targetId, (running.get(targetId) ?? 0) + 1);
   };
 
-  // First come, first served, except that a waiter whose target is full lets later ones pass.
+  // First come, first served, except that a waiter whose target is full lets later ones pass:
+  // the earliest head among the queues whose target has room goes next.
   const wake = () => {
-    for (let i = 0; i < waiting.length && total < overall; ) {
-      const waiter = waiting[i];
-      if (waiter !== undefined && fits(waiter.targetId, waiter.perTarget)) {
-        waiting.splice(i, 1);
-        take(waiter.targetId);
-        waiter.start();
-      } else {
-        i += 1;
+    while (total < overall) {
+      let next: Waiter | undefined;
+      for (const [targetId, queue] of waiting) {
+        const head = queue[0];
+        if (head === undefined || (running.get(targetId) ?? 0) >= head.perTarget) continue;
+        if (next === undefined || head.order < next.order) next = head;
       }
+      if (next === undefined) return;
+      const queue = waiting.get(next.targetId) ?? [];
+      queue.shift();
+      if (queue.length === 0) waiting.delete(next.targetId);
+      take(next.targetId);
+      next.start();
     }
   };
 
@@ -64,7 +73,10 @@ export function createRotationSlots(options: { overall?: number } = {}): Rotatio
           take(targetId);
           start();
         } else {
-          waiting.push({ targetId, perTarget: limit, start });
+          const waiter = { targetId, perTarget: limit, order: arrivals++, start };
+          const queue = waiting.get(targetId);
+          if (queue === undefined) waiting.set(targetId, [waiter]);
+          else queue.push(waiter);
         }
       });
       try {

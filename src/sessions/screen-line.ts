@@ -304,6 +304,8 @@ const WIDE: readonly (readonly [number, number])[] = [
 /** Cells a character takes on a terminal: 0 for combining marks, 2 for East Asian wide. */
 export function charWidth(char: string): number {
   const code = char.codePointAt(0) ?? 0;
+  // Printable ASCII, nearly all output, is one cell: no table to search (bench/gateway.ts).
+  if (code >= 0x20 && code < 0x7f) return 1;
   const within = ([from, to]: readonly [number, number]) => code >= from && code <= to;
   if (COMBINING.test(char) || ZERO_WIDTH.some(within)) return 0;
   return WIDE.some(within) ? 2 : 1;

@@ -21,7 +21,6 @@ const execFileAsync = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
-const SETTLE = 'sleep 0.3; ';
 const BASE_ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', TZ: 'UTC' };
 
 interface CliResult {
@@ -189,7 +188,7 @@ describe('tessera CLI for the SSH gateway', () => {
    * with these tests), and these tests are about the command line, not that race.
    */
   const tesseraSsh = (command: string) =>
-    startCli(['ssh', login, `${SETTLE}${command}`, '--', ...sshOptions()], env(userToken));
+    startCli(['ssh', login, `${command}`, '--', ...sshOptions()], env(userToken));
   const liveSession = (marker: string) =>
     eventually(async () => {
       const list = json<{ sessions: SessionRow[] }>(
@@ -341,7 +340,7 @@ describe('tessera CLI for the SSH gateway', () => {
     const list = json<{ sessions: SessionRow[] }>(
       await root(['session', 'list', '--user', user, '-o', 'json']),
     );
-    const session = list.sessions.find((s) => s.command === `${SETTLE}echo listed-${mark}`);
+    const session = list.sessions.find((s) => s.command === `echo listed-${mark}`);
     assert.ok(session !== undefined, JSON.stringify(list));
     const ended = await endedSession(session.id);
     assert.equal(ended.state, 'ended');
@@ -367,7 +366,7 @@ describe('tessera CLI for the SSH gateway', () => {
     assertOk(shown);
     assert.match(shown.stdout, new RegExp(`^Account:\\s+${login}$`, 'm'));
     assert.match(shown.stdout, /^Recorded:\s+yes, SHA-256 [0-9a-f]{64}$/m);
-    assert.match(shown.stdout, new RegExp(`^0\\.\\ds\\s+sleep 0\\.3; echo listed-${mark}$`, 'm'));
+    assert.match(shown.stdout, new RegExp(`^0\\.\\ds\\s+echo listed-${mark}$`, 'm'));
 
     const hits = await root(['session', 'commands', '--q', `listed-${mark}`]);
     assertOk(hits);
@@ -393,7 +392,7 @@ describe('tessera CLI for the SSH gateway', () => {
     const [first, ...rest] = exported.stdout.trimEnd().split('\n');
     const header = parseHeaderLine(first ?? '');
     assert.equal(header?.version, 2);
-    assert.equal(header?.command, `${SETTLE}${command}`);
+    assert.equal(header?.command, `${command}`);
     const events = rest.map((line) => parseEventLine(line));
     assert.ok(events.every((e) => e !== null));
     const output = events.map((e) => (e?.code === 'o' ? e.data : '')).join('');

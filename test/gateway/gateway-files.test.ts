@@ -78,7 +78,11 @@ describe('ssh gateway: file transfer and session policies', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(readFileSync(back), content);
 
-    const ops = (await auditEvents(h, 'session.sftp')).filter((e) => e.actor_name === user.name);
+    const logged = (await auditEvents(h, 'session.sftp')).filter((e) => e.actor_name === user.name);
+    // Extensions the client asks for on its own (limits@openssh.com) are logged by name.
+    const extensions = logged.filter((e) => e.details.op === 'extended');
+    assert.ok(extensions.every((e) => /^[a-z-]+@openssh\.com$/.test(String(e.details.path))));
+    const ops = logged.filter((e) => e.details.op !== 'extended');
     const summary = ops.map((e) => [
       e.details.op,
       path.basename(String(e.details.path)),
@@ -147,6 +151,51 @@ describe('ssh gateway: file transfer and session policies', () => {
     // A shell is still fine under that policy.
     const shell = await sshThrough(h, user.key.file, login, { command: 'echo still-ok' });
     assert.equal(shell.stdout, 'still-ok\n');
+  });
+
+  it('refuses scp and an sftp-server started over exec when file transfer is not allowed', async () => {
+    const policy = await policyWith({ allowSftp: false });
+    const { user, login, linux } = await account(policy);
+    const local = path.join(h.dir, unique('up-'));
+    writeFileSync(local, randomBytes(1000));
+    const batch = path.join(h.dir, unique('batch-'));
+    writeFileSync(batch, `put ${local} up.bin\n`);
+    const gateway = ['-P', String(h.gateway.port)];
+
+    const viaServer = await runClient('sftp', [
+      ...sshOptions(h, user.key.file),
+      '-s',
+      '/usr/lib/openssh/sftp-server',
+      '-b',
+      batch,
+      ...gateway,
+      `${login}@127.0.0.1`,
+    ]);
+    assert.notEqual(viaServer.code, 0);
+    const legacy = await runClient('scp', [
+      ...sshOptions(h, user.key.file),
+      '-O',
+      ...gateway,
+      local,
+      `${login}@127.0.0.1:copied.bin`,
+    ]);
+    assert.notEqual(legacy.code, 0);
+    assert.match(legacy.stderr, /tessera: file transfer is not allowed for this account/);
+    assert.equal(await sshd().readHomeFile(linux, 'up.bin'), '');
+    assert.equal(await sshd().readHomeFile(linux, 'copied.bin'), '');
+
+    const refusals = (await auditEvents(h, 'session.refuse')).filter((e) =>
+      e.object_name?.endsWith(`/${linux}`),
+    );
+    assert.equal(refusals.length, 2);
+    for (const refusal of refusals) {
+      assert.equal(refusal.details.why, 'sftp-not-allowed');
+      assert.equal(refusal.details.detail, 'file transfer command over exec');
+      assert.equal(refusal.outcome, 'denied');
+    }
+    // Only the tools are refused: a command that merely names scp runs.
+    const shell = await sshThrough(h, user.key.file, login, { command: 'echo scp -t' });
+    assert.equal(shell.stdout, 'scp -t\n');
   });
 
   it('ends an idle session after the policy idle timeout and tells the user', async () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import ssh2 from 'ssh2';
+import { MAX_AUTH_FAILURES, MAX_KEY_OFFERS } from '../../src/gateway/authenticate.ts';
 import { useSshd } from '../support/sshd.ts';
 import {
   auditEvents,
@@ -103,6 +105,47 @@ describe('ssh gateway: refusals', () => {
       return events.find((e) => e.outcome === 'failure' && e.details.login === login);
     });
     assert.equal(failed.details.unknownKeys, 1);
+  });
+
+  it('disconnects a client that keeps offering keys, known and unsigned or unknown', async () => {
+    const user = await gatewayUser(h);
+    const { login } = await passwordAccount(user.name);
+    /** How many times the client offered `key` before the gateway closed the connection. */
+    const offers = async (key: ssh2.ParsedKey) => {
+      let count = 0;
+      const client = new ssh2.Client();
+      client.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+      client.connect({
+        host: '127.0.0.1',
+        port: h.gateway.port,
+        username: login,
+        hostVerifier: () => true,
+        authHandler: (_methods, _partial, next) => {
+          count += 1;
+          // false tells ssh2 there is nothing left to try (its types leave that out).
+          if (count > 30) return next(false as unknown as ssh2.AnyAuthMethod);
+          next({ type: 'publickey', username: login, key });
+        },
+      });
+      await closed;
+      return count;
+    };
+    const parse = (text: string | Buffer) => {
+      const key = ssh2.utils.parseKey(text);
+      if (key instanceof Error || Array.isArray(key)) throw new Error('no key');
+      return key;
+    };
+
+    // The registered key, asked about again and again and never signed with.
+    const unsigned = parse(readFileSync(user.key.file));
+    // ssh2 moves on to its next offer when signing returns an error.
+    const refuseToSign = () => new Error('this client does not sign');
+    unsigned.sign = refuseToSign as unknown as typeof unsigned.sign;
+    // The client may ask its handler once more before it reads the disconnect.
+    assert.ok((await offers(unsigned)) <= MAX_KEY_OFFERS + 2);
+    const stranger = await keyPair(h.dir, unique('many-'));
+    assert.ok((await offers(parse(stranger.privateKey))) <= MAX_AUTH_FAILURES + 1);
   });
 
   it('refuses port forwarding by default and audits the attempt', async () => {

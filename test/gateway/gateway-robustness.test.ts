@@ -141,7 +141,7 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
       const ends = await auditEvents(h, 'session.end');
       return ends.find((e) => e.actor_name === user.name);
     });
-    assert.equal(end.details.reason, 'sftp stream not understood');
+    assert.match(String(end.details.reason), /^sftp stream not understood: /);
   });
 
   it('lets a user in with their Tessera password (keyboard-interactive), through the throttle', async () => {

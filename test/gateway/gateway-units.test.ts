@@ -84,7 +84,17 @@ describe('gateway units', () => {
     feed(packet(102, u32(1), str('h1')), monitor.response);
     feed(Buffer.concat([write, close]), monitor.request);
     feed(packet(101, u32(3), u32(0), str(''), str('')), monitor.response);
-    assert.deepEqual(seen, [{ op: 'upload', path: '/tmp/f', path2: null, bytes: 5000, ok: true }]);
+    assert.deepEqual(seen, [
+      {
+        op: 'upload',
+        path: '/tmp/f',
+        path2: null,
+        bytes: 5000,
+        detail: null,
+        ok: true,
+        answered: true,
+      },
+    ]);
   });
 
   it('gives a late watcher the screen since the last clear, within its bound', () => {

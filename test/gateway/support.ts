@@ -73,6 +73,8 @@ export async function startHarness(
     dataDir?: string;
     rootToken?: string;
     store?: StoreKind;
+    recheckIntervalMs?: number;
+    connectionIdleMs?: number;
   } = {},
 ): Promise<Harness> {
   const database = options.store === 'postgres' ? await createScratchDatabase('tessera_gw') : null;
@@ -101,6 +103,12 @@ export async function startHarness(
         ...DEFAULT_GATEWAY_CONFIG,
         port: 0,
         passwordLogin: options.passwordLogin ?? false,
+        ...(options.recheckIntervalMs === undefined
+          ? {}
+          : { recheckIntervalMs: options.recheckIntervalMs }),
+        ...(options.connectionIdleMs === undefined
+          ? {}
+          : { connectionIdleMs: options.connectionIdleMs }),
       },
     },
   );
@@ -215,7 +223,7 @@ export async function linuxAccount(
     policy?: string;
     permissions?: string[];
   },
-): Promise<{ target: string; login: string }> {
+): Promise<{ target: string; login: string; safe: string }> {
   const target = unique('web');
   const safe = unique('safe');
   const check = (what: string, r: { status: number; body: unknown }, ok: number) => {
@@ -244,7 +252,7 @@ export async function linuxAccount(
     secretType: options.secretType,
     policy: options.policy,
   });
-  return { target, login: `${options.linuxUser}@${target}` };
+  return { target, login: `${options.linuxUser}@${target}`, safe };
 }
 
 export interface SshResult {
@@ -371,4 +379,56 @@ export async function auditEvents(h: Harness, action: string) {
     ...row,
     details: row.details === null ? {} : (JSON.parse(row.details) as Record<string, unknown>),
   }));
+}
+
+/**
+ * An OpenSSH ControlMaster connection through the gateway with no session of its own (`-M -N`),
+ * as `ControlPersist` leaves one behind. `run` starts a command over it, and only over it: a
+ * client that finds no master fails instead of connecting anew.
+ */
+export async function controlMaster(
+  h: Harness,
+  keyFile: string,
+  login: string,
+): Promise<{
+  socket: string;
+  /** Settles when the master process exits, with what it printed. */
+  exited: Promise<SshResult>;
+  run(command: string, options?: { timeoutMs?: number }): Promise<SshResult>;
+  isOpen(): Promise<boolean>;
+  stop(): void;
+}> {
+  const socket = path.join(h.dir, unique('cm-'));
+  const base = [...sshOptions(h, keyFile), '-S', socket, '-p', String(h.gateway.port)];
+  const master = spawn('ssh', [...base, '-M', '-N', `${login}@127.0.0.1`], {
+    env: CLIENT_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  master.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  master.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  const exited = new Promise<SshResult>((resolve) => {
+    master.on('close', (code) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({
+        code,
+        stdout: stdoutBytes.toString('utf8'),
+        stdoutBytes,
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+  });
+  const muxOnly = [...base, '-o', 'ControlMaster=no', '-o', 'ProxyCommand=/bin/false'];
+  const isOpen = async () =>
+    (await runClient('ssh', [...muxOnly, '-O', 'check', `${login}@127.0.0.1`])).code === 0;
+  await eventually(async () => ((await isOpen()) ? true : undefined));
+  return {
+    socket,
+    exited,
+    run: (command, options = {}) =>
+      runClient('ssh', [...muxOnly, `${login}@127.0.0.1`, command], options),
+    isOpen,
+    stop: () => master.kill('SIGTERM'),
+  };
 }

@@ -218,10 +218,14 @@ describe('Linux connector', () => {
       await sshd().removeUser(user.name);
     });
 
-    it('refuses an account name that is not a plain user name', async () => {
+    it('refuses an account name that is not a plain user name, sending nothing', async () => {
       const outcome = await reconcileChange('root;touch /tmp/pwned', secret());
-      assert.equal(outcome.kind, 'rejected');
+      // Not a refusal of the value: another candidate would fare no better.
+      assert.equal(outcome.kind, 'not-sent');
+      assert.match(outcome.kind === 'not-sent' ? outcome.reason : '', /not a plain Linux user name/);
       assert.equal(existsSync(PWNED), false);
+      assert.equal(connector.checkUsername?.('root;touch /tmp/pwned') !== null, true);
+      assert.equal(connector.checkUsername?.('deploy'), null);
     });
 
     it('with NOPASSWD sudo, never feeds the logon password to chpasswd', async () => {

@@ -1,0 +1,375 @@
+/**
+ * The figures of bench/gateway.ts turned into its report: every measurement beside a baseline
+ * from the same run, the issue's goals beside what was measured, and the facts behind them.
+ */
+import type { ChildMemory } from './gateway-child.ts';
+import type { NagleCheck } from './gateway-nagle.ts';
+import type { Transfer } from './gateway-openssh.ts';
+import type { BenchReport, GoalCheck, Measurement } from './report.ts';
+
+export const VARIANTS = [
+  'direct',
+  'gateway, recording off',
+  'gateway, recording on',
+  'ProxyJump',
+] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface KeystrokeWindow {
+  readonly label: string;
+  /** Round trips in milliseconds. */
+  readonly direct: number[];
+  readonly gateway: number[];
+  readonly extra: string | null;
+}
+
+export interface ConcurrencyLevel {
+  readonly sessions: number;
+  readonly failed: number;
+  readonly openSeconds: number;
+  readonly window: KeystrokeWindow;
+  /** Output each session received, on average, while the keystrokes were measured. */
+  readonly kibPerSessionSecond: number;
+  readonly memory: ChildMemory;
+  /**
+   * Cores busy while the keystrokes were measured: the gateway process; everything this bench
+   * started (gateway, load, sshd and its sessions, the probes); every other process.
+   */
+  readonly cores: { gateway: number; ours: number; others: number };
+}
+
+export interface BulkRuns {
+  readonly download: Record<Variant, Transfer[]>;
+  readonly upload: Record<Variant, Transfer[]>;
+  /** Recorded downloads: bytes of output and bytes of the recording file. */
+  readonly recordings: { output: number; file: number }[];
+}
+
+export interface SizeRun {
+  readonly kind: string;
+  readonly output: number;
+  readonly file: number;
+  /** `asciinema rec` of the same command, when installed. */
+  readonly cast: number | null;
+}
+
+export interface GatewayFigures {
+  readonly setup: {
+    /** The real `ssh`, start to first byte of output. */
+    direct: number[];
+    gateway: number[];
+    viajump: number[];
+    /** An ssh2 client (Nagle off), connect to first byte of output. */
+    ssh2Direct: number[];
+    ssh2Gateway: number[];
+    /** Runs whose `ssh` never got the command's exit status (it exits 255). */
+    exitLost: number;
+  };
+  readonly nagle: NagleCheck | null;
+  readonly keystrokes: KeystrokeWindow[];
+  readonly concurrency: {
+    baseline: ChildMemory;
+    levels: ConcurrencyLevel[];
+    stopped: string | null;
+  };
+  readonly bulk: BulkRuns;
+  readonly sizes: SizeRun[];
+  readonly bulkMib: number;
+  readonly loadAverage: string[];
+}
+
+const NOMINAL_KIB_PER_SECOND = 100;
+
+/** The concurrency goal, and what ends the climb: slow keys, sessions refused, output starved. */
+export const LEVEL_GOAL = {
+  sessions: 1_000,
+  addedP99Ms: 10,
+  kibPerSession: 512,
+  broken(level: ConcurrencyLevel): string | null {
+    const added = added99(level.window);
+    if (added > this.addedP99Ms) return `added keystroke p99 ${added.toFixed(1)} ms`;
+    if (level.failed > 0) return `${level.failed} sessions could not be opened`;
+    if (level.kibPerSessionSecond < NOMINAL_KIB_PER_SECOND * 0.9) {
+      return `sessions received ${level.kibPerSessionSecond.toFixed(0)} KiB/s of 100`;
+    }
+    return null;
+  },
+};
+
+const GOALS = {
+  offOfDirect: 0.8,
+  onOfDirect: 0.65,
+  ofProxyJump: 2,
+  idleP50Us: 50,
+  idleP99Us: 250,
+  busyP99Ms: 1,
+  setupP50Ms: 5,
+  onOfOff: 0.85,
+  textRatio: 1.1,
+};
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+}
+
+const median = (values: readonly number[]) => percentile(values, 0.5);
+const added50 = (w: KeystrokeWindow) => percentile(w.gateway, 0.5) - percentile(w.direct, 0.5);
+const added99 = (w: KeystrokeWindow) => percentile(w.gateway, 0.99) - percentile(w.direct, 0.99);
+const mibPerSecond = (runs: readonly Transfer[]) =>
+  median(runs.map((t) => t.bytes / 1024 / 1024 / t.seconds));
+
+export function report(f: GatewayFigures): BenchReport {
+  return {
+    name: 'gateway',
+    title: `SSH gateway, ${f.bulkMib} MiB bulk, beside direct OpenSSH and ProxyJump`,
+    measurements: [
+      ...bulkMeasurements(f.bulk),
+      ...setupMeasurements(f.setup),
+      ...f.keystrokes.flatMap(keystrokeMeasurements),
+      ...f.concurrency.levels.flatMap((l) => keystrokeMeasurements(l.window).slice(1)),
+      ...sizeMeasurements(f),
+    ],
+    goals: [
+      ...bulkGoals(f.bulk),
+      ...keystrokeGoals(f.keystrokes),
+      setupGoal(f.setup),
+      ...concurrencyGoals(f.concurrency),
+      ...recordingGoals(f),
+    ],
+    notes: notes(f),
+  };
+}
+
+function bulkMeasurements(bulk: BulkRuns): Measurement[] {
+  const rows: Measurement[] = [];
+  for (const direction of ['download', 'upload'] as const) {
+    const runs = bulk[direction];
+    const direct = mibPerSecond(runs.direct);
+    for (const variant of VARIANTS.slice(1)) {
+      rows.push({
+        subject: `${direction}, ${variant}`,
+        value: mibPerSecond(runs[variant]),
+        unit: 'MiB/s',
+        baseline: { label: `${direction}, direct`, value: direct },
+        better: 'higher',
+      });
+    }
+    rows.push({
+      subject: `${direction}, gateway, recording off`,
+      value: mibPerSecond(runs['gateway, recording off']),
+      unit: 'MiB/s',
+      baseline: { label: `${direction}, ProxyJump`, value: mibPerSecond(runs.ProxyJump) },
+      better: 'higher',
+    });
+  }
+  return rows;
+}
+
+function setupMeasurements(setup: GatewayFigures['setup']): Measurement[] {
+  const direct = { label: 'direct, p50', value: median(setup.direct) };
+  return [
+    {
+      subject: 'set-up to first output, ssh2 client, gateway, p50',
+      value: median(setup.ssh2Gateway),
+      unit: 'ms',
+      baseline: { label: 'ssh2 client, direct, p50', value: median(setup.ssh2Direct) },
+      better: 'lower',
+    },
+    {
+      subject: 'set-up to first output, gateway, p50',
+      value: median(setup.gateway),
+      unit: 'ms',
+      baseline: direct,
+      better: 'lower',
+    },
+    {
+      subject: 'set-up to first output, ProxyJump, p50',
+      value: median(setup.viajump),
+      unit: 'ms',
+      baseline: direct,
+      better: 'lower',
+    },
+  ];
+}
+
+function keystrokeMeasurements(w: KeystrokeWindow): Measurement[] {
+  return [0.5, 0.99].map((p) => ({
+    subject: `keystroke p${p * 100}, ${w.label}`,
+    value: percentile(w.gateway, p) * 1000,
+    unit: 'µs',
+    baseline: { label: `direct p${p * 100}`, value: percentile(w.direct, p) * 1000 },
+    better: 'lower',
+  }));
+}
+
+function sizeMeasurements(f: GatewayFigures): Measurement[] {
+  const rows: Measurement[] = f.sizes.map((s) => ({
+    subject: `recording of ${s.output / 1024 / 1024} MiB ${s.kind}`,
+    value: s.file,
+    unit: 'bytes',
+    baseline: { label: 'terminal output', value: s.output },
+    better: 'lower',
+  }));
+  for (const s of f.sizes) {
+    if (s.cast === null) continue;
+    rows.push({
+      subject: `recording of ${s.output / 1024 / 1024} MiB ${s.kind}`,
+      value: s.file,
+      unit: 'bytes',
+      baseline: { label: 'asciinema rec, same output', value: s.cast },
+      better: 'lower',
+    });
+  }
+  return rows;
+}
+
+function bulkGoals(bulk: BulkRuns): GoalCheck[] {
+  const down = bulk.download;
+  const direct = mibPerSecond(down.direct);
+  const off = mibPerSecond(down['gateway, recording off']);
+  const on = mibPerSecond(down['gateway, recording on']);
+  const jump = mibPerSecond(down.ProxyJump);
+  return [
+    ratioGoal(
+      `download, recording off ≥ ${GOALS.offOfDirect} of direct`,
+      off / direct,
+      GOALS.offOfDirect,
+    ),
+    ratioGoal(
+      `download, recording on ≥ ${GOALS.onOfDirect} of direct`,
+      on / direct,
+      GOALS.onOfDirect,
+    ),
+    ratioGoal(
+      `download, recording off ≥ ${GOALS.ofProxyJump}× ProxyJump`,
+      off / jump,
+      GOALS.ofProxyJump,
+    ),
+    ratioGoal(`download, recording on ≥ ${GOALS.onOfOff} of off`, on / off, GOALS.onOfOff),
+  ];
+}
+
+function ratioGoal(goal: string, value: number, atLeast: number): GoalCheck {
+  return { goal, measured: value.toFixed(3), met: value >= atLeast };
+}
+
+function keystrokeGoals(windows: readonly KeystrokeWindow[]): GoalCheck[] {
+  const [idle, ...busy] = windows;
+  if (idle === undefined) return [];
+  const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+  return [
+    {
+      goal: `added keystroke p50 < ${GOALS.idleP50Us} µs, idle, recorded`,
+      measured: us(added50(idle)),
+      met: added50(idle) * 1000 < GOALS.idleP50Us,
+    },
+    {
+      goal: `added keystroke p99 < ${GOALS.idleP99Us} µs, idle, recorded`,
+      measured: us(added99(idle)),
+      met: added99(idle) * 1000 < GOALS.idleP99Us,
+    },
+    ...busy.map((w) => ({
+      goal: `added keystroke p99 < ${GOALS.busyP99Ms} ms, ${w.label}`,
+      measured: us(added99(w)),
+      met: added99(w) < GOALS.busyP99Ms,
+    })),
+  ];
+}
+
+function setupGoal(setup: GatewayFigures['setup']): GoalCheck {
+  const added = median(setup.ssh2Gateway) - median(setup.ssh2Direct);
+  return {
+    goal: `added set-up (credential injection) p50 < ${GOALS.setupP50Ms} ms, ssh2 client`,
+    measured: `${added.toFixed(1)} ms`,
+    met: added < GOALS.setupP50Ms,
+  };
+}
+
+function concurrencyGoals(c: GatewayFigures['concurrency']): GoalCheck[] {
+  const held = c.levels.filter((l) => LEVEL_GOAL.broken(l) === null).at(-1);
+  const perSession = held === undefined ? Number.NaN : kibPerSession(c.baseline, held);
+  return [
+    {
+      goal: `${LEVEL_GOAL.sessions} recorded sessions (1 KiB × 100/s) with added p99 < ${LEVEL_GOAL.addedP99Ms} ms`,
+      measured: `${held?.sessions ?? 0} held${c.stopped === null ? '' : `; next step: ${c.stopped}`}`,
+      met: (held?.sessions ?? 0) >= LEVEL_GOAL.sessions,
+    },
+    {
+      goal: `< ${LEVEL_GOAL.kibPerSession} KiB resident per session (at ${held?.sessions ?? 0})`,
+      measured: `${perSession.toFixed(0)} KiB`,
+      met: perSession < LEVEL_GOAL.kibPerSession,
+    },
+  ];
+}
+
+function kibPerSession(baseline: ChildMemory, level: ConcurrencyLevel): number {
+  return (level.memory.rss - baseline.rss) / 1024 / Math.max(1, level.sessions);
+}
+
+function recordingGoals(f: GatewayFigures): GoalCheck[] {
+  // The recorded bulk download of text, or else the 64 MiB text run.
+  const sample = f.bulk.recordings.at(-1) ?? f.sizes.find((s) => s.kind === 'text');
+  const ratio = sample === undefined ? Number.NaN : sample.file / sample.output;
+  return [
+    {
+      goal: `recording of text ≤ ${GOALS.textRatio}× the output`,
+      measured: `${ratio.toFixed(3)}×`,
+      met: ratio <= GOALS.textRatio,
+    },
+  ];
+}
+
+function notes(f: GatewayFigures): string[] {
+  const lines = [
+    `load average (1, 5, 15 min) at start, after keystrokes, at end: ${f.loadAverage.join(' | ')}; ` +
+      'other work on this machine shares its cores with every figure',
+    `bulk: median of ${f.bulk.download.direct.length} downloads (target runs cat of a text file) ` +
+      `and one upload (wc -c on the target) per way; real ssh with KexAlgorithms curve25519-sha256 everywhere`,
+    'recording off: the bench policy has recordingRequired false and the recordings folder cannot be ' +
+      'created, so sessions run unrecorded (the session policy has no setting that turns recording off)',
+    `"≥ 2× ProxyJump" read as gateway throughput ÷ ProxyJump throughput`,
+    'keystrokes: ssh2 client in the bench process (no node-pty), shell with PTY running ' +
+      '`stty raw -echo; exec cat`; direct and gateway interleaved, taking turns at going first; ' +
+      'added = gateway percentile − direct percentile',
+    ...f.keystrokes
+      .filter((w) => w.extra !== null)
+      .map((w) => `keystrokes, ${w.label}: ${w.extra}`),
+    `set-up: ${f.setup.direct.length} rounds each; real ssh p50 added ` +
+      `${(median(f.setup.gateway) - median(f.setup.direct)).toFixed(1)} ms: OpenSSH leaves Nagle on ` +
+      'until a session starts, and its log-in to sshd stalls on delayed ACKs (about 40 ms, twice) ' +
+      'where the gateway, Nagle off on both legs, does not; the goal is read on the ssh2 client',
+    `set-up: the real ssh exited 255, the exit status lost, in ${f.setup.exitLost} of ` +
+      `${f.setup.gateway.length} runs through the gateway (none direct)`,
+    f.nagle === null
+      ? 'Nagle: strace unavailable, not checked'
+      : `Nagle: the gateway set TCP_NODELAY ${f.nagle.noDelayCalls} times during one connection ` +
+        '(user leg and target leg)',
+    ...concurrencyNotes(f.concurrency),
+    ...f.sizes.map(
+      (s) =>
+        `${s.kind}: ${(s.file / s.output).toFixed(4)} bytes on disk per byte of output` +
+        (s.cast === null ? '' : `; asciinema ${(s.cast / s.output).toFixed(4)}`),
+    ),
+  ];
+  return lines;
+}
+
+function concurrencyNotes(c: GatewayFigures['concurrency']): string[] {
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  return c.levels.map((l) => {
+    const per = (field: keyof ChildMemory) =>
+      ((l.memory[field] - c.baseline[field]) / 1024 / Math.max(1, l.sessions)).toFixed(0);
+    return (
+      `${l.sessions} sessions (${l.failed} failed, opened in ${l.openSeconds.toFixed(0)} s): ` +
+      `${l.kibPerSessionSecond.toFixed(0)} KiB/s each; cores busy: gateway ` +
+      `${l.cores.gateway.toFixed(2)}, all of this bench ${l.cores.ours.toFixed(2)}, other ` +
+      `processes ${l.cores.others.toFixed(2)}; keys p99 direct ` +
+      `${percentile(l.window.direct, 0.99).toFixed(2)} ms, gateway ${percentile(l.window.gateway, 0.99).toFixed(2)} ms; ` +
+      `gateway rss ${mib(l.memory.rss)} MiB; per session KiB: rss ${per('rss')}, heap used ` +
+      `${per('heapUsed')}, heap total ${per('heapTotal')}, external ${per('external')}, ` +
+      `array buffers ${per('arrayBuffers')}`
+    );
+  });
+}

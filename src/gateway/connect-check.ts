@@ -1,0 +1,119 @@
+import type { AccessDecision } from '../access/access-decision.ts';
+import type { Account } from '../accounts/account.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { PolicyService } from '../accounts/policies.ts';
+import type { Clock } from '../clock.ts';
+import { isTesseraError } from '../errors.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { UserService } from '../identity/users.ts';
+import type { Store } from '../store/store.ts';
+import type { Keyring } from '../vault/keyring.ts';
+import type { GatewayUser } from './authenticate.ts';
+import type { ConnectionEnding } from './connection-state.ts';
+import type { SshKeyService } from './user-keys.ts';
+
+/** Why a user may not use an account through the gateway now, as the audit trail names it. */
+export type AccountVerdict = 'no-permission' | 'checked-out' | 'rotation-pending';
+
+/** Why a live connection lost the right it was opened with. */
+export type LostAccess =
+  | AccountVerdict
+  | 'user-disabled'
+  | 'key-removed'
+  | 'account-removed'
+  | 'vault-sealed';
+
+export interface AccountCheckDeps {
+  readonly access: Pick<AccessDecision, 'decide'>;
+  readonly policies: Pick<PolicyService, 'byId'>;
+  readonly clock: Clock;
+}
+
+export interface AccessRecheckDeps extends AccountCheckDeps {
+  readonly store: Store;
+  readonly users: Pick<UserService, 'findById'>;
+  readonly keys: Pick<SshKeyService, 'holds'>;
+  readonly accounts: Pick<AccountService, 'reload'>;
+  readonly keyring: Pick<Keyring, 'isSealed'>;
+}
+
+/**
+ * Whether the user may connect to the account now: the `account.connect` permission, and under
+ * an exclusive check-out policy, nobody else holding the account and no rotation awaited after a
+ * check-in, as a reveal is refused then too.
+ */
+export async function accountVerdict(
+  deps: AccountCheckDeps,
+  principal: Principal,
+  account: Account,
+): Promise<AccountVerdict | null> {
+  const decision = await deps.access.decide(principal, 'account.connect', account.safeId);
+  if (!decision.allowed) return 'no-permission';
+
+  const policy = await deps.policies.byId(account.policyId);
+  if (!policy.exclusiveCheckout) return null;
+  const holder = account.checkout;
+  const heldByOther =
+    holder !== null && holder.expiresAt > deps.clock.now() && holder.holder !== principal.name;
+  if (heldByOther) return 'checked-out';
+  return account.needsRotation ? 'rotation-pending' : null;
+}
+
+/**
+ * Checks a live connection's right again from what is stored now: the vault unsealed, the user
+ * enabled, the key they logged in with still theirs, the account still there and theirs to use.
+ */
+export async function recheckAccess(
+  deps: AccessRecheckDeps,
+  user: GatewayUser,
+  accountId: string,
+  connectionId: string,
+): Promise<LostAccess | null> {
+  if (deps.keyring.isSealed()) return 'vault-sealed';
+  const current = await deps.users.findById(user.id);
+  if (current === null || current.disabled) return 'user-disabled';
+  if (user.method === 'publickey' && user.keyFingerprint !== null) {
+    if (!(await deps.keys.holds(user.id, user.keyFingerprint))) return 'key-removed';
+  }
+
+  const account = await reloadAccount(deps, accountId);
+  if (account === null) return 'account-removed';
+  // The role as stored now, not as it was at login.
+  const principal: Principal = {
+    userId: current.id,
+    name: current.name,
+    role: current.role,
+    tokenId: `ssh:${connectionId}`,
+  };
+  return accountVerdict(deps, principal, account);
+}
+
+const LOST_MESSAGES: Record<LostAccess, string> = {
+  // A removed account reads as a removed permission: neither says more than the user knew.
+  'no-permission': 'your access to this account was withdrawn',
+  'account-removed': 'your access to this account was withdrawn',
+  'user-disabled': 'your Tessera user was disabled',
+  'key-removed': 'the SSH key this connection logged in with was removed',
+  'checked-out': 'the account was checked out by another user',
+  'rotation-pending': 'the account waits for a verified rotation',
+  'vault-sealed': 'the vault was sealed',
+};
+
+/** How a connection that lost its right ends: what the user reads and the record's code. */
+export function lostAccessEnding(why: LostAccess): ConnectionEnding {
+  return {
+    why,
+    message: LOST_MESSAGES[why],
+    outcome: why === 'vault-sealed' ? 'success' : 'denied',
+    audited: true,
+  };
+}
+
+async function reloadAccount(deps: AccessRecheckDeps, accountId: string): Promise<Account | null> {
+  try {
+    return await deps.accounts.reload(deps.store.db, accountId);
+  } catch (error) {
+    if (isTesseraError(error) && error.code === 'NOT_FOUND') return null;
+    throw error;
+  }
+}
