@@ -222,7 +222,10 @@ describe('Linux connector', () => {
       const outcome = await reconcileChange('root;touch /tmp/pwned', secret());
       // Not a refusal of the value: another candidate would fare no better.
       assert.equal(outcome.kind, 'not-sent');
-      assert.match(outcome.kind === 'not-sent' ? outcome.reason : '', /not a plain Linux user name/);
+      assert.match(
+        outcome.kind === 'not-sent' ? outcome.reason : '',
+        /not a plain Linux user name/,
+      );
       assert.equal(existsSync(PWNED), false);
       assert.equal(connector.checkUsername?.('root;touch /tmp/pwned') !== null, true);
       assert.equal(connector.checkUsername?.('deploy'), null);
