@@ -10,6 +10,7 @@ import {
 import { runsFileTransfer } from './file-transfer.ts';
 import type { Link } from './link.ts';
 import { GatewayRefusal } from './refusal.ts';
+import { watchEarlyEnd } from './session-proxy.ts';
 import { runSession, type SessionSpec } from './session-run.ts';
 
 /** Variables a client may pass on; the target's sshd still decides (AcceptEnv). */
@@ -167,7 +168,9 @@ function openTargetChannel(link: Link, request: StartRequest): Promise<ClientCha
   return new Promise((resolve, reject) => {
     const done = (error: Error | undefined, channel: ClientChannel) => {
       if (error !== undefined) reject(new GatewayRefusal('target-channel-failed'));
-      else resolve(channel);
+      // Synchronously: ssh2 may parse the command's exit right after this reply, in the same
+      // read, before any promise callback could listen.
+      else resolve(watchEarlyEnd(channel));
     };
     try {
       if (request.kind === 'shell') link.client.shell(window, { env: request.env }, done);

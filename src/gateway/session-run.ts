@@ -14,7 +14,7 @@ import type { LiveSessionFeed } from './live-sessions.ts';
 import { escapeControls } from './printable.ts';
 import type { OpenedRecording } from './recording.ts';
 import { GatewayRefusal } from './refusal.ts';
-import { type ExitInfo, proxyChannel, watchEarlyEnd } from './session-proxy.ts';
+import { type ExitInfo, proxyChannel } from './session-proxy.ts';
 import {
   type Counters,
   describeOperation,
@@ -72,7 +72,7 @@ export async function runSession(
       ? null
       : await openRecording(deps, link, { id, size, spec, startedAt, failLater });
   const [target, stored] = await Promise.allSettled([
-    openTarget().then(watchEarlyEnd),
+    openTarget(),
     deps.sessions.start(
       sessionRow(deps, conn, link, { id, spec, size, startedAt, recording }),
       startEvent(conn, link, id, spec, recording),
