@@ -62,6 +62,8 @@ export interface RotationEngine {
 export const ROTATION_LEASE_MS = 2 * 60_000;
 /** How often a rotation waiting on its reconcile account's own rotation looks again. */
 const RECONCILE_WAIT_MS = 100;
+/** How long it waits at most: well inside its own lease, which must not run out meanwhile. */
+const RECONCILE_WAIT_LIMIT_MS = 30_000;
 /** Candidates the target refused are discarded; after this many, the rotation fails. */
 export const MAX_CANDIDATES = 3;
 
@@ -246,7 +248,7 @@ export function createRotationEngine(deps: {
     // Counted in real waits, not by the clock, which a test may hold still.
     for (let waits = 0; ; waits++) {
       const reconcile = await accounts.reload(store.db, account.reconcileAccountId);
-      if (!reconcile.rotating || waits * RECONCILE_WAIT_MS >= ROTATION_LEASE_MS) {
+      if (!reconcile.rotating || waits * RECONCILE_WAIT_MS >= RECONCILE_WAIT_LIMIT_MS) {
         return reconcile.currentVersion !== version;
       }
       await delay(RECONCILE_WAIT_MS);
@@ -479,11 +481,12 @@ export function createRotationEngine(deps: {
         return attempt(ctx, await accounts.reload(store.db, account.id), origin);
       }),
 
-    reconcile: (ctx, account) =>
-      underLease(ctx, account, 'reconcile', async () => {
-        if (account.reconcileAccountId === null) {
-          throw new TesseraError('CONFLICT', `${account.ref} has no reconcile account`);
-        }
+    async reconcile(ctx, account) {
+      // Asked of an account without one, nothing was tried: not a failed rotation to record.
+      if (account.reconcileAccountId === null) {
+        throw new TesseraError('CONFLICT', `${account.ref} has no reconcile account`);
+      }
+      return underLease(ctx, account, 'reconcile', async () => {
         const pending = await versions.pending(store.db, account.id);
         if (pending !== null) {
           // Neither value may log in any more: that is why one reconciles. The pending value is
@@ -495,7 +498,8 @@ export function createRotationEngine(deps: {
           });
         }
         return attempt(ctx, await accounts.reload(store.db, account.id), 'reconcile');
-      }),
+      });
+    },
 
     async verify(ctx, account) {
       const target = await targets.byId(account.targetId);
