@@ -217,9 +217,11 @@ for (const store of STORE_KINDS)
     it('extracts the commands typed at the prompt and finds them across sessions', async () => {
       const { user, login, linux } = await account();
       const mark = randomBytes(4).toString('hex');
+      // Typed at the prompt: type-ahead before any prompt is shown is not a command one can
+      // tell from the screen (see src/sessions/commands.ts).
       const result = await sshThrough(h, user.key.file, login, {
         args: ['-tt'],
-        input: `echo one-${mark}\nexit\n`,
+        inputAtPrompt: `echo one-${mark}\nexit\n`,
       });
       assert.equal(result.code, 0, result.stderr);
       await sshThrough(h, user.key.file, login, { command: `echo two-${mark}` });

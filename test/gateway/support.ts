@@ -288,6 +288,8 @@ export function runClient(
   args: string[],
   options: {
     input?: string | Buffer;
+    /** Typed once the first output (the shell's prompt) has arrived, as a person would. */
+    inputAtPrompt?: string;
     timeoutMs?: number;
     onStdout?: (text: string) => void;
     /** Reads stdout slowly, pausing this long after every chunk, so the client falls behind. */
@@ -305,6 +307,9 @@ export function runClient(
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
     // Bytes are kept and decoded at the end: a character may come in two chunks.
     child.stdout.on('data', (chunk: Buffer) => {
+      if (out.length === 0 && options.inputAtPrompt !== undefined) {
+        child.stdin.end(options.inputAtPrompt);
+      }
       out.push(chunk);
       shown += live.decode(chunk, { stream: true });
       options.onStdout?.(shown);
@@ -322,7 +327,7 @@ export function runClient(
     });
     child.stdin.on('error', () => undefined);
     if (options.input !== undefined) child.stdin.end(options.input);
-    else child.stdin.end();
+    else if (options.inputAtPrompt === undefined) child.stdin.end();
   });
 }
 
@@ -335,6 +340,7 @@ export function sshThrough(
     args?: string[];
     command?: string;
     input?: string;
+    inputAtPrompt?: string;
     onStdout?: (text: string) => void;
     timeoutMs?: number;
     slowReadMs?: number;
