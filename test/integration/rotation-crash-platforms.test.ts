@@ -441,7 +441,10 @@ function proveStep(point: KillPoint, evidence: Evidence): void {
     assert.equal(verify, undefined, 'no verifying login');
     return;
   }
-  assert.ok(change.fromServer.length > 0 && change.clientEnded, 'the change ran to its end');
+  // The target answered the change; whether the client's own close reached the proxy before
+  // the kill depends on when the connector closes (ssh2 and ldapts do not wait for it). That
+  // the change took is proved by the target's stored credential, checked by the caller.
+  assert.ok(change.fromServer.length > 0, 'the change reached the target and was answered');
   assert.ok(verify !== undefined, 'the verifying login was opened');
   if (point.step === 'after applying, before verifying') {
     assert.deepEqual(verify.fromServer, [], 'the verifying login never reached the target');
