@@ -163,14 +163,8 @@ export function createAccountService(deps: {
     if (self !== null) {
       const account = await reload(store.db, self);
       const target = await targetRow(targetId);
-      if (
-        sameLogin(
-          deps.connectors.get(target.platform),
-          target,
-          reconcile.username,
-          account.username,
-        )
-      ) {
+      const sameLogin = sameLoginOn(deps.connectors.get(target.platform), target);
+      if (sameLogin(reconcile.username, account.username)) {
         throw new TesseraError(
           'VALIDATION_FAILED',
           `${account.ref} and its reconcile account ${reconcile.ref} are the same login`,
@@ -237,7 +231,8 @@ export function createAccountService(deps: {
       if (nameProblem !== null) {
         throw new TesseraError('VALIDATION_FAILED', `${target.platform}: ${nameProblem}`);
       }
-      if (reconcile !== null && sameLogin(connector, target, reconcile.username, input.username)) {
+      const sameLogin = sameLoginOn(connector, target);
+      if (reconcile !== null && sameLogin(reconcile.username, input.username)) {
         throw new TesseraError(
           'VALIDATION_FAILED',
           `${input.username} and its reconcile account ${reconcile.ref} are the same login`,
@@ -259,9 +254,7 @@ export function createAccountService(deps: {
           .select('username')
           .where('target_id', '=', target.id)
           .execute();
-        const existing = onTarget.find((other) =>
-          sameLogin(connector, target, other.username, input.username),
-        );
+        const existing = onTarget.find((other) => sameLogin(other.username, input.username));
         if (existing !== undefined) {
           const same = existing.username === input.username;
           throw new TesseraError(
@@ -397,22 +390,23 @@ export function createAccountService(deps: {
 const OPENSSH_PRIVATE_KEY =
   /^-----BEGIN OPENSSH PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END OPENSSH PRIVATE KEY-----\s*$/;
 
-/** Whether two account names reach one login on the target, as its connector tells. */
-function sameLogin(
+/**
+ * Whether two account names reach one login on the target, as its connector tells; the
+ * target's options are read once, since onboarding compares with every account there.
+ */
+function sameLoginOn(
   connector: Connector | undefined,
   target: { name?: string; host: string; port: number; options: string },
-  a: string,
-  b: string,
-): boolean {
-  if (a === b) return true;
-  if (connector?.sameAccount === undefined) return false;
+): (a: string, b: string) => boolean {
+  const sameAccount = connector?.sameAccount;
+  if (sameAccount === undefined) return (a, b) => a === b;
   const address = {
     name: target.name ?? '',
     host: target.host,
     port: target.port,
     options: JSON.parse(target.options) as TargetOptions,
   };
-  return connector.sameAccount(address, a, b);
+  return (a, b) => a === b || sameAccount(address, a, b);
 }
 
 function checkSecretType(
