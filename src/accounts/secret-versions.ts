@@ -9,7 +9,8 @@ import type { SecretCipher } from '../vault/secret-cipher.ts';
 /** A version's life: pending while a rotation applies it, current once verified, then previous. */
 /**
  * `partial`: a value some of the account's places on the target took and others did not; kept
- * (never a login the vault forgot) but out of recovery, until a reconcile sets one value everywhere.
+ * (never a login the vault forgot) but out of recovery, until a reconcile sets one value
+ * everywhere.
  */
 export type VersionStatus = 'pending' | 'current' | 'previous' | 'discarded' | 'partial';
 

@@ -203,7 +203,8 @@ async function withPinnedHostKey(
     const reason = error instanceof Error ? error.message : 'no answer';
     throw new TesseraError(
       'TARGET_UNREACHABLE',
-      `could not read the host key of ${input.name} to pin it: ${reason}; give it as option hostKey`,
+      `could not read the host key of ${input.name} to pin it: ${reason}; ` +
+        'give it as option hostKey',
     );
   }
   return checkPlatformOptions(connector, input.platform, { ...options, hostKey });

@@ -83,7 +83,10 @@ export const BUILTIN_ADMIN = 'admin';
  * `system` for the same), and `admin` is the built-in administrator. Compared without case, so
  * `Tessera` cannot pose either.
  */
-/** `me` is how the API names the caller (`/v1/users/me/...`); a user of that name would be shadowed. */
+/**
+ * `me` is how the API names the caller (`/v1/users/me/...`); a user of that name would be
+ * shadowed.
+ */
 export const RESERVED_USER_NAMES: readonly string[] = [BUILTIN_ADMIN, 'tessera', 'system', 'me'];
 
 type UserRow = UserTable;

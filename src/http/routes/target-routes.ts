@@ -16,7 +16,10 @@ const hostName = z
   .regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or address');
 const port = z.number().int().min(1).max(65_535);
 const database = z.string().min(1).max(63);
-/** What the platform lets the API show: a certificate's text never leaves, only whether one is set. */
+/**
+ * What the platform lets the API show: a certificate's text never leaves, only whether one is
+ * set.
+ */
 const targetOptionsView = z.record(
   z.string(),
   z.union([z.string(), z.number(), z.boolean(), z.null()]),
