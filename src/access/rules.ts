@@ -37,7 +37,7 @@ export type AccessRule = GlobalRule | SafeRule;
 
 /** Auditors read the trail and the metadata; they never hold a secret or change a safe. */
 const NOT_AUDITORS = ['auditor'] as const;
-const ANY_MEMBER = ['list', 'use', 'retrieve', 'checkout', 'manage'] as const;
+const ANY_MEMBER = ['list', 'use', 'retrieve', 'checkout', 'manage', 'approve'] as const;
 
 export const ACCESS_RULES = {
   'system.health': { anonymous: true },
@@ -108,6 +108,43 @@ export const ACCESS_RULES = {
   // findings are account names and reasons, no secret: auditors read them too.
   'discovery.run': { roles: ['admin'] },
   'discovery.read': { roles: ['admin', 'auditor'] },
+  // Just-in-time access. Groups and person links decide who counts as whom in approvals.
+  'group.manage': { roles: ['admin'] },
+  'group.read': { roles: ['admin', 'auditor'] },
+  'user.link': { roles: ['admin'] },
+  'access-policy.write': { roles: ['admin'] },
+  'access-policy.read': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'safe' },
+  // Any member of the safe may ask; what is asked for is decided by approvers, not by this rule.
+  'request.create': { roles: ['admin'], safe: ANY_MEMBER, never: NOT_AUDITORS, hides: 'safe' },
+  // Lists are filtered by the service: your own, those you may approve, all for admins/auditors.
+  'request.read': { anyUser: true },
+  'request.cancel': { anyUser: true },
+  // No role answers a request: only a holder of `approve` on the safe, never the requester.
+  'request.approve': { safe: ['approve'], never: NOT_AUDITORS, hides: 'safe' },
+  'grant.read': { anyUser: true },
+  'grant.revoke': {
+    roles: ['admin'],
+    safe: ['approve', 'manage'],
+    never: NOT_AUDITORS,
+    hides: 'safe',
+  },
+  'ephemeral.configure': { roles: ['admin'] },
+  'ephemeral.read': { roles: ['admin', 'auditor'] },
+  'breakglass.configure': { roles: ['admin'] },
+  'breakglass.open': {
+    roles: ['admin'],
+    safe: ['use', 'retrieve', 'checkout', 'manage'],
+    never: NOT_AUDITORS,
+    hides: 'account',
+  },
+  // The follow-up is the auditors': the person who opened it cannot close its review.
+  'breakglass.review': { roles: ['auditor'] },
+  'breakglass.read': { roles: ['admin', 'auditor'] },
+  'report.read': { roles: ['admin', 'auditor'] },
+  'mfa.self': { anyUser: true },
+  'mfa.admin': { roles: ['admin'] },
+  'webhook.manage': { roles: ['admin'] },
+  'webhook.read': { roles: ['admin', 'auditor'] },
 } as const satisfies Record<string, AccessRule>;
 
 export type Action = keyof typeof ACCESS_RULES;

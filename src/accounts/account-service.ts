@@ -291,6 +291,7 @@ export function createAccountService(deps: {
             checked_out_at: null,
             checkout_expires_at: null,
             created_at: now,
+            breakglass: 0,
           })
           .execute();
         if (secret !== undefined) {

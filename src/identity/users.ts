@@ -17,6 +17,8 @@ export interface User {
   readonly role: Role;
   readonly disabled: boolean;
   readonly createdAt: number;
+  /** The person behind this login: two logins linked in the directory share it. */
+  readonly personId: string;
 }
 
 export interface LoginResult {
@@ -185,6 +187,7 @@ export function createUserService(deps: {
         builtin: 0,
         created_at: now,
         updated_at: now,
+        person_id: null,
       };
       await store.transaction(async (trx) => {
         const existing = await trx
@@ -329,6 +332,7 @@ export function createUserService(deps: {
         builtin: 1,
         created_at: now,
         updated_at: now,
+        person_id: null,
       };
       await store.transaction(async (trx) => {
         await trx.insertInto('users').values(row).execute();
@@ -368,6 +372,7 @@ function toUser(row: Omit<UserRow, 'password_hash' | 'builtin' | 'updated_at'>):
     role: row.role as Role,
     disabled: row.disabled !== 0,
     createdAt: row.created_at,
+    personId: row.person_id ?? row.id,
   };
 }
 

@@ -24,6 +24,11 @@ export interface UserTable {
   builtin: number;
   created_at: number;
   updated_at: number;
+  /**
+   * The person this user is, as the id of that person's primary user (a directory link between
+   * two logins); null: the user is a person alone.
+   */
+  person_id: string | null;
 }
 
 export interface TokenTable {
@@ -113,6 +118,7 @@ export interface AccountTable {
   rotation_failures: number;
   last_rotation_attempt_at: number | null;
   created_at: number;
+  breakglass: number;
 }
 
 export interface SecretVersionTable {
@@ -180,6 +186,18 @@ export interface Database {
   session_policies: SessionPolicyTable;
   sessions: SessionTable;
   session_commands: SessionCommandTable;
+  groups: GroupTable;
+  group_members: GroupMemberTable;
+  access_policies: AccessPolicyTable;
+  access_requests: AccessRequestTable;
+  request_approvals: RequestApprovalTable;
+  grants: GrantTable;
+  ephemeral_configs: EphemeralConfigTable;
+  ephemeral_accounts: EphemeralAccountTable;
+  breakglass_events: BreakglassEventTable;
+  user_mfa: UserMfaTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }
 
 export interface RotationRunTable {
@@ -283,4 +301,166 @@ export interface SessionCommandTable {
   offset_ms: number;
   at: number;
   command: string;
+}
+
+export interface GroupTable {
+  id: string;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface GroupMemberTable {
+  group_id: string;
+  user_id: string;
+  added_at: number;
+  added_by: string;
+}
+
+export interface AccessPolicyTable {
+  id: string;
+  safe_id: string | null;
+  account_id: string | null;
+  approval_for: string;
+  approvals_required: number;
+  approver_group_id: string | null;
+  escalate_after_s: number | null;
+  escalation_group_id: string | null;
+  request_ttl_s: number;
+  require_reason: number;
+  require_ticket: number;
+  ticket_pattern: string | null;
+  ticket_validator_url: string | null;
+  max_duration_s: number;
+  window_days: string | null;
+  window_start: string | null;
+  window_end: string | null;
+  window_time_zone: string | null;
+  breakglass_window_s: number;
+  ephemeral_reveal: number;
+  updated_at: number;
+  updated_by: string;
+}
+
+export interface AccessRequestTable {
+  id: string;
+  requester_id: string;
+  requester_person: string;
+  scope: string;
+  safe_id: string;
+  account_id: string | null;
+  target_id: string | null;
+  role: string | null;
+  permissions: string;
+  duration_s: number;
+  reason: string;
+  ticket: string | null;
+  status: string;
+  approvals_required: number;
+  created_at: number;
+  expires_at: number;
+  escalate_at: number | null;
+  escalated_at: number | null;
+  decided_at: number | null;
+  decided_by: string | null;
+  decision_comment: string | null;
+  grant_id: string | null;
+}
+
+export interface RequestApprovalTable {
+  request_id: string;
+  approver_person: string;
+  approver_id: string;
+  decision: string;
+  comment: string;
+  at: number;
+}
+
+export interface GrantTable {
+  id: string;
+  request_id: string | null;
+  user_id: string;
+  kind: string;
+  safe_id: string;
+  account_id: string | null;
+  permissions: string;
+  starts_at: number;
+  ends_at: number;
+  revoked_at: number | null;
+  revoked_by: string | null;
+  revoke_reason: string | null;
+  closed_at: number | null;
+  created_at: number;
+}
+
+export interface EphemeralConfigTable {
+  target_id: string;
+  admin_account_id: string;
+  roles: string;
+  updated_at: number;
+}
+
+export interface EphemeralAccountTable {
+  id: string;
+  grant_id: string;
+  target_id: string;
+  username: string;
+  role: string;
+  state: string;
+  ciphertext: Buffer | null;
+  revealed_at: number | null;
+  created_at: number;
+  dropped_at: number | null;
+  last_error: string | null;
+}
+
+export interface BreakglassEventTable {
+  id: string;
+  grant_id: string;
+  account_id: string;
+  user_id: string;
+  reason: string;
+  second_factor: number;
+  opened_at: number;
+  ends_at: number;
+  closed_at: number | null;
+  rotation_requested_at: number | null;
+  review_state: string;
+  outcome: string | null;
+  review_notes: string | null;
+  reviewed_by: string | null;
+  reviewed_at: number | null;
+}
+
+export interface UserMfaTable {
+  user_id: string;
+  kind: string;
+  ciphertext: Buffer;
+  confirmed_at: number | null;
+  last_step: number | null;
+  created_at: number;
+}
+
+export interface WebhookTable {
+  id: string;
+  name: string;
+  url: string;
+  ciphertext: Buffer;
+  events: string;
+  enabled: number;
+  created_at: number;
+  created_by: string;
+}
+
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  payload: string;
+  attempts: number;
+  next_attempt_at: number;
+  state: string;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
 }

@@ -27,3 +27,18 @@ export function secretContext(at: SecretLocation): string {
 export function recordingKeyContext(sessionId: string): string {
   return `tessera/recording-key/v1|session=${sessionId}`;
 }
+
+/** A webhook's HMAC key, sealed under the root key. */
+export function webhookKeyContext(webhookId: string): string {
+  return `tessera/webhook-key/v1|webhook=${webhookId}`;
+}
+
+/** A user's TOTP secret, sealed under the root key. */
+export function mfaSecretContext(userId: string): string {
+  return `tessera/mfa-secret/v1|user=${userId}`;
+}
+
+/** An ephemeral account's password, sealed under the root key until it is revealed or dropped. */
+export function ephemeralSecretContext(ephemeralId: string): string {
+  return `tessera/ephemeral-secret/v1|ephemeral=${ephemeralId}`;
+}

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { SAFE_PERMISSIONS } from '../../access/permissions.ts';
 import type { Safe, SafeMember } from '../api-types.ts';
 import { type Io, sessionOf } from '../context.ts';
 import { formatTime, printFields, printJson, printLine, printTable } from '../output.ts';
@@ -8,7 +9,7 @@ interface MemberOptions {
   readonly permissions: string[];
 }
 
-const PERMISSIONS = ['list', 'use', 'retrieve', 'checkout', 'manage'] as const;
+const PERMISSIONS = SAFE_PERMISSIONS;
 
 const safePath = (name: string) => `/v1/safes/${encodeURIComponent(name)}`;
 const memberPath = (safe: string, user: string) =>

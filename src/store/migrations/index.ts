@@ -4,6 +4,7 @@ import type { ColumnTypes } from '../column-types.ts';
 import * as core from './0001-core.ts';
 import * as rotation from './0002-rotation.ts';
 import * as gateway from './0003-gateway.ts';
+import * as access from './0004-access.ts';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, types: ColumnTypes): Promise<void>;
@@ -14,6 +15,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [
   ['0001-core', core],
   ['0002-rotation', rotation],
   ['0003-gateway', gateway],
+  ['0004-access', access],
 ];
 
 export function migrationsFor(types: ColumnTypes): Record<string, Migration> {
