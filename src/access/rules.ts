@@ -27,6 +27,11 @@ interface GlobalRule extends BaseRule {
 interface SafeRule extends BaseRule {
   readonly safe: readonly SafePermission[];
   /**
+   * Using the account's secret: an access policy can put the permission behind an approved
+   * request, and an access window closes it outside its hours.
+   */
+  readonly gated?: true;
+  /**
    * The object the route looked up, as its own "not found" names it: a refusal for a safe the
    * caller may not see reads exactly the same, so it does not confirm the object exists.
    */
@@ -73,12 +78,13 @@ export const ACCESS_RULES = {
   'account.verify': {
     roles: ['admin'],
     safe: ['use', 'manage'],
+    gated: true,
     never: NOT_AUDITORS,
     hides: 'account',
   },
   'account.rotate': { roles: ['admin'], safe: ['manage'], never: NOT_AUDITORS, hides: 'account' },
-  'secret.retrieve': { safe: ['retrieve'], never: NOT_AUDITORS, hides: 'account' },
-  'account.checkout': { safe: ['checkout'], never: NOT_AUDITORS, hides: 'account' },
+  'secret.retrieve': { safe: ['retrieve'], gated: true, never: NOT_AUDITORS, hides: 'account' },
+  'account.checkout': { safe: ['checkout'], gated: true, never: NOT_AUDITORS, hides: 'account' },
   'account.checkin': {
     roles: ['admin'],
     safe: ['checkout', 'manage'],
@@ -97,7 +103,7 @@ export const ACCESS_RULES = {
   'rotation.run.read': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'safe' },
   'rotation.status': { roles: ['admin', 'auditor'], safe: ANY_MEMBER, hides: 'account' },
   // The SSH gateway: connecting injects the secret without showing it, so `use` is enough.
-  'account.connect': { safe: ['use'], never: NOT_AUDITORS, hides: 'account' },
+  'account.connect': { safe: ['use'], gated: true, never: NOT_AUDITORS, hides: 'account' },
   'sshkey.self': { anyUser: true },
   'sshkey.admin': { roles: ['admin'] },
   'session.read': { roles: ['admin', 'auditor'] },

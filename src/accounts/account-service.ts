@@ -333,25 +333,45 @@ export function createAccountService(deps: {
       let query = accountQuery(store.db).orderBy('targets.name').orderBy('accounts.username');
       if (filter.safe !== undefined) query = query.where('safes.name', '=', filter.safe);
       if (filter.target !== undefined) query = query.where('targets.name', '=', filter.target);
+      const now = clock.now();
       if (principal.role === 'user') {
+        // A member of the safe sees its accounts; a live grant shows what it covers.
         query = query.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('safe_members')
-              .select('safe_members.user_id')
-              .whereRef('safe_members.safe_id', '=', 'accounts.safe_id')
-              .where('safe_members.user_id', '=', principal.userId),
-          ),
+          eb.or([
+            eb.exists(
+              eb
+                .selectFrom('safe_members')
+                .select('safe_members.user_id')
+                .whereRef('safe_members.safe_id', '=', 'accounts.safe_id')
+                .where('safe_members.user_id', '=', principal.userId),
+            ),
+            eb.exists(
+              eb
+                .selectFrom('grants')
+                .select('grants.id')
+                .whereRef('grants.safe_id', '=', 'accounts.safe_id')
+                .where((g) =>
+                  g.or([
+                    g('grants.account_id', 'is', null),
+                    g('grants.account_id', '=', g.ref('accounts.id')),
+                  ]),
+                )
+                .where('grants.user_id', '=', principal.userId)
+                .where('grants.kind', '!=', 'ephemeral')
+                .where('grants.revoked_at', 'is', null)
+                .where('grants.starts_at', '<=', now)
+                .where('grants.ends_at', '>', now),
+            ),
+          ]),
         );
       }
       const rows = await query.execute();
-      const now = clock.now();
       return rows.map((row) => toAccount(row, now));
     },
 
     async get(principal, ref, action) {
       const account = await findByRef(ref);
-      await access.require(principal, action, account.safeId);
+      await access.require(principal, action, account.safeId, account.id);
       return account;
     },
 

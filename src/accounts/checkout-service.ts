@@ -54,6 +54,17 @@ export interface CheckoutService {
   checkin(ctx: RequestContext, principal: Principal, ref: AccountRef): Promise<CheckinResult>;
   /** Checks in every check-out past its end; returns how many. */
   expireDue(): Promise<number>;
+  /**
+   * Checks in `holder`'s check-out of an account because the right it was taken under ended (a
+   * grant expired or was revoked), and rotates by policy as an expiry would. False when that
+   * holder held no check-out of it.
+   */
+  endCheckoutOf(
+    ctx: RequestContext,
+    accountId: string,
+    holder: string,
+    reason: string,
+  ): Promise<boolean>;
 }
 
 export function createCheckoutService(deps: {
@@ -251,12 +262,12 @@ export function createCheckoutService(deps: {
       const holder = account.checkout;
       // Giving back one's own check-out is always allowed, even after losing the permission.
       if (holder?.holder !== principal.name) {
-        await access.require(principal, 'account.checkin', account.safeId);
+        await access.require(principal, 'account.checkin', account.safeId, account.id);
         if (holder === null) {
           throw new TesseraError('ACCOUNT_NOT_CHECKED_OUT', `${account.ref} is not checked out`);
         }
         // Ending someone else's check-out takes an admin or a safe manager.
-        await access.require(principal, 'account.checkin.other', account.safeId);
+        await access.require(principal, 'account.checkin.other', account.safeId, account.id);
       }
       if (holder === null) {
         throw new TesseraError('ACCOUNT_NOT_CHECKED_OUT', `${account.ref} is not checked out`);
@@ -282,6 +293,35 @@ export function createCheckoutService(deps: {
       await store.durable();
       if (!policy.rotateOnCheckin) return { rotated: false, rotationError: null };
       return rotateAfterCheckin(ctx, await accounts.reload(store.db, account.id));
+    },
+
+    async endCheckoutOf(ctx, accountId, holder, reason) {
+      const account = await accounts.reload(store.db, accountId);
+      const checkout = account.checkout;
+      if (checkout === null || checkout.holder !== holder) return false;
+      const policy = await policies.byId(account.policyId);
+      const rotate = policy.rotateOnCheckoutExpiry;
+      const done = await store.transaction(async (trx) => {
+        const result = await trx
+          .updateTable('accounts')
+          .set(checkedInColumns(rotate))
+          .where('id', '=', account.id)
+          .where('checkout_id', '=', checkout.id)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await audit.appendInTx(trx, [
+          event(ctx, account, 'account.checkin', 'success', reason, {
+            holder,
+            automatic: true,
+          }),
+        ]);
+        return true;
+      });
+      await store.durable();
+      if (done && rotate) {
+        await rotateAfterCheckin(ctx, await accounts.reload(store.db, account.id));
+      }
+      return done;
     },
 
     async expireDue() {

@@ -47,7 +47,12 @@ export async function accountVerdict(
   principal: Principal,
   account: Account,
 ): Promise<AccountVerdict | null> {
-  const decision = await deps.access.decide(principal, 'account.connect', account.safeId);
+  const decision = await deps.access.decide(
+    principal,
+    'account.connect',
+    account.safeId,
+    account.id,
+  );
   if (!decision.allowed) return 'no-permission';
 
   const policy = await deps.policies.byId(account.policyId);

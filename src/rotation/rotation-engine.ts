@@ -23,7 +23,13 @@ import type { Store } from '../store/store.ts';
 import { generateSecret, type SecretRules } from './password-generator.ts';
 import { nextRotationAt, retryDelayMs } from './schedule.ts';
 
-export type RotationOrigin = 'manual' | 'schedule' | 'checkin' | 'checkout-expiry' | 'reconcile';
+export type RotationOrigin =
+  | 'manual'
+  | 'schedule'
+  | 'checkin'
+  | 'checkout-expiry'
+  | 'reconcile'
+  | 'breakglass';
 
 export interface RotationResult {
   readonly version: number;
