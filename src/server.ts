@@ -3,6 +3,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAccessDecision } from './access/access-decision.ts';
+import { createAccessPolicyService } from './access/access-policies.ts';
+import { createBreakglassService } from './access/breakglass.ts';
+import { createEphemeralService } from './access/ephemeral.ts';
+import { createAccessTicker, endGrantsWith } from './access/grant-endings.ts';
+import { createGrantService } from './access/grants.ts';
+import { createGroupService } from './access/groups.ts';
+import { createRequestService } from './access/requests.ts';
 import { createSafeService } from './access/safes.ts';
 import { createAccountService } from './accounts/account-service.ts';
 import { createCheckoutService } from './accounts/checkout-service.ts';
@@ -23,21 +30,30 @@ import {
   startGateway,
 } from './gateway/gateway.ts';
 import { createHttpApp } from './http/app.ts';
+import { accessPolicyRoutes } from './http/routes/access-policy-routes.ts';
 import { accountRoutes } from './http/routes/account-routes.ts';
 import { auditRoutes } from './http/routes/audit-routes.ts';
 import { discoveryRoutes } from './http/routes/discovery-routes.ts';
+import { ephemeralRoutes } from './http/routes/ephemeral-routes.ts';
 import { identityRoutes } from './http/routes/identity-routes.ts';
+import { mfaRoutes } from './http/routes/mfa-routes.ts';
 import { operatorRoutes } from './http/routes/operator-routes.ts';
 import { policyRoutes } from './http/routes/policy-routes.ts';
+import { requestRoutes } from './http/routes/request-routes.ts';
 import { rotationRoutes } from './http/routes/rotation-routes.ts';
 import { safeRoutes } from './http/routes/safe-routes.ts';
 import { sessionRoutes } from './http/routes/session-routes.ts';
 import { sshKeyRoutes } from './http/routes/ssh-key-routes.ts';
 import { targetRoutes } from './http/routes/target-routes.ts';
+import { webhookRoutes } from './http/routes/webhook-routes.ts';
 import { createLoginThrottle } from './identity/login-throttle.ts';
+import { createMfaService } from './identity/mfa.ts';
 import { createPasswordHasher } from './identity/password-hash.ts';
 import { createTokenService, digestOf } from './identity/tokens.ts';
 import { BUILTIN_ADMIN, createUserService } from './identity/users.ts';
+import { checkTicketPattern, createHttpTicketValidator } from './integrations/ticket-validator.ts';
+import { WEBHOOK_DISPATCH_INTERVAL_MS } from './integrations/webhook-dispatcher.ts';
+import { createWebhooks } from './integrations/webhooks.ts';
 import { createLogger } from './logger.ts';
 import { createRotationEngine } from './rotation/rotation-engine.ts';
 import { createRotationRuns } from './rotation/rotation-runs.ts';
@@ -87,6 +103,8 @@ export interface ServerOptions {
 }
 
 const DEV_UNSEAL_FILE = 'dev-unseal.key';
+/** Requests expire, grants end and their sessions stop within this much of their time. */
+const ACCESS_TICK_INTERVAL_MS = 1_000;
 const NODE_ID_FILE = 'node-id';
 
 /** The composition root: builds every service from its narrow dependencies and starts listeners. */
@@ -127,6 +145,19 @@ export async function startServer(
   // Recovery does not wait for the first interval: interrupted rotations settle at start.
   services.keyring.onUnseal(() => scheduler.tickNow());
   if (!services.keyring.isSealed()) scheduler.tickNow();
+  // Deliveries wait while the vault is sealed: their signing keys are sealed under the root key.
+  services.webhookDispatcher.start(WEBHOOK_DISPATCH_INTERVAL_MS);
+  services.accessTicker.start(ACCESS_TICK_INTERVAL_MS);
+  services.keyring.onUnseal(() => void services.accessTicker.tickNow());
+  // Ephemeral accounts whose grant ended while Tessera was down, or whose creation a crash cut
+  // short, go at once; the access ticker reaps again periodically.
+  const reapEphemeral = () => {
+    services.ephemeral
+      .reap()
+      .catch((error: unknown) => logger.warn({ err: error }, 'ephemeral reap at start failed'));
+  };
+  services.keyring.onUnseal(reapEphemeral);
+  if (!services.keyring.isSealed()) reapEphemeral();
 
   const { tokens, access } = services;
   const app = await createHttpApp({ logger, tokens, access, clock });
@@ -141,6 +172,11 @@ export async function startServer(
   discoveryRoutes(app, services);
   sessionRoutes(app, services);
   sshKeyRoutes(app, services);
+  webhookRoutes(app, services);
+  accessPolicyRoutes(app, services);
+  requestRoutes(app, services);
+  mfaRoutes(app, services);
+  ephemeralRoutes(app, services);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -150,6 +186,8 @@ export async function startServer(
     await app.close();
     await scheduler.stop();
     await services.rotationRuns.stop();
+    await services.webhookDispatcher.stop();
+    await services.accessTicker.stop();
     checkpointer.stop();
     await checkpointer.checkpoint().catch(() => undefined);
     await store.close();
@@ -193,7 +231,20 @@ function buildServices(deps: {
   const audit = deps.createAudit({ store, clock, logger });
   const checkpointer = createCheckpointer({ store, keyring, clock, logger });
   const auditReader = createAuditReader({ store, keyring });
-  const access = createAccessDecision({ store });
+  const webhooks = createWebhooks({ store, audit, keyring, clock, logger });
+  const groups = createGroupService({ store, audit, clock });
+  const accessPolicies = createAccessPolicyService({ store, audit, clock });
+  const grants = createGrantService({
+    store,
+    audit,
+    clock,
+    logger,
+    mayOversee: async (principal, safeId) => {
+      const held = await access.permissionsIn(principal.userId, safeId);
+      return held.includes('approve') || held.includes('manage');
+    },
+  });
+  const access = createAccessDecision({ store, clock, policies: accessPolicies, grants });
   const tokens = createTokenService({ store, clock });
   const hasher = createPasswordHasher();
   const users = createUserService({
@@ -204,6 +255,7 @@ function buildServices(deps: {
     throttle: createLoginThrottle(),
     clock,
   });
+  const mfa = createMfaService({ store, audit, keyring, clock, users });
   const safes = createSafeService({ store, audit, cipher, clock });
   const policies = createPolicyService({ store, audit, clock });
   const targets = createTargetService({
@@ -271,6 +323,55 @@ function buildServices(deps: {
     logger,
   });
   const operator = createOperatorService({ store, keyring, audit, users, tokens, policies });
+  const ephemeral = createEphemeralService({
+    store,
+    audit,
+    access,
+    keyring,
+    clock,
+    logger,
+    connectors,
+    accounts,
+    targets,
+    policies,
+    versions,
+  });
+  const ticketCheck = createHttpTicketValidator();
+  const requests = createRequestService({
+    store,
+    audit,
+    clock,
+    logger,
+    access,
+    policies: accessPolicies,
+    grants,
+    groups,
+    notifier: webhooks.notifier,
+    tickets: { matches: checkTicketPattern, validate: (query) => ticketCheck.validate(query) },
+    ephemeral: () => ephemeral,
+  });
+  const breakglass = createBreakglassService({
+    store,
+    audit,
+    clock,
+    logger,
+    access,
+    accounts,
+    policies: accessPolicies,
+    grants,
+    groups,
+    mfa,
+    rotation,
+    notifier: webhooks.notifier,
+  });
+  endGrantsWith({ store, grants, access, checkout, breakglass, ephemeral: () => ephemeral });
+  const accessTicker = createAccessTicker({
+    requests,
+    grants,
+    ephemeral: () => ephemeral,
+    isSealed: () => keyring.isSealed(),
+    logger,
+  });
   const gateway = createGatewayServices({
     store,
     audit,
@@ -289,8 +390,16 @@ function buildServices(deps: {
     audit,
     auditReader,
     access,
+    groups,
+    accessPolicies,
+    requests,
+    grants,
+    breakglass,
+    accessTicker,
+    ephemeral,
     tokens,
     users,
+    mfa,
     safes,
     policies,
     targets,
@@ -303,6 +412,9 @@ function buildServices(deps: {
     discovery,
     versions,
     gateway,
+    webhooks: webhooks.service,
+    notifier: webhooks.notifier,
+    webhookDispatcher: webhooks.dispatcher,
   };
 }
 

@@ -155,7 +155,8 @@ export function createEphemeralService(deps: Deps): EphemeralService {
   const { store, audit, access, keyring, clock, logger, connectors, accounts, targets } = deps;
   /** Rows this node is creating right now: the reaper leaves them alone. */
   const creating = new Set<string>();
-  let reaping: Promise<number> | null = null;
+  /** Passes run one after another: the same row is never dropped twice at once here. */
+  let reaping: Promise<unknown> = Promise.resolve();
 
   const supportOf = (target: Target): { connector: Connector; support: EphemeralSupport } => {
     const connector = connectors.get(target.platform);
@@ -629,11 +630,10 @@ export function createEphemeralService(deps: Deps): EphemeralService {
     dropForGrant,
     reap() {
       if (keyring.isSealed()) return Promise.resolve(0);
-      // Two calls at once share one pass: the same row is never dropped twice in parallel.
-      reaping ??= reapOnce().finally(() => {
-        reaping = null;
-      });
-      return reaping;
+      // A call during a pass waits for it, then looks again: rows due by now are all seen.
+      const pass = reaping.then(reapOnce);
+      reaping = pass.catch(() => undefined);
+      return pass;
     },
     async list(filter) {
       return (await listRows(store.db, filter)).map((row) =>

@@ -305,3 +305,119 @@ export interface SshKey {
   readonly createdAt: string;
   readonly lastUsedAt: string | null;
 }
+
+/** A request for time-bound access (src/http/routes/request-routes.ts). */
+export interface AccessRequest {
+  readonly id: string;
+  readonly requester: string;
+  readonly scope: 'account' | 'safe' | 'ephemeral';
+  readonly safe: string;
+  readonly account: string | null;
+  readonly target: string | null;
+  readonly role: string | null;
+  readonly permissions: readonly string[];
+  readonly durationS: number;
+  readonly reason: string;
+  readonly ticket: string | null;
+  readonly status: 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired';
+  readonly approvalsRequired: number;
+  readonly approvals: readonly {
+    readonly approver: string;
+    readonly decision: 'approve' | 'deny';
+    readonly comment: string;
+    readonly at: string;
+  }[];
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly escalatedAt: string | null;
+  readonly decidedAt: string | null;
+  readonly decidedBy: string | null;
+  readonly comment: string | null;
+  readonly grantId: string | null;
+}
+
+/** Time-bound access given by an approved request, a break-glass opening or an ephemeral one. */
+export interface Grant {
+  readonly id: string;
+  readonly requestId: string | null;
+  readonly user: string;
+  readonly kind: 'request' | 'breakglass' | 'ephemeral';
+  readonly safe: string;
+  readonly account: string | null;
+  readonly permissions: readonly string[];
+  readonly startsAt: string;
+  readonly endsAt: string;
+  readonly active: boolean;
+  readonly remainingS: number;
+  readonly revokedAt: string | null;
+  readonly revokedBy: string | null;
+  readonly revokeReason: string | null;
+}
+
+export interface BreakglassEvent {
+  readonly id: string;
+  readonly grantId: string;
+  readonly account: string;
+  readonly user: string;
+  readonly reason: string;
+  readonly secondFactor: boolean;
+  readonly openedAt: string;
+  readonly endsAt: string;
+  readonly closedAt: string | null;
+  readonly rotationRequestedAt: string | null;
+  readonly reviewState: 'open' | 'closed';
+  readonly outcome: 'justified' | 'unjustified' | 'follow-up' | null;
+  readonly reviewNotes: string | null;
+  readonly reviewedBy: string | null;
+  readonly reviewedAt: string | null;
+  readonly sessions: number;
+}
+
+export interface BreakglassReport {
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly total: number;
+  readonly unreviewed: number;
+  readonly events: readonly BreakglassEvent[];
+}
+
+/** When a safe's or an account's secrets may be used: days, times and the zone they are in. */
+export interface AccessWindow {
+  readonly days: readonly string[];
+  readonly start: string;
+  readonly end: string;
+  readonly timeZone: string;
+}
+
+/** The settings of an access policy, as `PUT .../access-policy` takes them. */
+export interface AccessPolicySettings {
+  readonly approvalFor: readonly string[];
+  readonly approvalsRequired: number;
+  readonly approverGroup: string | null;
+  readonly escalateAfterS: number | null;
+  readonly escalationGroup: string | null;
+  readonly requestTtlS: number;
+  readonly requireReason: boolean;
+  readonly requireTicket: boolean;
+  readonly ticketPattern: string | null;
+  readonly ticketValidatorUrl: string | null;
+  readonly maxDurationS: number;
+  readonly window: AccessWindow | null;
+  readonly breakglassWindowS: number;
+  readonly ephemeralReveal: boolean;
+}
+
+/** The access policy in force, and where it was set: on the account, its safe, or nowhere. */
+export interface AccessPolicy extends AccessPolicySettings {
+  readonly scope: 'safe' | 'account' | 'default';
+  readonly updatedAt: string | null;
+  readonly updatedBy: string | null;
+}
+
+/** A group of users, for approver groups. */
+export interface Group {
+  readonly name: string;
+  readonly description: string;
+  readonly members: readonly string[];
+  readonly createdAt: string;
+}

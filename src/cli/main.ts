@@ -5,6 +5,7 @@ import { registerAccount } from './commands/account.ts';
 import { registerAccountImport } from './commands/account-import.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerDiscover } from './commands/discover.ts';
+import { registerEphemeral } from './commands/ephemeral.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerOperator } from './commands/operator.ts';
 import { registerPolicy } from './commands/policy.ts';
@@ -17,6 +18,7 @@ import { ExitStatus, registerSsh } from './commands/ssh.ts';
 import { registerUserKey } from './commands/ssh-key.ts';
 import { registerTarget } from './commands/target.ts';
 import { registerUser } from './commands/user.ts';
+import { registerWebhook } from './commands/webhook.ts';
 import { type Io, processIo } from './context.ts';
 import { clean } from './output.ts';
 
@@ -42,8 +44,10 @@ const REGISTRARS = [
   registerSecret,
   registerAudit,
   registerDiscover,
+  registerEphemeral,
   registerSsh,
   registerSession,
+  registerWebhook,
 ] as const;
 
 /**

@@ -139,6 +139,48 @@ export interface Connector {
    * OpenSSH public key line, so that it can be pinned on the target when the target is added.
    */
   fetchHostKey?(target: TargetAddress): Promise<string>;
+  /** Accounts made for one grant and dropped when it ends; left out where the platform cannot. */
+  readonly ephemeral?: EphemeralSupport;
+}
+
+/** An account made for one grant: a generated name and password, and one existing role. */
+export interface EphemeralAccountSpec {
+  readonly username: string;
+  readonly password: string;
+  /** The role (group) whose rights the account receives; it must exist on the target. */
+  readonly role: string;
+  /** The grant's end: where the platform can, the target itself refuses logins after it. */
+  readonly validUntil: Date;
+}
+
+export type EphemeralOutcome =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export type EphemeralPresence =
+  | { readonly kind: 'present' }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/**
+ * Zero standing privilege on a platform. `login` is the target's ephemeral admin account (each
+ * platform names the rights it needs). Failures are verdicts with a reason that never quotes a
+ * secret; a `failed` create may have left part of the account behind, so the caller drops it.
+ */
+export interface EphemeralSupport {
+  /** Why a role name can never be granted on this platform (checked when configured), or null. */
+  checkRole(role: string): string | null;
+  create(
+    target: TargetAddress,
+    login: Credential,
+    account: EphemeralAccountSpec,
+  ): Promise<EphemeralOutcome>;
+  /**
+   * Ends every live session of the account, then drops it. An account that does not exist is
+   * success, so a drop can be repeated after a crash or for an account never created.
+   */
+  drop(target: TargetAddress, login: Credential, username: string): Promise<EphemeralOutcome>;
+  exists(target: TargetAddress, login: Credential, username: string): Promise<EphemeralPresence>;
 }
 
 /** Timeouts for every network step of a connector, in milliseconds. */

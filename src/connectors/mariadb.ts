@@ -19,6 +19,7 @@ import {
   type VerifyOutcome,
 } from './connector.ts';
 import { changePassword, type Flavour, listRows } from './mariadb-change.ts';
+import { createMariadbEphemeral } from './mariadb-ephemeral.ts';
 import {
   closeSession,
   failureReason,
@@ -79,6 +80,7 @@ export function createMariadbConnector(settings: MariadbConnectorSettings = {}):
     verify: (target, credential) => verify(target, credential, timeouts),
     change: (target, request) => changePassword(target, request, timeouts),
     discover: (target, scanner) => discover(target, scanner, timeouts),
+    ephemeral: createMariadbEphemeral(timeouts),
   };
 }
 

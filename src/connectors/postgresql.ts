@@ -30,6 +30,7 @@ import {
   type TargetOptions,
   type VerifyOutcome,
 } from './connector.ts';
+import { createPostgresqlEphemeral, type PgAdminSession } from './postgresql-ephemeral.ts';
 import { pgClientAgrees, scramInput } from './postgresql-saslprep.ts';
 import {
   rootCertNeedsVerification,
@@ -94,6 +95,7 @@ export function createPostgresqlConnector(): Connector {
     verify,
     change,
     discover,
+    ephemeral: createPostgresqlEphemeral({ open: openAdminSession, verifier: verifierFor }),
   };
 }
 
@@ -281,6 +283,35 @@ async function alterRolePassword(
   } catch (error) {
     return alterFailure(error, session, secrets);
   }
+}
+
+/** A session of an ephemeral admin account, opened and guarded as `change` opens its own. */
+async function openAdminSession(
+  target: TargetAddress,
+  login: Credential,
+  database?: string,
+): Promise<PgAdminSession | string> {
+  const problem = checkCredential(login);
+  if (problem) return `the admin credential is unusable: ${problem}`;
+  const config = clientConfig(database === undefined ? target : { ...target, database }, login);
+  if (typeof config === 'string') return config;
+  const session = createSession(config, target);
+  const reason = (error: unknown, secrets: readonly string[] = []) =>
+    sessionFailureReason(error, session, [login.secret, ...secrets]);
+  try {
+    await session.client.connect();
+  } catch (error) {
+    await closeSession(session);
+    return isAuthFailure(error)
+      ? `the admin credential was refused by the target (SQLSTATE ${error.code})`
+      : reason(error);
+  }
+  const tooOld = serverTooOld(session);
+  if (tooOld) {
+    await closeSession(session);
+    return tooOld;
+  }
+  return { client: session.client, reason, close: () => closeSession(session) };
 }
 
 function logonFailureReason(error: unknown, session: Session, secrets: readonly string[]): string {

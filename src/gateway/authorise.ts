@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Connection } from 'ssh2';
+import { AgentRelay } from './agent-forwarding.ts';
 import type { GatewayUser } from './authenticate.ts';
 import { lostAccessEnding, recheckAccess } from './connect-check.ts';
 import type { ConnectionDeps } from './connection.ts';
@@ -86,12 +87,14 @@ export function authorise(
     return chosen;
   };
 
+  const agent = new AgentRelay();
   const state: ConnectionState = {
     id,
     user,
     source,
-    link: openLink(deps, user, login, { connectionId: id, source }),
+    link: openLink(deps, user, login, { connectionId: id, source, agent }),
     running,
+    agent,
     end,
     recheck,
     channelOpened(close) {

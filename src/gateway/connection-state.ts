@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
+import type { AgentRelay } from './agent-forwarding.ts';
 import type { GatewayUser } from './authenticate.ts';
 import type { CommandTrackers } from './commands.ts';
 import type { Link } from './link.ts';
@@ -42,6 +43,8 @@ export interface ConnectionState {
   /** Settles once the target is reached, or rejects with a GatewayRefusal. */
   readonly link: Promise<Link>;
   readonly running: Set<SessionRun>;
+  /** Where the target's agent connections go, once a session is granted agent forwarding. */
+  readonly agent: AgentRelay;
   /** Closes the user's connection and its link to the target. */
   end(): void;
   /**

@@ -5,6 +5,7 @@ import type { AccessDecision } from '../access/access-decision.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { UserService } from '../identity/users.ts';
+import { serveAgentForwarding } from './agent-forwarding.ts';
 import { createAuthenticator, type GatewayUser } from './authenticate.ts';
 import { authorise } from './authorise.ts';
 import type { AccessRecheckDeps } from './connect-check.ts';
@@ -14,6 +15,7 @@ import type { Link, LinkDeps } from './link.ts';
 import type { LiveConnections } from './live-connections.ts';
 import { serveSession } from './session-channel.ts';
 import type { SshKeyService } from './user-keys.ts';
+import { serveX11Forwarding } from './x11-forwarding.ts';
 
 export interface ConnectionLimits {
   /** A connection with no channel open this long is closed, unless its policy sets the time. */
@@ -111,16 +113,32 @@ export function handleConnection(
   });
 }
 
+/**
+ * A session channel is accepted once the link to the target is settled: its requests (X11,
+ * agent forwarding) must be answered at once and in order, and the answer depends on the
+ * policy the link brings. A refused link still gets its session, which tells the user why.
+ */
 function serveConnection(deps: ConnectionDeps, client: Connection, state: ConnectionState): void {
+  const settled = state.link.then(
+    (link) => {
+      serveX11Forwarding(deps, client, state, link);
+      return link;
+    },
+    () => null,
+  );
+  serveAgentForwarding(deps, client, state);
   client.on('session', (accept) => {
-    const session = accept();
-    if (session === undefined) return;
-    // A session channel that never started has nothing to close; the connection's end covers it.
-    session.once(
-      'close',
-      state.channelOpened(() => undefined),
-    );
-    serveSession(deps, state, session);
+    void settled.then((link) => {
+      const session = accept();
+      if (session === undefined) return;
+      // A session channel that never started has nothing to close; the connection's end
+      // covers it.
+      session.once(
+        'close',
+        state.channelOpened(() => undefined),
+      );
+      serveSession(deps, state, session, link);
+    });
   });
   serveForwarding(deps, client, state);
 }

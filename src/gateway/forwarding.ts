@@ -108,7 +108,7 @@ async function forwardRemote(
 }
 
 /** Whether the connection may still use its account; a check that fails counts as no. */
-async function stillAllowed(deps: ConnectionDeps, state: ConnectionState): Promise<boolean> {
+export async function stillAllowed(deps: ConnectionDeps, state: ConnectionState): Promise<boolean> {
   try {
     return (await state.recheck(false)) === null;
   } catch (error) {
@@ -117,7 +117,8 @@ async function stillAllowed(deps: ConnectionDeps, state: ConnectionState): Promi
   }
 }
 
-function splice(
+/** Passes two channels' data both ways, each with the other's flow control. */
+export function splice(
   a: NodeJS.ReadWriteStream & { on(e: 'error', l: () => void): unknown },
   b: typeof a,
 ): void {
@@ -127,22 +128,37 @@ function splice(
 }
 
 /** Audits a forwarding attempt; false when that failed, so an allowed one is refused after all. */
-async function auditForward(
+function auditForward(
   deps: ConnectionDeps,
   state: ConnectionState,
   feature: string,
   where: Record<string, string | number>,
   allowed: boolean,
 ): Promise<boolean> {
+  const action = allowed ? 'session.forward' : 'session.forward.refuse';
+  return auditForwardEvent(deps, state, action, { feature, ...where }, allowed);
+}
+
+/**
+ * Audits a forwarding event of the connection, about its account; false when that failed, so
+ * the caller refuses what it was about to allow.
+ */
+export async function auditForwardEvent(
+  deps: Pick<ConnectionDeps, 'audit' | 'logger'>,
+  state: ConnectionState,
+  action: string,
+  details: Record<string, string | number>,
+  allowed: boolean,
+): Promise<boolean> {
   const link = await state.link.catch(() => null);
   return deps.audit
     .record({
-      action: allowed ? 'session.forward' : 'session.forward.refuse',
+      action,
       outcome: allowed ? 'success' : 'denied',
       actor: { id: state.user.id, name: state.user.name },
       object: { type: 'account', id: link?.account.id ?? null, name: link?.account.ref ?? null },
       source: state.source,
-      details: { feature, ...where, connection: state.id },
+      details: { ...details, connection: state.id },
     })
     .then(
       () => true,

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
+import type { GrantService } from '../access/grants.ts';
 import type { SafeService } from '../access/safes.ts';
 import type { PolicyService } from '../accounts/policies.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -113,6 +114,8 @@ export type GatewayDeps = Omit<
   readonly users: Pick<UserService, 'authenticate' | 'findById' | 'onDisabled'>;
   readonly safes: Pick<SafeService, 'onMembershipChange'>;
   readonly keyring: Pick<Keyring, 'isSealed' | 'onSeal'>;
+  /** A grant that ends (expiry, revocation) ends the sessions it alone allowed, at once. */
+  readonly grants: Pick<GrantService, 'onEnded'>;
 };
 
 /**
@@ -190,6 +193,7 @@ function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
   deps.users.onDisabled(recheckUser);
   deps.safes.onMembershipChange(({ userId }) => recheckUser(userId));
   deps.gateway.sshKeys.onRemoved(({ userId }) => recheckUser(userId));
+  deps.grants.onEnded(({ userId }) => recheckUser(userId));
   // Recorders and links hold keys of their own: a sealed vault leaves no session running.
   deps.keyring.onSeal(() => {
     if (!stopped) connections.endAll(lostAccessEnding('vault-sealed'));

@@ -8,6 +8,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { isTesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Store } from '../store/store.ts';
+import type { AgentRelay } from './agent-forwarding.ts';
 import type { GatewayUser } from './authenticate.ts';
 import { type AccountCheckDeps, accountVerdict } from './connect-check.ts';
 import { parseLoginName } from './login-name.ts';
@@ -45,7 +46,7 @@ export async function openLink(
   deps: LinkDeps,
   user: GatewayUser,
   login: string,
-  context: { connectionId: string; source: string | null },
+  context: { connectionId: string; source: string | null; agent: AgentRelay },
 ): Promise<Link> {
   const refused = async (refusal: GatewayRefusal, account: Account | null, internal?: string) => {
     await deps.audit.record({
@@ -87,11 +88,8 @@ export async function openLink(
     const hostKey = target.options.hostKey;
     if (typeof hostKey !== 'string') throw new GatewayRefusal('host-key-missing');
     const policy = await deps.sessionPolicies.forPolicy(account.policyId);
-    const client = await connectWithSecret(deps, account, {
-      host: target.host,
-      port: target.port,
-      hostKey,
-    });
+    const endpoint = { host: target.host, port: target.port, hostKey };
+    const client = await connectWithSecret(deps, account, endpoint, context.agent);
     // A link whose start cannot be audited is not used, nor left open.
     await deps.audit
       .record({
@@ -131,6 +129,7 @@ async function connectWithSecret(
   deps: LinkDeps,
   account: Account,
   endpoint: { host: string; port: number; hostKey: string },
+  agent: AgentRelay,
 ): Promise<Client> {
   if (account.currentVersion === null) throw new GatewayRefusal('no-secret');
   const pending = await deps.versions.pending(deps.store.db, account.id);
@@ -147,7 +146,7 @@ async function connectWithSecret(
       secret,
     };
     try {
-      return await connectTarget(endpoint, credential);
+      return await connectTarget(endpoint, credential, agent);
     } catch (error) {
       last = asRefusal(error);
       if (last.why !== 'target-auth-failed') throw last;

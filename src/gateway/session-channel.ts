@@ -1,5 +1,4 @@
-import type { AcceptConnection, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
-import type { AuditEventInput } from '../audit/event.ts';
+import type { AcceptConnection, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import {
   type ConnectionEnding,
   type ConnectionState,
@@ -8,10 +7,17 @@ import {
   type SessionRun,
 } from './connection-state.ts';
 import { runsFileTransfer } from './file-transfer.ts';
+import { auditForwardEvent } from './forwarding.ts';
 import type { Link } from './link.ts';
 import { GatewayRefusal } from './refusal.ts';
-import { watchEarlyEnd } from './session-proxy.ts';
 import { runSession, type SessionSpec } from './session-run.ts';
+import {
+  type ForwardFeature,
+  NO_FORWARDS,
+  openTargetChannel,
+  type TargetChannelRequest,
+} from './target-channel.ts';
+import { type X11Request, x11Request } from './x11-forwarding.ts';
 
 /** Variables a client may pass on; the target's sshd still decides (AcceptEnv). */
 const PASSED_ENV = /^(LANG|LC_[A-Z]+|TZ|COLORTERM)$/;
@@ -19,13 +25,21 @@ const MAX_ENV = 32;
 const MAX_ENV_VALUE = 256;
 
 /**
- * Serves one session channel: remembers its PTY and environment, then starts the shell, command
- * or SFTP subsystem on the target and runs the session. Forwarding of agents and X11 is refused
- * here and the attempt audited.
+ * Serves one session channel: remembers its PTY, environment and forwarding requests, then
+ * starts the shell, command or SFTP subsystem on the target and runs the session. X11 and agent
+ * forwarding are granted as the link's policy allows (`link` is null when the link was
+ * refused); a refusal is audited, and so is a grant, as the session starts.
  */
-export function serveSession(deps: SessionDeps, conn: ConnectionState, session: Session): void {
+export function serveSession(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  session: Session,
+  link: Link | null,
+): void {
   let pty: PseudoTtyInfo | null = null;
   const env: Record<string, string> = {};
+  let agent = false;
+  let x11: X11Request | null = null;
   let started = false;
   let run: SessionRun | null = null;
   // A window change that comes while the session is being set up is applied once it runs.
@@ -51,13 +65,19 @@ export function serveSession(deps: SessionDeps, conn: ConnectionState, session: 
     run?.signal(info.name);
     accept?.();
   });
-  session.on('x11', (_accept, reject) => {
-    reject?.();
-    void featureRefused(deps, conn, 'x11');
+  // Answered at once: the client reads the answers to its requests in order.
+  session.on('x11', (accept, reject, info) => {
+    const request = link?.policy.allowX11 === true && !started ? x11Request(info) : null;
+    if (request === null) return refuseForward(deps, conn, 'x11', reject);
+    x11 = request;
+    accept?.();
   });
-  session.on('auth-agent', (_accept, reject) => {
-    reject?.();
-    void featureRefused(deps, conn, 'agent-forwarding');
+  session.on('auth-agent', (accept, reject) => {
+    if (link?.policy.allowAgentForwarding !== true || started) {
+      return refuseForward(deps, conn, 'agent-forwarding', reject);
+    }
+    agent = true;
+    accept?.();
   });
 
   const start = (spec: SessionSpec, accept: AcceptConnection<ServerChannel>) => {
@@ -71,7 +91,9 @@ export function serveSession(deps: SessionDeps, conn: ConnectionState, session: 
     channel.on('error', (error: Error) =>
       deps.logger.debug({ err: error }, 'session channel error'),
     );
-    void begin(deps, conn, { ...spec, pty, env }, channel).then(
+    // OpenSSH's sftp asks for no forwarding; the target is asked for none with a subsystem.
+    const forwards = spec.kind === 'sftp' ? NO_FORWARDS : { agent, x11 };
+    void begin(deps, conn, { ...spec, pty, env, forwards }, channel).then(
       (begun) => {
         run = begun;
         if (pendingSize !== null) {
@@ -91,15 +113,10 @@ export function serveSession(deps: SessionDeps, conn: ConnectionState, session: 
   });
 }
 
-interface StartRequest extends SessionSpec {
-  readonly pty: PseudoTtyInfo | null;
-  readonly env: Readonly<Record<string, string>>;
-}
-
 async function begin(
   deps: SessionDeps,
   conn: ConnectionState,
-  request: StartRequest,
+  request: TargetChannelRequest,
   channel: ServerChannel,
 ): Promise<SessionRun | null> {
   let link: Link;
@@ -126,9 +143,17 @@ async function begin(
     await refuse(deps, conn, link, channel, transfer);
     return null;
   }
+  if (!(await auditGrants(deps, conn, request))) {
+    await refuse(deps, conn, link, channel, new GatewayRefusal('audit-unavailable'));
+    return null;
+  }
+  const dropped = (feature: ForwardFeature) => {
+    deps.logger.info({ connection: conn.id, feature }, 'the target refused a forwarding');
+    channel.stderr.write(`tessera: ${DROPPED[feature]}\r\n`);
+  };
   try {
     return await runSession(deps, conn, link, request, channel, () =>
-      openTargetChannel(link, request),
+      openTargetChannel(link, request, dropped),
     );
   } catch (error) {
     await refuse(deps, conn, link, channel, asUserRefusal(error));
@@ -142,7 +167,7 @@ async function begin(
  * tools. This keeps the standard tools out; it is no data-loss control, since a shell can still
  * move data (`cat`, `base64`, a here-document).
  */
-function fileTransferRefusal(link: Link, request: StartRequest): GatewayRefusal | null {
+function fileTransferRefusal(link: Link, request: TargetChannelRequest): GatewayRefusal | null {
   if (link.policy.allowSftp) return null;
   if (request.kind === 'sftp') return new GatewayRefusal('sftp-not-allowed');
   if (request.kind === 'exec' && runsFileTransfer(request.command ?? '')) {
@@ -161,39 +186,6 @@ async function refuse(
 ): Promise<void> {
   await auditRefusal(deps, conn, link, refusal).catch(() => undefined);
   refuseOnChannel(channel, conn, refusal.userMessage);
-}
-
-function openTargetChannel(link: Link, request: StartRequest): Promise<ClientChannel> {
-  const window = request.pty === null ? false : ptyOptions(request.pty);
-  return new Promise((resolve, reject) => {
-    const done = (error: Error | undefined, channel: ClientChannel) => {
-      if (error !== undefined) reject(new GatewayRefusal('target-channel-failed'));
-      // Synchronously: ssh2 may parse the command's exit right after this reply, in the same
-      // read, before any promise callback could listen.
-      else resolve(watchEarlyEnd(channel));
-    };
-    try {
-      if (request.kind === 'shell') link.client.shell(window, { env: request.env }, done);
-      else if (request.kind === 'exec') {
-        const options = window === false ? { env: request.env } : { env: request.env, pty: window };
-        link.client.exec(request.command ?? '', options, done);
-      } else link.client.subsys('sftp', done);
-    } catch {
-      // ssh2 throws when the target connection is already gone.
-      reject(new GatewayRefusal('target-unreachable', 'connection closed'));
-    }
-  });
-}
-
-function ptyOptions(pty: PseudoTtyInfo) {
-  return {
-    term: pty.term,
-    rows: pty.rows,
-    cols: pty.cols,
-    width: pty.width,
-    height: pty.height,
-    modes: pty.modes,
-  };
 }
 
 /** Says on the channel why nothing more will happen on it, then closes it. */
@@ -231,22 +223,44 @@ async function auditRefusal(
   });
 }
 
-/** Agent and X11 forwarding are not offered by the gateway; each attempt is on the record. */
-async function featureRefused(
+const DROPPED: Record<ForwardFeature, string> = {
+  x11: 'the target refused X11 forwarding; the session goes on without it',
+  'agent-forwarding': 'the target refused agent forwarding; the session goes on without it',
+};
+
+const FEATURE = {
+  x11: { feature: 'x11' },
+  'agent-forwarding': { feature: 'agent-forwarding' },
+} as const;
+
+/**
+ * Puts the forwarding granted to a session on the record before the target is asked for it;
+ * the agent's connections are served from then on. False when the record cannot be written.
+ */
+async function auditGrants(
   deps: SessionDeps,
   conn: ConnectionState,
-  feature: 'x11' | 'agent-forwarding',
-): Promise<void> {
-  const link = await conn.link.catch(() => null);
-  const event: AuditEventInput = {
-    action: 'session.forward.refuse',
-    outcome: 'denied',
-    actor: { id: conn.user.id, name: conn.user.name },
-    object: { type: 'account', id: link?.account.id ?? null, name: link?.account.ref ?? null },
-    source: conn.source,
-    details: { feature, connection: conn.id },
-  };
-  await deps.audit.record(event).catch((error: unknown) => {
-    deps.logger.error({ err: error }, 'could not audit a refused forwarding request');
-  });
+  request: TargetChannelRequest,
+): Promise<boolean> {
+  const granted: ForwardFeature[] = [];
+  if (request.forwards.x11 !== null) granted.push('x11');
+  if (request.forwards.agent) granted.push('agent-forwarding');
+  for (const feature of granted) {
+    if (!(await auditForwardEvent(deps, conn, 'session.forward', FEATURE[feature], true))) {
+      return false;
+    }
+  }
+  if (request.forwards.agent) conn.agent.grant();
+  return true;
+}
+
+/** A forwarding request the policy does not allow: refused, and the attempt on the record. */
+function refuseForward(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  feature: ForwardFeature,
+  reject: (() => void) | undefined,
+): void {
+  reject?.();
+  void auditForwardEvent(deps, conn, 'session.forward.refuse', FEATURE[feature], false);
 }

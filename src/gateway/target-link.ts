@@ -1,4 +1,9 @@
-import ssh2, { type Client, type ConnectConfig } from 'ssh2';
+import ssh2, {
+  type AuthenticationType,
+  type BaseAgent,
+  type Client,
+  type ConnectConfig,
+} from 'ssh2';
 import { CONNECT_TIMEOUT_MS } from '../connectors/connector.ts';
 import { GatewayRefusal } from './refusal.ts';
 
@@ -23,11 +28,13 @@ const KEEPALIVE_COUNT_MAX = 4;
 /**
  * Connects and logs in to the target's sshd, accepting only the pinned host key: another key
  * refuses the session before the credential is sent. Nagle's algorithm is off, since
- * keystrokes and echoes are small writes.
+ * keystrokes and echoes are small writes. `agent` is where the target's agent connections go
+ * when a session asks for agent forwarding; it is never used to log in.
  */
 export function connectTarget(
   endpoint: TargetEndpoint,
   credential: TargetCredential,
+  agent?: BaseAgent,
 ): Promise<Client> {
   const pinned = parsePinnedKey(endpoint.hostKey);
   if (pinned === null) return Promise.reject(new GatewayRefusal('host-key-missing'));
@@ -69,6 +76,8 @@ export function connectTarget(
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
       algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) },
+      authHandler: loginMethods(credential.kind),
+      ...(agent === undefined ? {} : { agent }),
       hostVerifier: (key: Buffer) => {
         hostKeyChanged = !key.equals(pinned.blob);
         return !hostKeyChanged;
@@ -95,6 +104,14 @@ export function parsePinnedKey(line: string): { type: string; blob: Buffer } | n
   }
   const blob = Buffer.from(base64, 'base64');
   return blob.length > 0 ? { type, blob } : null;
+}
+
+/**
+ * The login methods tried, in ssh2's own order, for the stored credential alone: a forwarded
+ * agent given to the link is never one of them.
+ */
+function loginMethods(kind: TargetCredential['kind']): AuthenticationType[] {
+  return kind === 'password' ? ['none', 'password', 'keyboard-interactive'] : ['none', 'publickey'];
 }
 
 /** Offers only the pinned key's algorithm, so the target presents that very key. */

@@ -76,11 +76,19 @@ export function uniqueUserName(prefix: string): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 
+export interface SshdOptions {
+  /**
+   * `X11Forwarding yes` (displays on the loopback only, cookies written with xauth); the
+   * server's default, no, when left out.
+   */
+  readonly x11Forwarding?: boolean;
+}
+
 /** Registers `before`/`after` hooks that run one sshd for the enclosing suite or file. */
-export function useSshd(): () => Sshd {
+export function useSshd(options: SshdOptions = {}): () => Sshd {
   let sshd: Sshd | undefined;
   before(async () => {
-    sshd = await startSshd();
+    sshd = await startSshd(options);
   });
   after(async () => {
     await sshd?.stop();
@@ -91,7 +99,7 @@ export function useSshd(): () => Sshd {
   };
 }
 
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server`);
   await mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), 'tessera-sshd-'));
@@ -108,7 +116,8 @@ export async function startSshd(): Promise<Sshd> {
   await writeFile(knownHostsPath, `[${HOST}]:${port} ${hostKey.join(' ')}\n`);
 
   const configPath = join(dir, 'sshd_config');
-  const writeConfig = () => writeFile(configPath, sshdConfig(dir, port, [...users]), 'utf8');
+  const writeConfig = () =>
+    writeFile(configPath, sshdConfig(dir, port, [...users], options), 'utf8');
   await writeConfig();
   const logPath = join(dir, 'sshd.log');
   const child = spawn(SSHD, ['-D', '-f', configPath, '-E', logPath], {
@@ -307,7 +316,12 @@ export async function setPassword(name: string, password: string): Promise<void>
   if (code !== 0) throw new Error(`chpasswd failed for ${name}: ${stderr.trim()}`);
 }
 
-function sshdConfig(dir: string, port: number, users: readonly string[]): string {
+function sshdConfig(
+  dir: string,
+  port: number,
+  users: readonly string[],
+  options: SshdOptions,
+): string {
   return [
     `Port ${port}`,
     `ListenAddress ${HOST}`,
@@ -329,6 +343,7 @@ function sshdConfig(dir: string, port: number, users: readonly string[]): string
     'MaxAuthTries 6',
     'LoginGraceTime 30',
     'Subsystem sftp internal-sftp',
+    ...(options.x11Forwarding === true ? ['X11Forwarding yes', 'X11UseLocalhost yes'] : []),
     // Nobody but the tests' own users gets in, whatever else exists on the machine.
     `AllowUsers ${users.length === 0 ? 'tessera-nobody-yet' : users.join(' ')}`,
     '',

@@ -4,6 +4,7 @@ import { CliError, usageError } from '../cli-error.ts';
 import { type Io, type Session, sessionOf } from '../context.ts';
 import { promptHidden, readValueFromStdin } from '../input.ts';
 import { formatTime, printJson, printLine, printNote, printTable, yesNo } from '../output.ts';
+import { registerUserMfa } from './user-mfa.ts';
 
 const ROLES = ['admin', 'auditor', 'user'] as const;
 
@@ -15,7 +16,7 @@ interface CreateOptions {
 export function registerUser(program: Command, io: Io): void {
   const user = program
     .command('user')
-    .description('create, list, disable and enable users, and set passwords');
+    .description('create, list, disable and enable users, set passwords and second factors');
 
   user
     .command('create')
@@ -73,6 +74,8 @@ export function registerUser(program: Command, io: Io): void {
       ]);
       printTable(session, ['NAME', 'ROLE', 'DISABLED', 'CREATED'], rows, 'No users.');
     });
+
+  registerUserMfa(user, io);
 }
 
 async function create(session: Session, name: string, options: CreateOptions) {
