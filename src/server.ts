@@ -335,6 +335,7 @@ function buildServices(deps: {
     targets,
     policies,
     versions,
+    accessPolicies,
   });
   const ticketCheck = createHttpTicketValidator();
   const requests = createRequestService({

@@ -9,9 +9,9 @@
  * account the store does not know; and an account is only ever dropped under a name Tessera
  * generated (`tsr_` and 10 characters).
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Account } from '../accounts/account.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { PolicyService } from '../accounts/policies.ts';
 import type { SecretVersions } from '../accounts/secret-versions.ts';
@@ -19,12 +19,7 @@ import type { Target, TargetService } from '../accounts/targets.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type RequestContext, SYSTEM_CONTEXT } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
-import type {
-  Connector,
-  Credential,
-  EphemeralOutcome,
-  EphemeralSupport,
-} from '../connectors/connector.ts';
+import type { Connector, EphemeralOutcome } from '../connectors/connector.ts';
 import { isTesseraError, notFound, TesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { generateSecret } from '../rotation/password-generator.ts';
@@ -33,6 +28,13 @@ import { ephemeralSecretContext } from '../vault/contexts.ts';
 import type { Keyring } from '../vault/keyring.ts';
 import { openWithRoot, sealWithRoot } from '../vault/root-sealed.ts';
 import type { AccessDecision } from './access-decision.ts';
+import type { AccessPolicyService } from './access-policies.ts';
+import {
+  type AdminLogin,
+  createEphemeralConfigs,
+  type EphemeralConfig,
+  type EphemeralConfigInput,
+} from './ephemeral-config.ts';
 import {
   EPHEMERAL_NAME,
   type EphemeralAccount,
@@ -42,33 +44,17 @@ import {
   ephemeralEvent,
   ephemeralUsername,
   listRows,
-  parseRoles,
   rowsQuery,
   toEphemeralAccount,
 } from './ephemeral-records.ts';
 
+export type { EphemeralConfig, EphemeralConfigInput } from './ephemeral-config.ts';
 export {
   EPHEMERAL_STATES,
   type EphemeralAccount,
   type EphemeralFilter,
   type EphemeralState,
 } from './ephemeral-records.ts';
-
-/** Which account creates ephemeral accounts on a target, and the roles they may be given. */
-export interface EphemeralConfig {
-  readonly target: string;
-  readonly targetId: string;
-  /** `TARGET/USERNAME`. */
-  readonly adminAccount: string;
-  readonly roles: readonly string[];
-  readonly updatedAt: number;
-}
-
-export interface EphemeralConfigInput {
-  /** `TARGET/USERNAME`, or the user name of an account on the configured target. */
-  readonly adminAccount: string;
-  readonly roles: readonly string[];
-}
 
 /** What `provision` needs of an approved ephemeral grant. */
 export interface EphemeralGrant {
@@ -118,8 +104,6 @@ export interface EphemeralService {
   list(filter: EphemeralFilter): Promise<EphemeralAccount[]>;
 }
 
-/** At most this many roles per target. */
-export const MAX_ROLES = 32;
 /**
  * A `creating` row older than this was left by a crash: creation is bounded by the connector's
  * timeouts (a login and a few statements), far below it. Newer ones may be another node's.
@@ -141,76 +125,17 @@ interface Deps {
   targets: TargetService;
   policies: PolicyService;
   versions: SecretVersions;
-}
-
-/** A target's admin logon, read for one call. */
-interface AdminLogin {
-  readonly support: EphemeralSupport;
-  readonly connector: Connector;
-  readonly admin: Account;
-  readonly login: Credential;
+  accessPolicies: Pick<AccessPolicyService, 'effective'>;
 }
 
 export function createEphemeralService(deps: Deps): EphemeralService {
-  const { store, audit, access, keyring, clock, logger, connectors, accounts, targets } = deps;
+  const { store, audit, keyring, clock, logger, targets } = deps;
+  const configs = createEphemeralConfigs(deps);
+  const { configOf, adminLogin } = configs;
   /** Rows this node is creating right now: the reaper leaves them alone. */
   const creating = new Set<string>();
   /** Passes run one after another: the same row is never dropped twice at once here. */
   let reaping: Promise<unknown> = Promise.resolve();
-
-  const supportOf = (target: Target): { connector: Connector; support: EphemeralSupport } => {
-    const connector = connectors.get(target.platform);
-    if (connector?.ephemeral === undefined) {
-      throw new TesseraError(
-        'NOT_SUPPORTED',
-        `the ${target.platform} platform has no ephemeral accounts`,
-      );
-    }
-    return { connector, support: connector.ephemeral };
-  };
-
-  const configRow = (targetId: string) =>
-    store.db
-      .selectFrom('ephemeral_configs')
-      .selectAll()
-      .where('target_id', '=', targetId)
-      .executeTakeFirst();
-
-  const configOf = async (target: Target): Promise<EphemeralConfig> => {
-    const row = await configRow(target.id);
-    if (row === undefined) throw notFound('ephemeral configuration');
-    const admin = await accounts.reload(store.db, row.admin_account_id);
-    return {
-      target: target.name,
-      targetId: target.id,
-      adminAccount: admin.ref,
-      roles: parseRoles(row.roles),
-      updatedAt: row.updated_at,
-    };
-  };
-
-  const adminLogin = async (target: Target): Promise<AdminLogin> => {
-    const { connector, support } = supportOf(target);
-    const row = await configRow(target.id);
-    if (row === undefined) {
-      throw new TesseraError('CONFLICT', `target ${target.name} has no ephemeral configuration`);
-    }
-    const admin = await accounts.reload(store.db, row.admin_account_id);
-    if (admin.currentVersion === null) {
-      throw new TesseraError('CONFLICT', `the ephemeral admin account ${admin.ref} has no secret`);
-    }
-    const secret = await deps.versions.read(
-      { accountId: admin.id, safeId: admin.safeId },
-      admin.currentVersion,
-    );
-    const login: Credential = {
-      username: admin.username,
-      secret: secret.toString('utf8'),
-      kind: 'password',
-    };
-    secret.fill(0);
-    return { support, connector, admin, login };
-  };
 
   /** Connectors answer with verdicts; a throw is a fault in one, logged for its authors. */
   const onTarget = async (
@@ -224,37 +149,6 @@ export function createEphemeralService(deps: Deps): EphemeralService {
       logger.error({ err: error, target: target.name, step }, 'ephemeral connector threw');
       return { kind: 'failed', reason: `${step}: the connector failed` };
     }
-  };
-
-  const configure: EphemeralService['configure'] = async (ctx, principal, targetName, input) => {
-    await access.require(principal, 'ephemeral.configure');
-    const target = await targets.byName(targetName);
-    const { support } = supportOf(target);
-    const roles = checkRoles(support, target, input.roles);
-    const admin = await adminAccountOn(accounts, target, input.adminAccount);
-    const now = clock.now();
-
-    await store.transaction(async (trx) => {
-      const values = { admin_account_id: admin.id, roles: roles.join(','), updated_at: now };
-      await trx
-        .insertInto('ephemeral_configs')
-        .values({ target_id: target.id, ...values })
-        .onConflict((conflict) => conflict.column('target_id').doUpdateSet(values))
-        .execute();
-      await audit.appendInTx(trx, [
-        {
-          action: 'ephemeral.configure',
-          outcome: 'success',
-          actor: ctx.actor,
-          object: { type: 'target', id: target.id, name: target.name },
-          source: ctx.source,
-          requestId: ctx.requestId,
-          details: { adminAccount: admin.ref, roles: roles.join(',') },
-        },
-      ]);
-    });
-    await store.durable();
-    return configOf(target);
   };
 
   // -------------------------------------------------------------------------------------------
@@ -473,7 +367,7 @@ export function createEphemeralService(deps: Deps): EphemeralService {
   const revealable = async (principal: Principal, grantId: string): Promise<EphemeralRow> => {
     const grant = await store.db
       .selectFrom('grants')
-      .select(['user_id', 'kind', 'starts_at', 'ends_at', 'revoked_at'])
+      .select(['user_id', 'kind', 'starts_at', 'ends_at', 'revoked_at', 'safe_id', 'account_id'])
       .where('id', '=', grantId)
       .executeTakeFirst();
     // Another user's grant reads exactly like a missing one: its existence is not confirmed.
@@ -481,6 +375,10 @@ export function createEphemeralService(deps: Deps): EphemeralService {
     const now = clock.now();
     const holds = grant.revoked_at === null && grant.starts_at <= now && now < grant.ends_at;
     if (!holds) throw new TesseraError('CONFLICT', 'the grant is not active');
+    const policy = await deps.accessPolicies.effective(grant.safe_id, grant.account_id);
+    if (!policy.ephemeralReveal) {
+      throw new TesseraError('FORBIDDEN', 'the access policy does not reveal ephemeral passwords');
+    }
     const row = await rowsQuery(store.db)
       .where('ephemeral_accounts.grant_id', '=', grantId)
       .where('ephemeral_accounts.state', '=', 'active')
@@ -621,7 +519,9 @@ export function createEphemeralService(deps: Deps): EphemeralService {
   };
 
   return {
-    configure,
+    async configure(ctx, principal, targetName, input) {
+      return configs.configure(ctx, principal, await targets.byName(targetName), input);
+    },
     async config(targetName) {
       return configOf(await targets.byName(targetName));
     },
@@ -651,47 +551,4 @@ function subjectOf(row: EphemeralRow): EventSubject {
     username: row.username,
     role: row.role,
   };
-}
-
-function checkRoles(support: EphemeralSupport, target: Target, roles: readonly string[]) {
-  if (roles.length === 0 || roles.length > MAX_ROLES) {
-    throw new TesseraError('VALIDATION_FAILED', `give from 1 to ${MAX_ROLES} roles`);
-  }
-  if (new Set(roles).size !== roles.length) {
-    throw new TesseraError('VALIDATION_FAILED', 'a role is named twice');
-  }
-  for (const role of roles) {
-    if (role.includes(',')) {
-      throw new TesseraError('VALIDATION_FAILED', 'a role name cannot hold a comma');
-    }
-    const problem = support.checkRole(role);
-    if (problem !== null) {
-      throw new TesseraError('VALIDATION_FAILED', `${target.platform}: ${problem}`);
-    }
-  }
-  return [...roles];
-}
-
-/** The admin account, which must be one of the target's own accounts and hold a password. */
-async function adminAccountOn(
-  accounts: AccountService,
-  target: Target,
-  ref: string,
-): Promise<Account> {
-  const prefix = `${target.name}/`;
-  const username = ref.startsWith(prefix) ? ref.slice(prefix.length) : ref;
-  let admin: Account;
-  try {
-    admin = await accounts.find({ target: target.name, username });
-  } catch (error) {
-    if (!isTesseraError(error) || error.code !== 'NOT_FOUND') throw error;
-    throw new TesseraError(
-      'VALIDATION_FAILED',
-      `the admin account must be an account on target ${target.name}`,
-    );
-  }
-  if (admin.secretType !== 'password') {
-    throw new TesseraError('VALIDATION_FAILED', 'the admin account must hold a password');
-  }
-  return admin;
 }

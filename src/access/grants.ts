@@ -251,8 +251,12 @@ export function createGrantService(deps: {
 
     async revoke(ctx, principal, id, reason) {
       const grant = await service.get(principal, id);
+      // The holder may give a grant back early; otherwise an admin, or an approver or manager
+      // of the safe.
       const allowed =
-        principal.role === 'admin' || (await deps.mayOversee(principal, grant.safeId));
+        grant.userId === principal.userId ||
+        principal.role === 'admin' ||
+        (await deps.mayOversee(principal, grant.safeId));
       if (!allowed || principal.role === 'auditor') {
         throw new TesseraError('FORBIDDEN', 'not allowed: grant.revoke');
       }

@@ -124,6 +124,8 @@ const MIN_DURATION_S = 60;
 
 interface Resolved {
   readonly scope: RequestScope;
+  /** For an ephemeral account: the roles its target offers. */
+  readonly offeredRoles?: readonly string[];
   readonly safeId: string;
   readonly safeName: string;
   readonly accountId: string | null;
@@ -254,7 +256,7 @@ export function createRequestService(deps: {
         .where('targets.name', '=', input.account.target)
         .where('accounts.username', '=', input.account.username)
         .executeTakeFirst();
-      if (row === undefined) throw notFound('account');
+      if (row === undefined) throw missing(input);
       return {
         scope: 'account',
         safeId: row.safe_id,
@@ -271,7 +273,7 @@ export function createRequestService(deps: {
         .select(['id', 'name'])
         .where('name', '=', input.safe)
         .executeTakeFirst();
-      if (row === undefined) throw notFound('safe');
+      if (row === undefined) throw missing(input);
       return {
         scope: 'safe',
         safeId: row.id,
@@ -298,16 +300,9 @@ export function createRequestService(deps: {
       ])
       .where('targets.name', '=', wanted.target)
       .executeTakeFirst();
-    if (row === undefined) {
-      throw new TesseraError('NOT_FOUND', `target ${wanted.target} has no ephemeral accounts`);
-    }
-    if (!row.roles.split(',').includes(wanted.role)) {
-      throw new TesseraError(
-        'VALIDATION_FAILED',
-        `role ${wanted.role} is not offered on ${wanted.target}; offered: ${row.roles}`,
-      );
-    }
+    if (row === undefined) throw missing(input);
     return {
+      offeredRoles: row.roles.split(','),
       scope: 'ephemeral',
       safeId: row.safe_id,
       safeName: row.safe_name,
@@ -495,6 +490,15 @@ export function createRequestService(deps: {
   };
 
   const pendingRow = async (db: Queryable, id: string) => {
+    // Inside a transaction this takes the row's lock on PostgreSQL first, so two approvers
+    // answering at once count each other's approval instead of both seeing only their own.
+    if (db !== store.db) {
+      await db
+        .updateTable('access_requests')
+        .set((eb) => ({ status: eb.ref('status') }))
+        .where('id', '=', id)
+        .execute();
+    }
     const row = await db
       .selectFrom('access_requests')
       .selectAll()
@@ -636,7 +640,14 @@ export function createRequestService(deps: {
   return {
     async create(ctx, principal, input) {
       const resolved = await resolve(input);
-      await access.require(principal, 'request.create', resolved.safeId);
+      try {
+        await access.require(principal, 'request.create', resolved.safeId);
+      } catch (error) {
+        // Word for word what a missing account, safe or target answers.
+        if (isTesseraError(error) && error.code === 'NOT_FOUND') throw missing(input);
+        throw error;
+      }
+      checkRole(input, resolved);
       const policy = await policies.effective(resolved.safeId, resolved.accountId);
       const permissions = permissionsFor(input, resolved, policy);
       await checkAsk(principal, input, resolved, policy);
@@ -777,6 +788,29 @@ export function createRequestService(deps: {
       return changed;
     },
   };
+}
+
+/** What asking for something that is not there, or not the caller's to see, answers. */
+function missing(input: CreateRequestInput): TesseraError {
+  if (input.account !== undefined) return notFound('account');
+  if (input.safe !== undefined) return notFound('safe');
+  return new TesseraError(
+    'NOT_FOUND',
+    `target ${input.ephemeral?.target ?? ''} has no ephemeral accounts`,
+  );
+}
+
+/** An ephemeral account's role must be one its target offers; said only to who may ask. */
+function checkRole(input: CreateRequestInput, resolved: Resolved): void {
+  const wanted = input.ephemeral;
+  if (wanted === undefined || resolved.offeredRoles === undefined) return;
+  if (!resolved.offeredRoles.includes(wanted.role)) {
+    const offered = resolved.offeredRoles.join(', ');
+    throw new TesseraError(
+      'VALIDATION_FAILED',
+      `role ${wanted.role} is not offered on ${wanted.target}; offered: ${offered}`,
+    );
+  }
 }
 
 function alreadyDecided(): TesseraError {

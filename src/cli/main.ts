@@ -1,14 +1,19 @@
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.ts';
+import { registerAccess } from './commands/access.ts';
 import { registerAccount } from './commands/account.ts';
 import { registerAccountImport } from './commands/account-import.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerBreakglass, registerReport } from './commands/breakglass.ts';
 import { registerDiscover } from './commands/discover.ts';
 import { registerEphemeral } from './commands/ephemeral.ts';
+import { registerGrant } from './commands/grant.ts';
+import { registerGroup } from './commands/group.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerOperator } from './commands/operator.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerRequest } from './commands/request.ts';
 import { registerRotation } from './commands/rotation.ts';
 import { registerSafe } from './commands/safe.ts';
 import { registerSecret } from './commands/secret.ts';
@@ -44,6 +49,12 @@ const REGISTRARS = [
   registerSecret,
   registerAudit,
   registerDiscover,
+  registerGroup,
+  registerAccess,
+  registerRequest,
+  registerGrant,
+  registerBreakglass,
+  registerReport,
   registerEphemeral,
   registerSsh,
   registerSession,

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { type AccountService, createAccountService } from '../../src/accounts/account-service.ts';
 import { createTargetService, type TargetService } from '../../src/accounts/targets.ts';
 import type { RequestContext } from '../../src/audit/event.ts';
+import type { Clock } from '../../src/clock.ts';
 import { createLinuxConnector } from '../../src/connectors/linux.ts';
 import { createConnectors } from '../../src/connectors/platforms.ts';
 import {
@@ -75,6 +76,8 @@ export async function startHarness(
     store?: StoreKind;
     recheckIntervalMs?: number;
     connectionIdleMs?: number;
+    /** The server's clock; left out, the system's. */
+    clock?: Clock;
   } = {},
 ): Promise<Harness> {
   const database = options.store === 'postgres' ? await createScratchDatabase('tessera_gw') : null;
@@ -99,6 +102,7 @@ export async function startHarness(
     {
       logger,
       banner: () => undefined,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       gateway: {
         ...DEFAULT_GATEWAY_CONFIG,
         port: 0,

@@ -50,7 +50,7 @@ export function registerGrant(program: Command, io: Io): void {
 
   grant
     .command('revoke')
-    .description('end a grant now; a check-out it made is checked in')
+    .description('end a grant now (its holder may give it back early); check-outs are checked in')
     .argument('<id>', 'the grant ID')
     .requiredOption('--reason <text>', 'why, for the holder and the audit trail')
     .action(async (id: string, options: { reason: string }, command: Command) => {

@@ -60,8 +60,12 @@ export function registerRequest(program: Command, io: Io): void {
     .command('create')
     .description('ask for access to an account or a whole safe, for a time')
     .option('--account <account>', 'the account, as TARGET/USERNAME')
-    .option('--safe <safe>', "every account of the safe")
-    .requiredOption('--for <duration>', 'how long the access lasts once given, e.g. 2h', parseDuration)
+    .option('--safe <safe>', 'every account of the safe')
+    .requiredOption(
+      '--for <duration>',
+      'how long the access lasts once given, e.g. 2h',
+      parseDuration,
+    )
     .option('--reason <text>', 'why you need it, for the approvers and the audit trail')
     .option('--ticket <ref>', 'the ticket the work belongs to, e.g. INC-4411')
     .option(
@@ -220,8 +224,9 @@ function answerText(r: AccessRequest, verb: 'approve' | 'deny' | 'cancel'): stri
   if (verb === 'deny') return `Denied request ${r.id} of ${r.requester}.`;
   if (verb === 'cancel') return `Cancelled request ${r.id}.`;
   if (r.status === 'approved') {
-    const grant = r.grantId === null ? '' : `; grant ${r.grantId}`;
-    return `Request ${r.id} is approved (${approvalsOf(r)}): ${r.requester} has ${whatOf(r)}${grant}.`;
+    const grant = r.grantId === null ? 'access' : `grant ${r.grantId}`;
+    const done = `Approved request ${r.id} (${approvalsOf(r)})`;
+    return `${done}: ${grant} for ${r.requester}, ${whatOf(r)}.`;
   }
   const missing = r.approvalsRequired - approvalCount(r);
   return `Approved request ${r.id}: ${approvalsOf(r)}, waiting for ${missing} more.`;

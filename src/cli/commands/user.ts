@@ -4,6 +4,7 @@ import { CliError, usageError } from '../cli-error.ts';
 import { type Io, type Session, sessionOf } from '../context.ts';
 import { promptHidden, readValueFromStdin } from '../input.ts';
 import { formatTime, printJson, printLine, printNote, printTable, yesNo } from '../output.ts';
+import { registerUserLink } from './group.ts';
 import { registerUserMfa } from './user-mfa.ts';
 
 const ROLES = ['admin', 'auditor', 'user'] as const;
@@ -76,6 +77,7 @@ export function registerUser(program: Command, io: Io): void {
     });
 
   registerUserMfa(user, io);
+  registerUserLink(user, io);
 }
 
 async function create(session: Session, name: string, options: CreateOptions) {
