@@ -128,8 +128,19 @@ export function createAccessPolicyService(deps: {
       return row === undefined ? null : toPolicy(row);
     },
 
-    async set(ctx, scope, settings) {
-      validateSettings(settings);
+    async set(ctx, scope, asked) {
+      validateSettings(asked);
+      // Zones are stored by their canonical name: `europe/berlin` is kept as Europe/Berlin.
+      const settings: AccessPolicySettings =
+        asked.window === null
+          ? asked
+          : {
+              ...asked,
+              window: {
+                ...asked.window,
+                timeZone: canonicalTimeZone(asked.window.timeZone) ?? asked.window.timeZone,
+              },
+            };
       await checkGroups(settings);
       const now = clock.now();
       const values = toRow(settings, now, ctx.actor.name ?? 'tessera');

@@ -15,6 +15,7 @@ import type { AccessDecision } from './access-decision.ts';
 import type { AccessPolicyService } from './access-policies.ts';
 import type { EndedGrant, GrantService } from './grants.ts';
 import type { GroupService } from './groups.ts';
+import { type GrantablePermission, isGrantablePermission } from './permissions.ts';
 
 export const BREAKGLASS_OUTCOMES = ['justified', 'unjustified', 'follow-up'] as const;
 export type BreakglassOutcome = (typeof BREAKGLASS_OUTCOMES)[number];
@@ -73,7 +74,7 @@ export function createBreakglassService(deps: {
   audit: AuditLog;
   clock: Clock;
   logger: Logger;
-  access: Pick<AccessDecision, 'require'>;
+  access: Pick<AccessDecision, 'require' | 'permissionsIn'>;
   accounts: Pick<AccountService, 'find' | 'reload'>;
   policies: Pick<AccessPolicyService, 'effective'>;
   grants: Pick<GrantService, 'createInTx'>;
@@ -117,6 +118,30 @@ export function createBreakglassService(deps: {
     return true;
   };
 
+  /**
+   * What break-glass opens: the member's own use, retrieve and checkout on the safe, past their
+   * approval and the access window, never a permission they do not hold.
+   */
+  const emergencyPermissions = async (
+    principal: Principal,
+    account: { id: string; safeId: string; ref: string },
+  ): Promise<GrantablePermission[]> => {
+    const row = await store.db
+      .selectFrom('accounts')
+      .select('breakglass')
+      .where('id', '=', account.id)
+      .executeTakeFirstOrThrow();
+    if (row.breakglass !== 1) {
+      throw new TesseraError('FORBIDDEN', `${account.ref} is not marked for emergency access`);
+    }
+    const held = await deps.access.permissionsIn(principal.userId, account.safeId);
+    const permissions = held.filter(isGrantablePermission);
+    if (permissions.length === 0) {
+      throw new TesseraError('FORBIDDEN', 'break-glass opens only what you hold in the safe');
+    }
+    return permissions;
+  };
+
   return {
     async mark(ctx, ref, enabled) {
       const account = await deps.accounts.find(ref);
@@ -144,19 +169,13 @@ export function createBreakglassService(deps: {
     async open(ctx, principal, ref, input) {
       const account = await deps.accounts.find(ref);
       await deps.access.require(principal, 'breakglass.open', account.safeId, account.id);
-      const row = await store.db
-        .selectFrom('accounts')
-        .select('breakglass')
-        .where('id', '=', account.id)
-        .executeTakeFirstOrThrow();
-      if (row.breakglass !== 1) {
-        throw new TesseraError('FORBIDDEN', `${account.ref} is not marked for emergency access`);
-      }
-      if (input.reason.trim() === '') {
-        throw new TesseraError('REASON_REQUIRED', 'break-glass needs a reason');
-      }
       let secondFactor: boolean;
+      let permissions: GrantablePermission[];
       try {
+        permissions = await emergencyPermissions(principal, account);
+        if (input.reason.trim() === '') {
+          throw new TesseraError('REASON_REQUIRED', 'break-glass needs a reason');
+        }
         secondFactor = await checkSecondFactor(ctx, principal, input.code);
       } catch (error) {
         await audit.record({
@@ -183,7 +202,7 @@ export function createBreakglassService(deps: {
           kind: 'breakglass',
           safeId: account.safeId,
           accountId: account.id,
-          permissions: ['use', 'retrieve', 'checkout'],
+          permissions,
           startsAt: now,
           endsAt,
         });
@@ -346,7 +365,7 @@ export function createBreakglassService(deps: {
               action: 'breakglass.close',
               outcome: 'success',
               actor: SYSTEM_CONTEXT.actor,
-              object: { type: 'breakglass', id: row.id, name: null },
+              object: { type: 'breakglass', id: row.id, name: grant.accountRef },
               details: { why: grant.why, user: grant.userName },
             },
           ]);

@@ -9,6 +9,8 @@ import type { GrantTable } from '../store/schema.ts';
 import type { Queryable, Store, Tx } from '../store/store.ts';
 import { type GrantablePermission, isGrantablePermission } from './permissions.ts';
 
+const CLOSE_RETRY_MS = 60_000;
+
 export const GRANT_KINDS = ['request', 'breakglass', 'ephemeral'] as const;
 export type GrantKind = (typeof GRANT_KINDS)[number];
 
@@ -66,6 +68,8 @@ export interface EndedGrant {
   readonly safeId: string;
   readonly accountId: string | null;
   readonly why: 'expired' | 'revoked';
+  /** "target/username", or null for a grant on a whole safe. */
+  readonly accountRef: string | null;
 }
 
 export interface GrantService {
@@ -100,6 +104,7 @@ export function createGrantService(deps: {
 }): GrantService {
   const { store, audit, clock, logger } = deps;
   const listeners: Array<(grant: EndedGrant) => Promise<void> | void> = [];
+  const retryAt = new Map<string, number>();
 
   const query = (db: Queryable) =>
     db
@@ -299,10 +304,13 @@ export function createGrantService(deps: {
           eb.or([eb('grants.ends_at', '<=', now), eb('grants.revoked_at', 'is not', null)]),
         )
         .orderBy('grants.ends_at')
-        .limit(200)
+        .limit(1000)
         .execute();
       let closed = 0;
       for (const row of rows) {
+        // A grant whose end keeps failing (an unreachable target) waits a minute, so the ones
+        // behind it are closed meanwhile.
+        if ((retryAt.get(row.id) ?? 0) > now) continue;
         const grant = toGrant(row as GrantRow);
         const why = grant.revokedAt === null ? 'expired' : 'revoked';
         const ended: EndedGrant = {
@@ -313,6 +321,7 @@ export function createGrantService(deps: {
           safeId: grant.safeId,
           accountId: grant.accountId,
           why,
+          accountRef: grant.account,
         };
         // The listeners run before the grant is marked closed: a crash among them runs them
         // again at the next call, so each must be safe to repeat.
@@ -325,7 +334,11 @@ export function createGrantService(deps: {
             logger.warn({ err: error, grant: grant.id }, 'ending a grant failed; will retry');
           }
         }
-        if (failed) continue;
+        if (failed) {
+          retryAt.set(grant.id, now + CLOSE_RETRY_MS);
+          continue;
+        }
+        retryAt.delete(grant.id);
         const marked = await store.transaction(async (trx) => {
           const result = await trx
             .updateTable('grants')

@@ -13,7 +13,12 @@ import type { ConnectionEnding } from './connection-state.ts';
 import type { SshKeyService } from './user-keys.ts';
 
 /** Why a user may not use an account through the gateway now, as the audit trail names it. */
-export type AccountVerdict = 'no-permission' | 'checked-out' | 'rotation-pending';
+export type AccountVerdict =
+  | 'no-permission'
+  | 'approval-required'
+  | 'outside-window'
+  | 'checked-out'
+  | 'rotation-pending';
 
 /** Why a live connection lost the right it was opened with. */
 export type LostAccess =
@@ -53,7 +58,9 @@ export async function accountVerdict(
     account.safeId,
     account.id,
   );
-  if (!decision.allowed) return 'no-permission';
+  // The hints are given only to a member of the safe or a holder of a grant there (the
+  // decision says so); anyone else reads the same as for an unknown account.
+  if (!decision.allowed) return decision.refusal ?? 'no-permission';
 
   const policy = await deps.policies.byId(account.policyId);
   if (!policy.exclusiveCheckout) return null;
@@ -97,6 +104,9 @@ const LOST_MESSAGES: Record<LostAccess, string> = {
   // A removed account reads as a removed permission: neither says more than the user knew.
   'no-permission': 'your access to this account was withdrawn',
   'account-removed': 'your access to this account was withdrawn',
+  // Standing use waits for approval here: the grant this session ran under ended or was revoked.
+  'approval-required': 'your access grant for this account ended',
+  'outside-window': 'the access window of this account closed',
   'user-disabled': 'your Tessera user was disabled',
   'key-removed': 'the SSH key this connection logged in with was removed',
   'checked-out': 'the account was checked out by another user',

@@ -17,6 +17,8 @@ export type RefusalWhy =
   | 'sftp-not-allowed'
   | 'checked-out'
   | 'rotation-pending'
+  | 'approval-required'
+  | 'outside-window'
   | 'check-failed'
   | 'audit-unavailable';
 
@@ -40,6 +42,10 @@ const MESSAGES: Record<RefusalWhy, string> = {
   'checked-out': 'the account is checked out by another user; try again once it is checked in',
   'rotation-pending':
     'the account waits for a verified rotation after its last check-in; try again later',
+  'approval-required':
+    'this account needs an approved access request: ask with "tessera request create --account ' +
+    'TARGET/ACCOUNT"',
+  'outside-window': 'this account cannot be used at this hour (its access window is closed)',
   'check-failed': 'your access could not be checked just now; try again',
   'audit-unavailable': 'the audit trail cannot be written, so no session can start',
 };
@@ -51,6 +57,8 @@ const DENIALS: readonly RefusalWhy[] = [
   'host-key-changed',
   'checked-out',
   'rotation-pending',
+  'approval-required',
+  'outside-window',
 ];
 
 export class GatewayRefusal extends Error {

@@ -198,6 +198,182 @@ const ROUTES: Record<string, RouteCase> = {
     path: '/v1/policies/default/session',
     body: () => ({}),
   },
+  // Groups and person links: they decide who counts as whom among approvers.
+  'GET /v1/groups': { allowed: ['admin', 'auditor'] },
+  'POST /v1/groups': { allowed: ['admin'], body: () => ({ name: unique('g') }) },
+  'GET /v1/groups/{group}': { allowed: ['admin', 'auditor'], path: '/v1/groups/approvers' },
+  'DELETE /v1/groups/{group}': {
+    allowed: ['admin'],
+    path: '/v1/groups/doomed',
+    prepare: (server) => ensureCreated(server, '/v1/groups', { name: 'doomed' }),
+  },
+  'PUT /v1/groups/{group}/members/{user}': {
+    allowed: ['admin'],
+    path: '/v1/groups/approvers/members/bystander',
+  },
+  'DELETE /v1/groups/{group}/members/{user}': {
+    allowed: ['admin'],
+    path: '/v1/groups/approvers/members/bystander',
+    prepare: (server) => server.api('PUT', '/v1/groups/approvers/members/bystander'),
+  },
+  // Unlinking a login that is linked to nobody changes nothing.
+  'PUT /v1/users/{name}/person': {
+    allowed: ['admin'],
+    path: '/v1/users/leaver/person',
+    body: () => ({ sameAs: null }),
+  },
+  // Access policies. Writes go to the safe `jit` and its account: with the default body they
+  // gate nothing, and no other route uses them.
+  'GET /v1/safes/{safe}/access-policy': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: '/v1/safes/vault1/access-policy',
+  },
+  'PUT /v1/safes/{safe}/access-policy': {
+    allowed: ['admin'],
+    path: '/v1/safes/jit/access-policy',
+    body: () => ({}),
+  },
+  'DELETE /v1/safes/{safe}/access-policy': {
+    allowed: ['admin'],
+    path: '/v1/safes/jit/access-policy',
+    prepare: (server) => server.api('PUT', '/v1/safes/jit/access-policy', { body: {} }),
+  },
+  'GET /v1/targets/{target}/accounts/{username}/access-policy': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: `${ACCOUNT}/access-policy`,
+  },
+  'PUT /v1/targets/{target}/accounts/{username}/access-policy': {
+    allowed: ['admin'],
+    path: `${JIT_ACCOUNT}/access-policy`,
+    body: () => ({}),
+  },
+  'DELETE /v1/targets/{target}/accounts/{username}/access-policy': {
+    allowed: ['admin'],
+    path: `${JIT_ACCOUNT}/access-policy`,
+    prepare: (server) => server.api('PUT', `${JIT_ACCOUNT}/access-policy`, { body: {} }),
+  },
+  // Requests. The auditor may not ask (403), the outsider does not see the safe (404).
+  'POST /v1/requests': { allowed: ['admin', 'member'], body: () => REQUEST_BODY },
+  'GET /v1/requests': { allowed: LOGGED_IN },
+  'GET /v1/requests/{id}': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: () => `/v1/requests/${memberRequestId}`,
+  },
+  // Nobody here may answer the member's request: the member asked it (SELF_APPROVAL), and no
+  // one else holds `approve` on the safe; the admin's role is not enough.
+  'POST /v1/requests/{id}/approve': {
+    allowed: [],
+    path: () => `/v1/requests/${memberRequestId}/approve`,
+    body: () => ({ comment: 'access matrix' }),
+  },
+  'POST /v1/requests/{id}/deny': {
+    allowed: [],
+    path: () => `/v1/requests/${memberRequestId}/deny`,
+    body: () => ({ reason: 'access matrix' }),
+  },
+  'POST /v1/requests/{id}/cancel': {
+    allowed: ['member'],
+    path: () => `/v1/requests/${cancelledRequestId}/cancel`,
+    prepare: async (server) => {
+      cancelledRequestId = await askAsMember(server);
+    },
+  },
+  // Grants, on the member's break-glass openings of `tgt/bg_user`.
+  'GET /v1/grants': { allowed: LOGGED_IN },
+  'GET /v1/grants/{id}': {
+    allowed: ['admin', 'auditor', 'member'],
+    path: () => `/v1/grants/${memberGrantId}`,
+  },
+  'POST /v1/grants/{id}/revoke': {
+    allowed: ['admin', 'member'],
+    path: () => `/v1/grants/${revokedGrantId}/revoke`,
+    body: () => ({ reason: 'access matrix' }),
+    prepare: async (server) => {
+      revokedGrantId = (await openBreakglass(server, memberToken)).grantId;
+    },
+  },
+  // Break-glass. The admin opened the event read and reviewed here: the member, though a
+  // manager of its safe, does not see it. Its window is still open, so the auditor's review
+  // is a CONFLICT, past the decision point.
+  'PUT /v1/targets/{target}/accounts/{username}/breakglass': {
+    allowed: ['admin'],
+    path: `${BREAKGLASS_ACCOUNT}/breakglass`,
+    body: () => ({ enabled: true }),
+  },
+  'POST /v1/targets/{target}/accounts/{username}/breakglass': {
+    allowed: ['admin', 'member'],
+    path: `${BREAKGLASS_ACCOUNT}/breakglass`,
+    body: () => ({ reason: 'access matrix' }),
+  },
+  'GET /v1/breakglass': { allowed: ['admin', 'auditor'] },
+  'GET /v1/breakglass/{id}': {
+    allowed: ['admin', 'auditor'],
+    path: () => `/v1/breakglass/${adminBreakglassId}`,
+  },
+  'POST /v1/breakglass/{id}/review': {
+    allowed: ['auditor'],
+    path: () => `/v1/breakglass/${adminBreakglassId}/review`,
+    body: () => ({ outcome: 'justified', notes: 'access matrix' }),
+  },
+  'GET /v1/reports/breakglass': { allowed: ['admin', 'auditor'] },
+  // Ephemeral accounts, configured on the target `eph` (nothing listens there).
+  'PUT /v1/targets/{target}/ephemeral': {
+    allowed: ['admin'],
+    path: '/v1/targets/eph/ephemeral',
+    body: () => EPHEMERAL_CONFIG,
+  },
+  'GET /v1/targets/{target}/ephemeral': {
+    allowed: ['admin', 'auditor'],
+    path: '/v1/targets/eph/ephemeral',
+  },
+  'GET /v1/ephemeral-accounts': { allowed: ['admin', 'auditor'] },
+  // Any logged-in caller passes the decision point; the service shows the grant to its own
+  // user only (here a CONFLICT: a break-glass grant has no ephemeral account) and answers
+  // everyone else NOT_FOUND, admins included.
+  'POST /v1/grants/{id}/credential': {
+    allowed: ['member'],
+    path: () => `/v1/grants/${memberGrantId}/credential`,
+  },
+  // Webhooks, only ever pointed at the discard port on loopback.
+  'POST /v1/webhooks': {
+    allowed: ['admin'],
+    body: () => ({ name: unique('hook'), url: HOOK_URL, events: ['webhook.test'] }),
+  },
+  'GET /v1/webhooks': { allowed: ['admin', 'auditor'] },
+  'DELETE /v1/webhooks/{name}': {
+    allowed: ['admin'],
+    path: '/v1/webhooks/doomed',
+    prepare: (server) =>
+      ensureCreated(server, '/v1/webhooks', {
+        name: 'doomed',
+        url: HOOK_URL,
+        events: ['webhook.test'],
+      }),
+  },
+  'POST /v1/webhooks/{name}/rotate-key': {
+    allowed: ['admin'],
+    path: '/v1/webhooks/hook/rotate-key',
+  },
+  'POST /v1/webhooks/{name}/test': { allowed: ['admin'], path: '/v1/webhooks/hook/test' },
+  'GET /v1/webhooks/{name}/deliveries': {
+    allowed: ['admin', 'auditor'],
+    path: '/v1/webhooks/hook/deliveries',
+  },
+  // Second factors. A code that is not six digits fails validation, after the decision.
+  'GET /v1/auth/mfa': { allowed: LOGGED_IN },
+  'POST /v1/auth/mfa/enroll': { allowed: LOGGED_IN },
+  'POST /v1/auth/mfa/confirm': { allowed: LOGGED_IN, body: () => ({ code: 'abcdef' }) },
+  'DELETE /v1/auth/mfa': { allowed: LOGGED_IN, body: () => ({ code: 'abcdef' }) },
+  'DELETE /v1/users/{name}/mfa': {
+    allowed: ['admin'],
+    path: '/v1/users/bystander/mfa',
+    // An admin's reset removes it: the bystander enrolls again before every attempt.
+    prepare: async (server) => {
+      const user = await server.services.users.findByName('bystander');
+      assert.ok(user);
+      await server.services.mfa.enroll(SYSTEM_CONTEXT, { userId: user.id, name: user.name });
+    },
+  },
 };
 
 /** A public key nobody registered yet, for each attempt to register one. */

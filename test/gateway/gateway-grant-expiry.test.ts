@@ -26,8 +26,10 @@ type Row = Record<string, unknown>;
 
 const MINUTE = 60_000;
 const GRANT_S = 300;
-const WITHDRAWN = 'tessera: your access to this account was withdrawn, so the connection has ended';
-const REFUSED = 'tessera: no such account, or you may not connect to it';
+const WITHDRAWN = 'tessera: your access grant for this account ended, so the connection has ended';
+const REFUSED =
+  'tessera: this account needs an approved access request: ask with ' +
+  '"tessera request create --account TARGET/ACCOUNT"';
 
 /** What the client printed, without OpenSSH's own notices. */
 const said = (stderr: string) =>
@@ -175,7 +177,7 @@ describe('ssh gateway: a grant opens the account, and its end closes the session
     const setup = await gated();
     const before = await refusedNow(setup);
     assert.equal(before.length, 1);
-    assert.equal(before[0]?.details.why, 'no-permission');
+    assert.equal(before[0]?.details.why, 'approval-required');
     assert.equal(before[0]?.outcome, 'denied');
 
     const grantId = await granted(setup);
@@ -197,13 +199,13 @@ describe('ssh gateway: a grant opens the account, and its end closes the session
     }
 
     const session = await endedSession(setup.user.name);
-    assert.equal(session.endReason, 'connection ended: no-permission');
+    assert.equal(session.endReason, 'connection ended: approval-required');
     const end = await connectionEnd(setup.user.name);
-    assert.equal(end.details.why, 'no-permission');
+    assert.equal(end.details.why, 'approval-required');
     assert.equal(end.outcome, 'denied');
     const sessionEnds = await auditEvents(h, 'session.end');
     const sessionEnd = sessionEnds.find((e) => e.object_id === session.id);
-    assert.equal(sessionEnd?.details.reason, 'connection ended: no-permission');
+    assert.equal(sessionEnd?.details.reason, 'connection ended: approval-required');
     const expired = await auditEvents(h, 'grant.expire');
     assert.deepEqual(
       expired.filter((e) => e.object_id === grantId).map((e) => e.details.why),
@@ -214,7 +216,7 @@ describe('ssh gateway: a grant opens the account, and its end closes the session
 
     const afterwards = await refusedNow(setup);
     assert.equal(afterwards.length, 2, 'the new connection is refused and audited');
-    assert.equal(afterwards[1]?.details.why, 'no-permission');
+    assert.equal(afterwards[1]?.details.why, 'approval-required');
   });
 
   it('ends the shell at once when an admin revokes the grant', async () => {
@@ -241,8 +243,8 @@ describe('ssh gateway: a grant opens the account, and its end closes the session
     assert.equal(said(result.stderr), WITHDRAWN);
 
     const session = await endedSession(setup.user.name);
-    assert.equal(session.endReason, 'connection ended: no-permission');
-    assert.equal((await connectionEnd(setup.user.name)).details.why, 'no-permission');
+    assert.equal(session.endReason, 'connection ended: approval-required');
+    assert.equal((await connectionEnd(setup.user.name)).details.why, 'approval-required');
     const revocations = await auditEvents(h, 'grant.revoke');
     const revocation = revocations.find((e) => e.object_id === grantId);
     assert.equal(revocation?.reason, 'incident closed');
@@ -250,6 +252,6 @@ describe('ssh gateway: a grant opens the account, and its end closes the session
     assert.equal(ends.find((e) => e.object_id === grantId)?.details.why, 'revoked');
 
     const afterwards = await refusedNow(setup);
-    assert.equal(afterwards.at(-1)?.details.why, 'no-permission');
+    assert.equal(afterwards.at(-1)?.details.why, 'approval-required');
   });
 });
