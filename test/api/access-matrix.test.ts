@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
+import { SYSTEM_CONTEXT } from '../../src/audit/event.ts';
 import { STORE_KINDS } from '../support/stores.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
@@ -27,6 +28,14 @@ interface RouteCase {
 
 const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 const ACCOUNT = '/v1/targets/tgt/accounts/app_user';
+/** In the safe `jit`, which no caller is a member of: its access policy is written freely. */
+const JIT_ACCOUNT = '/v1/targets/tgt/accounts/jit_user';
+/** In vault1 and marked for break-glass; opening it leaves app_user and held alone. */
+const BREAKGLASS_ACCOUNT = '/v1/targets/tgt/accounts/bg_user';
+const REQUEST_BODY = { account: 'tgt/app_user', durationS: 3600, reason: 'access matrix' };
+const EPHEMERAL_CONFIG = { adminAccount: 'eph/eph_admin', roles: ['readonly'] };
+/** The discard port on loopback: nothing listens, a delivery attempt fails at once. */
+const HOOK_URL = 'http://127.0.0.1:9/matrix';
 
 const ROUTES: Record<string, RouteCase> = {
   'GET /v1/health': { allowed: CALLERS },
@@ -292,27 +301,28 @@ const ROUTES: Record<string, RouteCase> = {
       revokedGrantId = (await openBreakglass(server, memberToken)).grantId;
     },
   },
-  // Break-glass. The admin opened the event read and reviewed here: the member, though a
-  // manager of its safe, does not see it. Its window is still open, so the auditor's review
-  // is a CONFLICT, past the decision point.
+  // Break-glass. It opens only the opener's own secret permissions: an admin, who holds none in
+  // vault1, is refused. The event read and reviewed here is another member's (`opener`): the
+  // member, though a manager of its safe, does not see it. Its window is still open, so the
+  // auditor's review is a CONFLICT, past the decision point.
   'PUT /v1/targets/{target}/accounts/{username}/breakglass': {
     allowed: ['admin'],
     path: `${BREAKGLASS_ACCOUNT}/breakglass`,
     body: () => ({ enabled: true }),
   },
   'POST /v1/targets/{target}/accounts/{username}/breakglass': {
-    allowed: ['admin', 'member'],
+    allowed: ['member'],
     path: `${BREAKGLASS_ACCOUNT}/breakglass`,
     body: () => ({ reason: 'access matrix' }),
   },
   'GET /v1/breakglass': { allowed: ['admin', 'auditor'] },
   'GET /v1/breakglass/{id}': {
     allowed: ['admin', 'auditor'],
-    path: () => `/v1/breakglass/${adminBreakglassId}`,
+    path: () => `/v1/breakglass/${openerBreakglassId}`,
   },
   'POST /v1/breakglass/{id}/review': {
     allowed: ['auditor'],
-    path: () => `/v1/breakglass/${adminBreakglassId}/review`,
+    path: () => `/v1/breakglass/${openerBreakglassId}/review`,
     body: () => ({ outcome: 'justified', notes: 'access matrix' }),
   },
   'GET /v1/reports/breakglass': { allowed: ['admin', 'auditor'] },
@@ -386,6 +396,11 @@ const MEMBER_PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
 let memberToken = '';
 let bystanderTokenId = '';
 let runId = '';
+let memberRequestId = '';
+let cancelledRequestId = '';
+let memberGrantId = '';
+let revokedGrantId = '';
+let openerBreakglassId = '';
 
 async function issueToken(server: TestServer, name: string) {
   const user = await server.services.users.findByName(name);
@@ -393,7 +408,74 @@ async function issueToken(server: TestServer, name: string) {
   const db = server.services.store.db;
   return server.services.tokens.issue(db, { userId: user.id, kind: 'test', ttlMs: 60_000 });
 }
-const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND']);
+/** Creates something a route removes, unless an earlier attempt left it in place. */
+async function ensureCreated(server: TestServer, collection: string, body: unknown) {
+  const created = await server.api('POST', collection, { body });
+  assert.ok(created.status === 201 || created.status === 409, JSON.stringify(created.body));
+}
+
+/** A pending request of the member's for app_user; answers its id. */
+async function askAsMember(server: TestServer): Promise<string> {
+  const asked = await server.api<{ id: string; status: string }>('POST', '/v1/requests', {
+    token: memberToken,
+    body: REQUEST_BODY,
+  });
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  assert.equal(asked.body.status, 'pending');
+  return asked.body.id;
+}
+
+/** Opens break-glass on bg_user with the token's caller; answers the event and its grant. */
+async function openBreakglass(server: TestServer, token: string) {
+  const opened = await server.api<{ id: string; grantId: string }>(
+    'POST',
+    `${BREAKGLASS_ACCOUNT}/breakglass`,
+    { token, body: { reason: 'access matrix' } },
+  );
+  assert.equal(opened.status, 201, JSON.stringify(opened.body));
+  return opened.body;
+}
+
+/**
+ * What the just-in-time routes work on: a group, the safe `jit` with an account, a target with
+ * ephemeral accounts, a break-glass account opened once by `opener` and once by the member, a
+ * pending request of the member's and a webhook.
+ */
+async function prepareJustInTime(server: TestServer) {
+  const created = async (method: string, route: string, body: unknown, status = 201) => {
+    const reply = await server.api(method, route, { body });
+    assert.equal(reply.status, status, `${method} ${route}: ${JSON.stringify(reply.body)}`);
+  };
+  await created('POST', '/v1/groups', { name: 'approvers' });
+  await created('POST', '/v1/safes', { name: 'jit' });
+  const account = (username: string, safe: string) => ({ username, safe, secret: 'initial' });
+  await created('POST', '/v1/targets/tgt/accounts', account('jit_user', 'jit'));
+  const eph = { name: 'eph', platform: 'postgresql', host: '127.0.0.1', port: 9 };
+  await created('POST', '/v1/targets', eph);
+  await created('POST', '/v1/targets/eph/accounts', account('eph_admin', 'jit'));
+  await created('PUT', '/v1/targets/eph/ephemeral', EPHEMERAL_CONFIG, 200);
+  await created('POST', '/v1/targets/tgt/accounts', account('bg_user', 'vault1'));
+  await created('PUT', `${BREAKGLASS_ACCOUNT}/breakglass`, { enabled: true }, 200);
+  await created('PUT', '/v1/safes/vault1/members/opener', { permissions: ['use'] }, 200);
+  const opener = await server.services.users.findByName('opener');
+  assert.ok(opener);
+  const db = server.services.store.db;
+  const openerToken = await server.services.tokens.issue(db, {
+    userId: opener.id,
+    kind: 'test',
+    ttlMs: 600_000,
+  });
+  openerBreakglassId = (await openBreakglass(server, openerToken.token)).id;
+  memberGrantId = (await openBreakglass(server, memberToken)).grantId;
+  memberRequestId = await askAsMember(server);
+  await created('POST', '/v1/webhooks', { name: 'hook', url: HOOK_URL, events: ['webhook.test'] });
+}
+
+/**
+ * SELF_APPROVAL is the refusal of a requester answering their own request (or an opener
+ * reviewing their own break-glass): the decision point's verdict on who, like FORBIDDEN.
+ */
+const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'SELF_APPROVAL']);
 
 for (const store of STORE_KINDS) {
   describe(`access matrix on ${store}`, () => {
@@ -415,6 +497,7 @@ for (const store of STORE_KINDS) {
       userIds.outsider = await create('outsider', 'user');
       await create('bystander', 'user');
       await create('leaver', 'user');
+      await create('opener', 'user');
       assert.equal(
         (await server.api('POST', '/v1/safes', { body: { name: 'vault1' } })).status,
         201,
@@ -439,6 +522,7 @@ for (const store of STORE_KINDS) {
       const runsMember = await server.api('PUT', '/v1/safes/runs/members/member', { body: manage });
       assert.equal(runsMember.status, 200);
       memberToken = (await tokenFor('member')) ?? '';
+      await prepareJustInTime(server);
     });
     after(() => server.stop());
 

@@ -5,7 +5,8 @@
  * denials and cancellations, break-glass with and without a second factor, and its CSV report.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ import { createUserWithToken, startTestServer, type TestServer } from '../suppor
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
 /** The stored secret: the account is never verified or rotated here, so any value will do. */
 const SECRET = 'Pg-secret-4411';
+/** How long a run on a terminal may take before it is killed. */
+const TERMINAL_TIMEOUT_MS = 20_000;
 /** A reason a spreadsheet would run as a formula, if the report let it through as is. */
 const FORMULA_REASON = '=HYPERLINK("http://127.0.0.1:9/x","primary down")';
 
@@ -43,7 +46,7 @@ describe('tessera request, grant, access, breakglass and report', () => {
   before(async () => {
     server = await startTestServer();
     dir = await mkdtemp(path.join(tmpdir(), 'tessera-access-cli-'));
-    for (const name of ['alice', 'alice2', 'bob', 'carol', 'dave']) {
+    for (const name of ['alice', 'alice2', 'bob', 'carol', 'dave', 'erin']) {
       tokens[name] = await createUserWithToken(server, name, 'user');
     }
     tokens.audrey = await createUserWithToken(server, 'audrey', 'auditor');
@@ -55,6 +58,7 @@ describe('tessera request, grant, access, breakglass and report', () => {
       bob: 'list,approve',
       carol: 'list,approve',
       dave: 'list,use,retrieve',
+      erin: 'list,use',
     };
     for (const [user, permissions] of Object.entries(members)) {
       assertOk(
@@ -80,15 +84,8 @@ describe('tessera request, grant, access, breakglass and report', () => {
     as(user, ['secret', 'show', account, '--reason', 'looking']);
   const ask = async (extra: readonly string[] = []) => {
     const args = ['request', 'create', '--account', 'db01/postgres', '--for', '2h'];
-    const reply = await as('alice', [
-      ...args,
-      '--reason',
-      'INC-4411 disk full',
-      ...extra,
-      '-o',
-      'json',
-    ]);
-    return parseJson<RequestView>(reply);
+    const reason = ['--reason', 'INC-4411 disk full'];
+    return parseJson<RequestView>(await as('alice', [...args, ...reason, ...extra, '-o', 'json']));
   };
   const requestOf = (id: string) =>
     as('admin', ['request', 'show', id, '-o', 'json']).then((r) => parseJson<RequestView>(r));
@@ -121,7 +118,7 @@ describe('tessera request, grant, access, breakglass and report', () => {
     assert.match(inherited.stdout, /Policy:\s+none on the account: its safe's policy applies/);
   });
 
-  it('access policy set reads windows and switches settings off; remove restores defaults', async () => {
+  it('access policy set reads windows and switches settings off; remove undoes it', async () => {
     assertOk(await as('admin', ['safe', 'create', 'lab']));
     assertOk(await as('admin', ['group', 'create', 'dba', '--description', 'database admins']));
     const set = await as('admin', [
@@ -207,6 +204,25 @@ describe('tessera request, grant, access, breakglass and report', () => {
     assertFails(await as('alice', ['request', 'show', 'not-an-id']), 'USAGE', 2);
   });
 
+  it('access ephemeral asks for an account made for the requester alone', async () => {
+    const ask = ['access', 'ephemeral', 'db01', '--role', 'readonly', '--for', '1h'];
+    const none = await as('alice', [...ask, '--reason', 'INC-4412']);
+    assertFails(none, 'NOT_FOUND');
+    assert.match(none.stderr, /no ephemeral accounts/);
+    const config = ['--admin-account', 'db01/postgres', '--roles', 'readonly'];
+    assertOk(await as('admin', ['ephemeral', 'config', 'db01', ...config]));
+
+    const pending = await as('alice', [...ask, '--reason', 'INC-4412 replication lag']);
+    assertOk(pending);
+    const id = /^Request (\S+) is pending: 0\/2 approvals so far\.$/m.exec(pending.stdout)?.[1];
+    assert.ok(id !== undefined, pending.stdout);
+    assert.match(pending.stderr, /tessera ephemeral credential GRANT_ID/);
+    const shown = await as('alice', ['request', 'show', id]);
+    assert.match(shown.stdout, /Access:\s+ephemeral account on db01 as readonly$/m);
+    assertOk(await as('alice', ['request', 'cancel', id]));
+    assertFails(await as('alice', ['access', 'ephemeral', 'db01', '--for', '1h']), 'USAGE', 2);
+  });
+
   it('never lets the requester answer, by any login of theirs', async () => {
     assertFails(await as('alice', ['request', 'approve', requestId]), 'SELF_APPROVAL');
 
@@ -237,6 +253,9 @@ describe('tessera request, grant, access, breakglass and report', () => {
     assertOk(first);
     assert.match(first.stdout, /Approved request .*: 1\/2, waiting for 1 more\./);
     assertFails(await as('bob', ['request', 'approve', requestId]), 'ALREADY_DECIDED');
+    const shown = await as('alice', ['request', 'show', requestId]);
+    assert.match(shown.stdout, /Status:\s+pending, 1\/2 approvals$/m);
+    assert.match(shown.stdout, /^bob\s+approve\s+\S+ \S+\s+looks fine$/m);
     const pending = await requestOf(requestId);
     assert.equal(pending.status, 'pending');
     assert.deepEqual(
@@ -359,7 +378,7 @@ describe('tessera request, grant, access, breakglass and report', () => {
 
     const table = await as('audrey', ['report', 'breakglass']);
     assertOk(table);
-    assert.match(table.stdout, /^1 openings, 1 not reviewed yet\.$/m);
+    assert.match(table.stdout, /^1 opening, 1 not reviewed yet\.$/m);
     const before = await as('admin', ['report', 'breakglass', '--to', '2020-01-01', '-o', 'json']);
     assert.equal(parseJson<{ total: number }>(before).total, 0);
     assertFails(await as('alice', ['report', 'breakglass']), 'FORBIDDEN');
@@ -389,7 +408,7 @@ describe('tessera request, grant, access, breakglass and report', () => {
     assertFails(await as('audrey', outcome), 'USAGE', 2);
   });
 
-  it('breakglass open asks for the second factor a user has; without a terminal, says how', async () => {
+  it('breakglass open needs the second factor a user has; off a terminal, says how', async () => {
     assertOk(await as('admin', ['breakglass', 'mark', 'db01/app']));
     const totp = await enrollTotp(server, tokens.dave ?? '');
     const open = ['breakglass', 'open', 'db01/app', '--reason', 'pager, approvers asleep'];
@@ -403,6 +422,26 @@ describe('tessera request, grant, access, breakglass and report', () => {
     const opened = await as('dave', [...open, '--code-stdin', '-o', 'json'], `${code}\n`);
     const event = parseJson<{ account: string; secondFactor: boolean; user: string }>(opened);
     assert.deepEqual([event.account, event.user, event.secondFactor], ['db01/app', 'dave', true]);
+  });
+
+  it('breakglass open prompts for the code on a terminal, never under --no-input', async (t) => {
+    if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.skip('no script(1)');
+    const totp = await enrollTotp(server, tokens.erin ?? '');
+    const open = ['breakglass', 'open', 'db01/app', '--reason', 'pager at night'];
+
+    const refused = await onTerminal(server, tokens.erin ?? '', [...open, '--no-input']);
+    assert.equal(refused.code, 1, refused.output);
+    assert.match(refused.output, /error: MFA_REQUIRED: .*--code-stdin/);
+    assert.doesNotMatch(refused.output, /Code from your second factor/);
+
+    const code = totp.generate({ timestamp: Date.now() + 30_000 });
+    const prompted = await onTerminal(server, tokens.erin ?? '', open, {
+      prompt: /Code from your second factor/,
+      typed: `${code}\r`,
+    });
+    assert.equal(prompted.code, 0, prompted.output);
+    assert.match(prompted.output, /Break-glass \S+ open on db01\/app until/);
+    assert.ok(!prompted.output.includes(code), 'the code is not echoed');
 
     assertOk(await as('admin', ['breakglass', 'mark', 'db01/app', '--off']));
     assertFails(
@@ -428,6 +467,45 @@ async function enrollTotp(server: TestServer, token: string): Promise<TOTP> {
   });
   assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
   return totp;
+}
+
+/**
+ * Runs tessera on a terminal that script(1) provides; when `prompt` shows up in what it wrote,
+ * types `typed`. The output is the terminal's, prompts and escapes included.
+ */
+async function onTerminal(
+  server: TestServer,
+  token: string,
+  args: readonly string[],
+  answer?: { prompt: RegExp; typed: string },
+): Promise<{ code: number | null; output: string }> {
+  const env = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    TZ: 'UTC',
+    TESSERA_ADDR: server.url,
+    TESSERA_TOKEN: token,
+  };
+  const argv = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
+  // The terminal script(1) makes has no size: prompts need columns to draw in.
+  const shell = `stty cols 100 rows 30; ${argv}`;
+  const child = spawn('script', ['-qec', shell, '/dev/null'], { env, stdio: 'pipe' });
+  let output = '';
+  let typed = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    if (answer !== undefined && !typed && answer.prompt.test(output)) {
+      typed = true;
+      child.stdin.write(answer.typed);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), TERMINAL_TIMEOUT_MS);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, output };
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 function runCli(

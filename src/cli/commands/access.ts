@@ -351,6 +351,7 @@ function timeOfDay(hours = '', minutes = ''): string {
 
 /** Days in week order, consecutive runs of three or more shortened: `mon-fri,sun`. */
 function daysText(days: readonly string[]): string {
+  if (days.length === WEEKDAYS.length) return 'daily';
   const indexes = days.map((d) => (WEEKDAYS as readonly string[]).indexOf(d)).sort((a, b) => a - b);
   const runs: number[][] = [];
   for (const day of indexes) {

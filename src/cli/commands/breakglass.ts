@@ -296,7 +296,8 @@ async function breakglassReport(session: Session, options: ReportOptions, csv: b
   printLine(session, `Break-glass openings from ${from} to ${to}:`);
   printEvents(session, reply.events, 'None.');
   printLine(session, '');
-  printLine(session, `${reply.total} openings, ${reply.unreviewed} not reviewed yet.`);
+  const openings = reply.total === 1 ? 'opening' : 'openings';
+  printLine(session, `${reply.total} ${openings}, ${reply.unreviewed} not reviewed yet.`);
 }
 
 function csvRow(e: BreakglassEvent): string[] {
