@@ -45,6 +45,7 @@ import { safeRoutes } from './http/routes/safe-routes.ts';
 import { sessionRoutes } from './http/routes/session-routes.ts';
 import { sshKeyRoutes } from './http/routes/ssh-key-routes.ts';
 import { targetRoutes } from './http/routes/target-routes.ts';
+import { terminalRoutes } from './http/routes/terminal-routes.ts';
 import { webhookRoutes } from './http/routes/webhook-routes.ts';
 import { createLoginThrottle } from './identity/login-throttle.ts';
 import { createMfaService } from './identity/mfa.ts';
@@ -175,6 +176,7 @@ export async function startServer(
   webhookRoutes(app, services);
   accessPolicyRoutes(app, services);
   requestRoutes(app, services);
+  terminalRoutes(app, services);
   mfaRoutes(app, services);
   ephemeralRoutes(app, services);
   await app.listen({ host: config.host, port: config.port });

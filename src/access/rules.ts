@@ -105,6 +105,8 @@ export const ACCESS_RULES = {
   // The SSH gateway: connecting injects the secret without showing it, so `use` is enough.
   'account.connect': { safe: ['use'], gated: true, never: NOT_AUDITORS, hides: 'account' },
   'sshkey.self': { anyUser: true },
+  // The browser's terminal: the gateway decides `account.connect` as for any SSH client.
+  'terminal.open': { anyUser: true },
   'sshkey.admin': { roles: ['admin'] },
   'session.read': { roles: ['admin', 'auditor'] },
   'session.watch': { roles: ['admin', 'auditor'] },

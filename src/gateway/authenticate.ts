@@ -3,6 +3,7 @@ import ssh2, { type AuthContext, type KeyboardAuthContext, type PublicKeyAuthCon
 import { isTesseraError } from '../errors.ts';
 import type { Role } from '../identity/principal.ts';
 import type { UserService } from '../identity/users.ts';
+import type { ConsoleTickets } from './console-tickets.ts';
 import type { SshKeyService } from './user-keys.ts';
 
 const { utils } = ssh2;
@@ -12,8 +13,11 @@ export interface GatewayUser {
   readonly id: string;
   readonly name: string;
   readonly role: Role;
-  /** How they proved it: `publickey` with the key's fingerprint, or `password`. */
-  readonly method: 'publickey' | 'password';
+  /**
+   * How they proved it: `publickey` with the key's fingerprint, `password`, or `console`: a
+   * one-time ticket the web console's terminal got for its signed-in user.
+   */
+  readonly method: 'publickey' | 'password' | 'console';
   readonly keyFingerprint: string | null;
 }
 
@@ -49,6 +53,8 @@ export function createAuthenticator(deps: {
   logger: Logger;
   onUser: (user: GatewayUser) => void;
   onTooManyFailures: () => void;
+  /** The web console's one-time tickets; never offered as a method, only taken. */
+  tickets?: Pick<ConsoleTickets, 'redeem'>;
 }): Authenticator {
   const { keys, logger } = deps;
   const methods: Array<'publickey' | 'keyboard-interactive'> = deps.passwordLogin
@@ -136,6 +142,12 @@ export function createAuthenticator(deps: {
         return;
       }
       if (ctx.method === 'keyboard-interactive' && deps.passwordLogin) return byPassword(ctx);
+      if (ctx.method === 'password' && deps.tickets !== undefined) {
+        const holder = deps.tickets.redeem(ctx.password, ctx.username);
+        if (holder === null) return refuse(ctx, true);
+        deps.onUser({ ...holder, method: 'console', keyFingerprint: null });
+        return ctx.accept();
+      }
       // `none` and every other method only learn which methods there are.
       refuse(ctx, ctx.method !== 'none');
     },

@@ -187,12 +187,16 @@ async function auditLogin(
   login: string,
 ): Promise<void> {
   // A password login was audited by the user service already.
-  if (state.user.method !== 'publickey') return;
+  if (state.user.method === 'password') return;
+  const object =
+    state.user.method === 'publickey'
+      ? { type: 'ssh-key', id: null, name: state.user.keyFingerprint }
+      : { type: 'console-ticket', id: null, name: null };
   await deps.audit.record({
     action: 'auth.ssh',
     outcome: 'success',
     actor: { id: state.user.id, name: state.user.name },
-    object: { type: 'ssh-key', id: null, name: state.user.keyFingerprint },
+    object,
     source: state.source,
     details: { login: login.slice(0, 300), connection: state.id },
   });

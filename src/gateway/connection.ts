@@ -10,6 +10,7 @@ import { createAuthenticator, type GatewayUser } from './authenticate.ts';
 import { authorise } from './authorise.ts';
 import type { AccessRecheckDeps } from './connect-check.ts';
 import type { ConnectionState, SessionDeps, SessionRun } from './connection-state.ts';
+import type { ConsoleTickets } from './console-tickets.ts';
 import { serveForwarding } from './forwarding.ts';
 import type { Link, LinkDeps } from './link.ts';
 import type { LiveConnections } from './live-connections.ts';
@@ -28,6 +29,7 @@ export interface ConnectionDeps extends SessionDeps, LinkDeps, AccessRecheckDeps
   readonly keys: Pick<SshKeyService, 'ownerOf' | 'touch' | 'holds'>;
   readonly users: Pick<UserService, 'authenticate' | 'findById'>;
   readonly passwordLogin: boolean;
+  readonly tickets?: Pick<ConsoleTickets, 'redeem'>;
   readonly connections: LiveConnections;
   readonly limits: ConnectionLimits;
   readonly audit: AuditLog;
@@ -69,6 +71,7 @@ export function handleConnection(
     keys: deps.keys,
     users: deps.users,
     passwordLogin: deps.passwordLogin,
+    ...(deps.tickets === undefined ? {} : { tickets: deps.tickets }),
     source,
     logger: log,
     onUser: (found) => {

@@ -15,6 +15,7 @@ import type { Store } from '../store/store.ts';
 import type { Keyring } from '../vault/keyring.ts';
 import { lostAccessEnding } from './connect-check.ts';
 import { type ConnectionDeps, handleConnection } from './connection.ts';
+import { type ConsoleTickets, createConsoleTickets } from './console-tickets.ts';
 import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
 import { createLiveConnections, type LiveConnections } from './live-connections.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
@@ -64,6 +65,17 @@ export interface GatewayServices {
   /** Authenticated connections, with or without sessions: listed, re-checked, ended. */
   readonly connections: LiveConnections;
   readonly recordings: Recordings;
+  /** One-time tickets for the web console's terminal, redeemed by this node's gateway. */
+  readonly consoleTickets: ConsoleTickets;
+  /** Where this node's gateway listens, once started: the console's terminal connects there. */
+  readonly endpoint: { current: GatewayEndpoint | null };
+}
+
+export interface GatewayEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** The gateway's host key as an OpenSSH public key line. */
+  readonly hostKey: string;
 }
 
 export function createGatewayServices(deps: {
@@ -80,6 +92,8 @@ export function createGatewayServices(deps: {
     sessionPolicies: createSessionPolicyService(deps),
     sessions: createSessionStore(deps),
     liveSessions: createLiveSessions(),
+    consoleTickets: createConsoleTickets(deps),
+    endpoint: { current: null },
     connections: createLiveConnections({
       onRecheckError: (error) =>
         deps.logger.error({ err: error }, 'could not re-check a gateway connection'),
@@ -139,6 +153,7 @@ export async function startGateway(
     keys: deps.gateway.sshKeys,
     sessionPolicies: deps.gateway.sessionPolicies,
     passwordLogin: config.passwordLogin,
+    tickets: deps.gateway.consoleTickets,
     connections,
     limits: { idleMs: config.connectionIdleMs ?? DEFAULT_CONNECTION_IDLE_MS },
   };
@@ -159,12 +174,14 @@ export async function startGateway(
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   deps.logger.info({ host: config.host, port }, 'ssh gateway listening');
+  deps.gateway.endpoint.current = { host: config.host, port, hostKey: publicKeyLine(hostKey) };
 
   return {
     host: config.host,
     port,
     hostKey: publicKeyLine(hostKey),
     async close() {
+      deps.gateway.endpoint.current = null;
       const closed = new Promise((resolve) => server.close(resolve));
       stopWatching();
       deps.gateway.liveSessions.killAll('the server is stopping');
