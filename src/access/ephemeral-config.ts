@@ -106,9 +106,9 @@ export function createEphemeralConfigs(deps: {
 
     async configure(ctx, principal, target, input) {
       await access.require(principal, 'ephemeral.configure');
-      const { support } = supportOf(target);
+      const { connector, support } = supportOf(target);
       const roles = checkRoles(support, target, input.roles);
-      const admin = await adminAccountOn(accounts, target, input.adminAccount);
+      const admin = await adminAccountOn(accounts, connector, target, input.adminAccount);
       const now = clock.now();
 
       await store.transaction(async (trx) => {
@@ -154,7 +154,7 @@ export function createEphemeralConfigs(deps: {
       const login: Credential = {
         username: admin.username,
         secret: secret.toString('utf8'),
-        kind: 'password',
+        kind: admin.secretType,
       };
       secret.fill(0);
       return { support, connector, admin, login };
@@ -182,9 +182,13 @@ function checkRoles(support: EphemeralSupport, target: Target, roles: readonly s
   return [...roles];
 }
 
-/** The admin account, which must be one of the target's own accounts and hold a password. */
+/**
+ * The admin account, which must be one of the target's own accounts and hold a secret the
+ * platform logs in with: a password, or on Linux also an SSH key (with NOPASSWD sudo).
+ */
 async function adminAccountOn(
   accounts: AccountService,
+  connector: Connector,
   target: Target,
   ref: string,
 ): Promise<Account> {
@@ -200,7 +204,7 @@ async function adminAccountOn(
       `the admin account must be an account on target ${target.name}`,
     );
   }
-  if (admin.secretType !== 'password') {
+  if (!connector.secretKinds.includes(admin.secretType)) {
     throw new TesseraError('VALIDATION_FAILED', 'the admin account must hold a password');
   }
   return admin;

@@ -35,6 +35,7 @@ import {
   type EphemeralConfig,
   type EphemeralConfigInput,
 } from './ephemeral-config.ts';
+import { createEphemeralLogins, type EphemeralLogins } from './ephemeral-logins.ts';
 import {
   EPHEMERAL_NAME,
   type EphemeralAccount,
@@ -49,6 +50,7 @@ import {
 } from './ephemeral-records.ts';
 
 export type { EphemeralConfig, EphemeralConfigInput } from './ephemeral-config.ts';
+export type { EphemeralLogin, EphemeralLogins } from './ephemeral-logins.ts';
 export {
   EPHEMERAL_STATES,
   type EphemeralAccount,
@@ -74,7 +76,8 @@ export interface EphemeralCredential {
   readonly database: string | null;
 }
 
-export interface EphemeralService {
+/** The gateway's part (`EphemeralLogins`) logs in with the password without revealing it. */
+export interface EphemeralService extends EphemeralLogins {
   configure(
     ctx: RequestContext,
     principal: Principal,
@@ -88,7 +91,10 @@ export interface EphemeralService {
    * `failed` and whatever reached the target dropped) when it cannot.
    */
   provision(ctx: RequestContext, grant: EphemeralGrant): Promise<EphemeralAccount>;
-  /** The credential, to the grant's own user, while the grant holds, once. */
+  /**
+   * The credential, to the grant's own user, while the grant holds, once. The sealed value is
+   * kept (the gateway logs in with it) until the account is dropped.
+   */
   reveal(ctx: RequestContext, principal: Principal, grantId: string): Promise<EphemeralCredential>;
   /**
    * Drops every account of the grant still on its target; safe to repeat. Throws
@@ -519,6 +525,7 @@ export function createEphemeralService(deps: Deps): EphemeralService {
   };
 
   return {
+    ...createEphemeralLogins({ store, keyring, clock }),
     async configure(ctx, principal, targetName, input) {
       return configs.configure(ctx, principal, await targets.byName(targetName), input);
     },

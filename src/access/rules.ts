@@ -46,6 +46,8 @@ const ANY_MEMBER = ['list', 'use', 'retrieve', 'checkout', 'manage', 'approve'] 
 
 export const ACCESS_RULES = {
   'system.health': { anonymous: true },
+  // The web console's page and files: public, like any login page; its data comes from /v1.
+  'console.static': { anonymous: true },
   'operator.status': { anonymous: true },
   'operator.init': { anonymous: true },
   'operator.unseal': { anonymous: true },

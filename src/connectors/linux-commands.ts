@@ -29,6 +29,12 @@ export const SCRIPT_EXIT = {
   noUser: 76,
   tempFailed: 77,
   replaceFailed: 78,
+  badName: 79,
+  noGroup: 80,
+  useraddFailed: 81,
+  lockFailed: 82,
+  processesLeft: 83,
+  userdelFailed: 84,
 } as const;
 
 /** How a privileged script runs: through sudo, or directly when the logon is root. */
@@ -36,6 +42,11 @@ export interface PrivilegedRun {
   readonly sudo: boolean;
   /** Run as this user instead of root (key files are written by their owner). */
   readonly asUser?: string | undefined;
+  /**
+   * The script's positional parameters (`$1`, `$2`…), each one argument: only names checked
+   * against {@link LINUX_USER_NAME} and other plain values, never a secret.
+   */
+  readonly args?: readonly string[] | undefined;
 }
 
 const SAFE_PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH';
@@ -144,6 +155,65 @@ export const DISCOVERY_SCRIPT = [
   `echo '${DISCOVERY_SECTIONS.end}'`,
 ].join('\n');
 
+/**
+ * Creates the ephemeral user `$1` with a home directory, /bin/bash, the existing group `$2` as
+ * its supplementary group and the account expiry date `$3` (YYYY-MM-DD). The user is made with
+ * a locked password; CHPASSWD_SCRIPT sets one next.
+ */
+export const CREATE_EPHEMERAL_SCRIPT = [
+  SAFE_PATH,
+  C_LOCALE,
+  // useradd reads the date as local midnight: in UTC it is the day the connector meant.
+  'TZ=UTC; export TZ',
+  'user=$1 group=$2 expires=$3',
+  requirePlainName('user'),
+  requirePlainName('group'),
+  'case $expires in',
+  '  [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]) ;;',
+  `  *) exit ${SCRIPT_EXIT.badName} ;;`,
+  'esac',
+  `getent group "$group" > /dev/null || exit ${SCRIPT_EXIT.noGroup}`,
+  'useradd -m -s /bin/bash -G "$group" -e "$expires" -c \'Tessera ephemeral account\' \\',
+  `  -- "$user" || exit ${SCRIPT_EXIT.useraddFailed}`,
+].join('\n');
+
+/**
+ * Removes the ephemeral user `$1`. Its password is locked and the account expired first, so no
+ * new login starts by password or by key; its logind sessions are ended where systemd runs;
+ * every process whose real or effective user it is gets SIGKILL until none is left (for at
+ * most `$2` tenths of a second, else it stops with the user kept); then the user and its home
+ * directory are deleted. A user that does not exist is success.
+ */
+export const DROP_EPHEMERAL_SCRIPT = [
+  SAFE_PATH,
+  C_LOCALE,
+  'user=$1 tenths=$2',
+  requirePlainName('user'),
+  `case $tenths in ''|*[!0-9]*) exit ${SCRIPT_EXIT.badName} ;; esac`,
+  'getent passwd "$user" > /dev/null || exit 0',
+  `usermod -L -e 1 -- "$user" || exit ${SCRIPT_EXIT.lockFailed}`,
+  'if [ -d /run/systemd/system ] && command -v loginctl > /dev/null; then',
+  '  loginctl terminate-user "$user" > /dev/null 2>&1 || :',
+  'fi',
+  'n=0',
+  'while pgrep -u "$user" > /dev/null || pgrep -U "$user" > /dev/null; do',
+  `  [ "$n" -lt "$tenths" ] || exit ${SCRIPT_EXIT.processesLeft}`,
+  '  pkill -KILL -u "$user"; pkill -KILL -U "$user"',
+  '  sleep 0.1',
+  '  n=$((n + 1))',
+  'done',
+  `userdel -r -- "$user" || exit ${SCRIPT_EXIT.userdelFailed}`,
+].join('\n');
+
+/** Exits 0 when the user `$1` exists, 2 when it does not (getent's own codes). */
+export const USER_EXISTS_SCRIPT = [
+  SAFE_PATH,
+  C_LOCALE,
+  'user=$1',
+  requirePlainName('user'),
+  'exec getent passwd "$user" > /dev/null',
+].join('\n');
+
 /** `passwd` for the logged-in user, with messages in the C locale; it asks on its terminal. */
 export const PASSWD_COMMAND = quoteArgs(['env', 'LC_ALL=C', 'passwd']);
 
@@ -151,12 +221,16 @@ export const PASSWD_COMMAND = quoteArgs(['env', 'LC_ALL=C', 'passwd']);
 export function privilegedCommand(script: string, run: PrivilegedRun): string {
   const user = run.asUser;
   if (user !== undefined) checkUserName(user);
+  const args = run.args ?? [];
   const shell = ['/bin/sh', '-c', withReadyMarker(script)];
+  // After `sh -c SCRIPT` the next argument is `$0`: a fixed name, so the first given is `$1`.
+  if (args.length > 0) shell.push('tessera', ...args);
   if (run.sudo) {
     const target = user === undefined ? [] : ['-u', user];
     return quoteArgs(['sudo', '-S', '-k', '-p', SUDO_PROMPT, '-H', ...target, '--', ...shell]);
   }
   if (user === undefined) return quoteArgs(shell);
+  if (args.length > 0) throw new Error('a script run through su takes no arguments');
   return quoteArgs(['su', '-s', '/bin/sh', '-c', withReadyMarker(script), '--', user]);
 }
 
@@ -189,6 +263,15 @@ export function hasLineBreakOrNul(text: string): boolean {
 /** POSIX shell quoting: each argument in single quotes, a quote inside written as `'\''`. */
 export function quoteArgs(args: readonly string[]): string {
   return args.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
+}
+
+/** A script line that stops unless the variable holds a plain name, as LINUX_USER_NAME says. */
+function requirePlainName(variable: string): string {
+  const exit = `exit ${SCRIPT_EXIT.badName}`;
+  return [
+    `case $${variable} in ''|[!a-z_]*|*[!a-z0-9_-]*) ${exit} ;; esac`,
+    `[ \${#${variable}} -le 32 ] || ${exit}`,
+  ].join('\n');
 }
 
 function withReadyMarker(script: string): string {

@@ -5,7 +5,8 @@
  * has handed over. So sudo never reads the payload and the script never reads sudo's password,
  * whether or not sudo asks.
  */
-import { READY_MARKER, SUDO_PROMPT } from './linux-commands.ts';
+import type { Credential, TargetOptions } from './connector.ts';
+import { hasLineBreakOrNul, READY_MARKER, SUDO_PROMPT } from './linux-commands.ts';
 import { type CommandEnd, runCommand, type SshSession, scrub } from './linux-ssh.ts';
 
 /** Output kept from a script; discovery of a large directory stays well inside it. */
@@ -80,6 +81,18 @@ export async function runScript(session: SshSession, run: ScriptRun): Promise<Sc
     },
   );
   return scriptResult(session, run, progress, end);
+}
+
+/** What sudo is answered for this logon: null for a key, or a password sudo could not read. */
+export function sudoPasswordOf(logon: Credential): string | null {
+  // sudo reads one line: a password with a line end could not be typed to it.
+  if (logon.kind === 'ssh-key' || hasLineBreakOrNul(logon.secret)) return null;
+  return logon.secret;
+}
+
+/** Whether the target's privileged steps go through sudo (off only for a root logon). */
+export function usesSudo(options: TargetOptions): boolean {
+  return options.sudo !== false;
 }
 
 type EarlyStep = 'wait' | 'answer' | 'refuse' | 'ready';

@@ -1,7 +1,8 @@
 /**
  * Linux over SSH. Verifies by logging in (password or key), sets passwords with `chpasswd` run
  * through sudo by a reconcile account or with `passwd` by the account itself, adds and retires
- * Tessera's SSH keys in `authorized_keys`, and scans for privileged accounts.
+ * Tessera's SSH keys in `authorized_keys`, scans for privileged accounts, and makes ephemeral
+ * accounts (`linux-ephemeral.ts`).
  *
  * Every connection requires the target's pinned host key. Every command is a fixed string (see
  * `linux-commands.ts`); passwords and key lines travel only on standard input, after the command
@@ -33,8 +34,9 @@ import {
   SCRIPT_EXIT,
 } from './linux-commands.ts';
 import { parseDiscovery } from './linux-discovery.ts';
+import { createLinuxEphemeral } from './linux-ephemeral.ts';
 import { changeOwnPassword } from './linux-passwd.ts';
-import { runScript, type ScriptResult } from './linux-script.ts';
+import { runScript, type ScriptResult, sudoPasswordOf, usesSudo } from './linux-script.ts';
 import { connectSsh, readHostKey, type SshSession, scrub } from './linux-ssh.ts';
 import {
   formatPublicKey,
@@ -100,6 +102,7 @@ export function createLinuxConnector(): Connector {
     retire,
     discover,
     fetchHostKey: readHostKey,
+    ephemeral: createLinuxEphemeral(),
   };
 }
 
@@ -168,7 +171,7 @@ async function changePasswordReconcile(
   return withSession(target, request.logon, async (session) => {
     const result = await runScript(session, {
       command: privilegedCommand(CHPASSWD_SCRIPT, { sudo: usesSudo(target.options) }),
-      sudoPassword: sudoPassword(request.logon),
+      sudoPassword: sudoPasswordOf(request.logon),
       input: `${request.account}\n${request.account}:${request.newSecret}\n`,
       timeoutMs: STATEMENT_TIMEOUT_MS,
       secrets,
@@ -262,7 +265,7 @@ async function runKeyScript(
   return withSession(target, request.logon, async (session) => {
     const result = await runScript(session, {
       command,
-      sudoPassword: self ? null : sudoPassword(request.logon),
+      sudoPassword: self ? null : sudoPasswordOf(request.logon),
       input: `${line}\n`,
       timeoutMs: STATEMENT_TIMEOUT_MS,
       secrets,
@@ -315,7 +318,7 @@ async function discover(target: TargetAddress, scanner: Credential): Promise<Dis
   try {
     const result = await runScript(session, {
       command: privilegedCommand(DISCOVERY_SCRIPT, { sudo: usesSudo(target.options) }),
-      sudoPassword: sudoPassword(scanner),
+      sudoPassword: sudoPasswordOf(scanner),
       input: '',
       timeoutMs: DISCOVERY_TIMEOUT_MS,
       secrets: [scanner.secret],
@@ -356,14 +359,4 @@ async function withSession(
   } finally {
     connected.session.close();
   }
-}
-
-/** sudo reads one line: a password with a line end could not be typed to it. */
-function sudoPassword(logon: Credential): string | null {
-  if (logon.kind === 'ssh-key' || hasLineBreakOrNul(logon.secret)) return null;
-  return logon.secret;
-}
-
-function usesSudo(options: TargetOptions): boolean {
-  return options.sudo !== false;
 }

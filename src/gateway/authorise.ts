@@ -79,7 +79,7 @@ export function authorise(
     if (ending !== null) return ending;
     const opened = await state.link.catch(() => null);
     if (opened === null) return null;
-    const lost = await recheckAccess(deps, user, opened.account.id, id);
+    const lost = await recheckAccess(deps, user, opened.account, id);
     if (ending !== null) return ending;
     if (lost === null) return null;
     const chosen = lostAccessEnding(lost);

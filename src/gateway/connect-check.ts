@@ -1,4 +1,5 @@
 import type { AccessDecision } from '../access/access-decision.ts';
+import type { EphemeralLogins } from '../access/ephemeral-logins.ts';
 import type { Account } from '../accounts/account.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { PolicyService } from '../accounts/policies.ts';
@@ -10,6 +11,7 @@ import type { Store } from '../store/store.ts';
 import type { Keyring } from '../vault/keyring.ts';
 import type { GatewayUser } from './authenticate.ts';
 import type { ConnectionEnding } from './connection-state.ts';
+import type { LinkAccount } from './link.ts';
 import type { SshKeyService } from './user-keys.ts';
 
 /** Why a user may not use an account through the gateway now, as the audit trail names it. */
@@ -26,7 +28,9 @@ export type LostAccess =
   | 'user-disabled'
   | 'key-removed'
   | 'account-removed'
-  | 'vault-sealed';
+  | 'vault-sealed'
+  /** An ephemeral account's grant ended or was revoked (its account is being dropped). */
+  | 'grant-ended';
 
 export interface AccountCheckDeps {
   readonly access: Pick<AccessDecision, 'decide'>;
@@ -40,6 +44,7 @@ export interface AccessRecheckDeps extends AccountCheckDeps {
   readonly keys: Pick<SshKeyService, 'holds'>;
   readonly accounts: Pick<AccountService, 'reload'>;
   readonly keyring: Pick<Keyring, 'isSealed'>;
+  readonly ephemeral: Pick<EphemeralLogins, 'holdsLogin'>;
 }
 
 /**
@@ -73,12 +78,13 @@ export async function accountVerdict(
 
 /**
  * Checks a live connection's right again from what is stored now: the vault unsealed, the user
- * enabled, the key they logged in with still theirs, the account still there and theirs to use.
+ * enabled, the key they logged in with still theirs, the account still there and theirs to use
+ * (an ephemeral account: its grant still held by this user).
  */
 export async function recheckAccess(
   deps: AccessRecheckDeps,
   user: GatewayUser,
-  accountId: string,
+  linked: LinkAccount,
   connectionId: string,
 ): Promise<LostAccess | null> {
   if (deps.keyring.isSealed()) return 'vault-sealed';
@@ -87,8 +93,11 @@ export async function recheckAccess(
   if (user.method === 'publickey' && user.keyFingerprint !== null) {
     if (!(await deps.keys.holds(user.id, user.keyFingerprint))) return 'key-removed';
   }
+  if (linked.ephemeralGrantId !== null) {
+    return (await deps.ephemeral.holdsLogin(current.id, linked.id)) ? null : 'grant-ended';
+  }
 
-  const account = await reloadAccount(deps, accountId);
+  const account = await reloadAccount(deps, linked.id);
   if (account === null) return 'account-removed';
   // The role as stored now, not as it was at login.
   const principal: Principal = {
@@ -112,6 +121,7 @@ const LOST_MESSAGES: Record<LostAccess, string> = {
   'checked-out': 'the account was checked out by another user',
   'rotation-pending': 'the account waits for a verified rotation',
   'vault-sealed': 'the vault was sealed',
+  'grant-ended': 'your access grant for this account ended',
 };
 
 /** How a connection that lost its right ends: what the user reads and the record's code. */

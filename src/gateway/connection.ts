@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClientInfo, Connection } from 'ssh2';
 import type { AccessDecision } from '../access/access-decision.ts';
+import type { EphemeralLogins } from '../access/ephemeral-logins.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { UserService } from '../identity/users.ts';
@@ -26,6 +27,7 @@ export interface ConnectionLimits {
 export interface ConnectionDeps extends SessionDeps, LinkDeps, AccessRecheckDeps {
   readonly access: AccessDecision;
   readonly accounts: Pick<AccountService, 'find' | 'reload'>;
+  readonly ephemeral: Pick<EphemeralLogins, 'findLogin' | 'loginPassword' | 'holdsLogin'>;
   readonly keys: Pick<SshKeyService, 'ownerOf' | 'touch' | 'holds'>;
   readonly users: Pick<UserService, 'authenticate' | 'findById'>;
   readonly passwordLogin: boolean;

@@ -1,5 +1,6 @@
 import type { Client } from 'ssh2';
 import type { AccessDecision } from '../access/access-decision.ts';
+import type { EphemeralLogin, EphemeralLogins } from '../access/ephemeral-logins.ts';
 import type { Account } from '../accounts/account.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { SecretVersions } from '../accounts/secret-versions.ts';
@@ -13,15 +14,30 @@ import type { GatewayUser } from './authenticate.ts';
 import { type AccountCheckDeps, accountVerdict } from './connect-check.ts';
 import { parseLoginName } from './login-name.ts';
 import { GatewayRefusal } from './refusal.ts';
-import type { SessionPolicy, SessionPolicyService } from './session-policy.ts';
+import {
+  DEFAULT_SESSION_POLICY,
+  type SessionPolicy,
+  type SessionPolicyService,
+} from './session-policy.ts';
 import { connectTarget, type TargetCredential } from './target-link.ts';
 
 /** Platforms whose targets the gateway reaches over SSH. */
 export const SSH_PLATFORMS: ReadonlySet<string> = new Set(['linux']);
 
+/** What a link logs in as: a vaulted account, or the ephemeral account of a grant. */
+export interface LinkAccount {
+  /** The account's id; for an ephemeral account, the id of its ephemeral account row. */
+  readonly id: string;
+  /** `TARGET/USERNAME`. */
+  readonly ref: string;
+  readonly username: string;
+  /** The grant an ephemeral account lives and ends with; null for a vaulted account. */
+  readonly ephemeralGrantId: string | null;
+}
+
 /** An authorised connection to a target, logged in with the account's secret. */
 export interface Link {
-  readonly account: Account;
+  readonly account: LinkAccount;
   readonly target: Target;
   readonly policy: SessionPolicy;
   readonly client: Client;
@@ -34,21 +50,46 @@ export interface LinkDeps extends AccountCheckDeps {
   readonly targets: Pick<TargetService, 'byId'>;
   readonly versions: Pick<SecretVersions, 'read' | 'pending'>;
   readonly sessionPolicies: Pick<SessionPolicyService, 'forPolicy'>;
+  readonly ephemeral: Pick<EphemeralLogins, 'findLogin' | 'loginPassword'>;
   readonly audit: AuditLog;
 }
+
+type Endpoint = { host: string; port: number; hostKey: string };
+
+/** Where a link goes and how it logs in, once the user's right to it is settled. */
+interface LinkPlan {
+  readonly account: LinkAccount;
+  readonly targetId: string;
+  /** Whose session policy applies; null for the defaults. */
+  readonly policyId: string | null;
+  connect(endpoint: Endpoint, agent: AgentRelay): Promise<Client>;
+}
+
+type Refuse = (
+  refusal: GatewayRefusal,
+  account: LinkAccount | null,
+  internal?: string,
+) => Promise<GatewayRefusal>;
+
+type LinkContext = { connectionId: string; source: string | null; agent: AgentRelay };
 
 /**
  * Decides whether the user may connect to the account named by the login, then logs in to the
  * target with the account's secret. Every refusal is audited and thrown as a GatewayRefusal;
  * the user's terminal shows only its message.
+ *
+ * A name Tessera generates for ephemeral accounts (`tsr_…@TARGET`) is first looked up among
+ * the active ephemeral accounts of the user's own live grants, and logs in with that account's
+ * password; one that is not theirs, or whose grant ended, is looked up as a vaulted account
+ * like any other name, so it reads exactly like an unknown account.
  */
 export async function openLink(
   deps: LinkDeps,
   user: GatewayUser,
   login: string,
-  context: { connectionId: string; source: string | null; agent: AgentRelay },
+  context: LinkContext,
 ): Promise<Link> {
-  const refused = async (refusal: GatewayRefusal, account: Account | null, internal?: string) => {
+  const refused: Refuse = async (refusal, account, internal) => {
     await deps.audit.record({
       action: 'session.refuse',
       outcome: refusal.outcome,
@@ -68,6 +109,10 @@ export async function openLink(
     return refusal;
   };
 
+  const ephemeral = await findEphemeral(deps, user, login);
+  if (ephemeral !== null)
+    return linkTo(deps, user, context, refused, ephemeralPlan(deps, ephemeral));
+
   const account = await findAccount(deps, login);
   if (account === null)
     throw await refused(new GatewayRefusal('not-allowed'), null, 'unknown-account');
@@ -77,28 +122,63 @@ export async function openLink(
     role: user.role,
     tokenId: `ssh:${context.connectionId}`,
   };
+  const vaulted: LinkAccount = {
+    id: account.id,
+    ref: account.ref,
+    username: account.username,
+    ephemeralGrantId: null,
+  };
   const verdict = await accountVerdict(deps, principal, account);
   if (verdict === 'no-permission')
-    throw await refused(new GatewayRefusal('not-allowed'), account, verdict);
-  if (verdict !== null) throw await refused(new GatewayRefusal(verdict), account, verdict);
+    throw await refused(new GatewayRefusal('not-allowed'), vaulted, verdict);
+  if (verdict !== null) throw await refused(new GatewayRefusal(verdict), vaulted, verdict);
 
+  return linkTo(deps, user, context, refused, {
+    account: vaulted,
+    targetId: account.targetId,
+    policyId: account.policyId,
+    connect: (endpoint, agent) => connectWithSecret(deps, account, endpoint, agent),
+  });
+}
+
+/** Reaches the target of an authorised plan and logs in; audits the start. */
+async function linkTo(
+  deps: LinkDeps,
+  user: GatewayUser,
+  context: LinkContext,
+  refused: Refuse,
+  plan: LinkPlan,
+): Promise<Link> {
+  const { account } = plan;
   try {
-    const target = await deps.targets.byId(account.targetId);
+    const target = await deps.targets.byId(plan.targetId);
     if (!SSH_PLATFORMS.has(target.platform)) throw new GatewayRefusal('not-ssh-target');
     const hostKey = target.options.hostKey;
     if (typeof hostKey !== 'string') throw new GatewayRefusal('host-key-missing');
-    const policy = await deps.sessionPolicies.forPolicy(account.policyId);
+    const policy =
+      plan.policyId === null
+        ? DEFAULT_SESSION_POLICY
+        : await deps.sessionPolicies.forPolicy(plan.policyId);
     const endpoint = { host: target.host, port: target.port, hostKey };
-    const client = await connectWithSecret(deps, account, endpoint, context.agent);
+    const client = await plan.connect(endpoint, context.agent);
+    const grant = account.ephemeralGrantId;
     // A link whose start cannot be audited is not used, nor left open.
     await deps.audit
       .record({
         action: 'account.connect',
         outcome: 'success',
         actor: { id: user.id, name: user.name },
-        object: { type: 'account', id: account.id, name: account.ref },
+        object: {
+          type: grant === null ? 'account' : 'ephemeral-account',
+          id: account.id,
+          name: account.ref,
+        },
         source: context.source,
-        details: { connection: context.connectionId, method: user.method },
+        details: {
+          connection: context.connectionId,
+          method: user.method,
+          ...(grant === null ? {} : { grant }),
+        },
       })
       .catch((error: unknown) => {
         client.end();
@@ -108,6 +188,31 @@ export async function openLink(
   } catch (error) {
     throw await refused(asRefusal(error), account);
   }
+}
+
+/** The user's own ephemeral account named by the login, while its grant holds; else null. */
+async function findEphemeral(
+  deps: LinkDeps,
+  user: GatewayUser,
+  login: string,
+): Promise<EphemeralLogin | null> {
+  const name = parseLoginName(login);
+  if (name === null) return null;
+  return deps.ephemeral.findLogin(user.id, name.target, name.account);
+}
+
+function ephemeralPlan(deps: LinkDeps, ephemeral: EphemeralLogin): LinkPlan {
+  return {
+    account: {
+      id: ephemeral.id,
+      ref: `${ephemeral.target}/${ephemeral.username}`,
+      username: ephemeral.username,
+      ephemeralGrantId: ephemeral.grantId,
+    },
+    targetId: ephemeral.targetId,
+    policyId: ephemeral.policyId,
+    connect: (endpoint, agent) => connectEphemeral(deps, ephemeral, endpoint, agent),
+  };
 }
 
 async function findAccount(deps: LinkDeps, login: string): Promise<Account | null> {
@@ -128,7 +233,7 @@ async function findAccount(deps: LinkDeps, login: string): Promise<Account | nul
 async function connectWithSecret(
   deps: LinkDeps,
   account: Account,
-  endpoint: { host: string; port: number; hostKey: string },
+  endpoint: Endpoint,
   agent: AgentRelay,
 ): Promise<Client> {
   if (account.currentVersion === null) throw new GatewayRefusal('no-secret');
@@ -155,6 +260,27 @@ async function connectWithSecret(
     }
   }
   throw last;
+}
+
+/** Logs in with the ephemeral account's password, opened for this login only. */
+async function connectEphemeral(
+  deps: LinkDeps,
+  ephemeral: EphemeralLogin,
+  endpoint: Endpoint,
+  agent: AgentRelay,
+): Promise<Client> {
+  const secret = await deps.ephemeral.loginPassword(ephemeral.id);
+  // Dropped since it was found: its grant has just ended.
+  if (secret === null) throw new GatewayRefusal('not-allowed', 'ephemeral account dropped');
+  try {
+    return await connectTarget(
+      endpoint,
+      { username: ephemeral.username, kind: 'password', secret },
+      agent,
+    );
+  } finally {
+    secret.fill(0);
+  }
 }
 
 function asRefusal(error: unknown): GatewayRefusal {

@@ -82,6 +82,11 @@ export interface SshdOptions {
    * server's default, no, when left out.
    */
   readonly x11Forwarding?: boolean;
+  /**
+   * `AllowUsers` patterns let in besides the users made through this sshd, for users another
+   * party creates (Tessera's ephemeral accounts: `tsr_*`).
+   */
+  readonly allowUserPatterns?: readonly string[];
 }
 
 /** Registers `before`/`after` hooks that run one sshd for the enclosing suite or file. */
@@ -322,6 +327,7 @@ function sshdConfig(
   users: readonly string[],
   options: SshdOptions,
 ): string {
+  const allowed = [...users, ...(options.allowUserPatterns ?? [])];
   return [
     `Port ${port}`,
     `ListenAddress ${HOST}`,
@@ -345,7 +351,7 @@ function sshdConfig(
     'Subsystem sftp internal-sftp',
     ...(options.x11Forwarding === true ? ['X11Forwarding yes', 'X11UseLocalhost yes'] : []),
     // Nobody but the tests' own users gets in, whatever else exists on the machine.
-    `AllowUsers ${users.length === 0 ? 'tessera-nobody-yet' : users.join(' ')}`,
+    `AllowUsers ${allowed.length === 0 ? 'tessera-nobody-yet' : allowed.join(' ')}`,
     '',
   ].join('\n');
 }

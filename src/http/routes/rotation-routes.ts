@@ -96,7 +96,12 @@ const runBody = z
 
 export function rotationRoutes(
   app: App,
-  { rotationRuns, rotationStatus }: Pick<Services, 'rotationRuns' | 'rotationStatus'>,
+  {
+    rotationRuns,
+    rotationStatus,
+    store,
+    clock,
+  }: Pick<Services, 'rotationRuns' | 'rotationStatus' | 'store' | 'clock'>,
 ): void {
   // The scope decides what a run needs (manage on its safe, or the admin role): the service asks.
   app.post(
@@ -157,6 +162,47 @@ export function rotationRoutes(
     async (request) => {
       const report = await rotationStatus.report(principalOf(request), request.query);
       return { accounts: report.accounts.map(toAccountStatus), totals: report.totals };
+    },
+  );
+
+  app.get(
+    '/v1/rotation/activity',
+    {
+      config: { action: 'rotation.status' },
+      schema: {
+        summary: 'Rotations and failed rotations per UTC day, from the audit trail',
+        querystring: z
+          .object({ days: z.coerce.number().int().min(1).max(366).default(30) })
+          .strict(),
+        response: responses({
+          200: z.object({
+            days: z.array(z.object({ day: z.string(), rotated: z.number(), failed: z.number() })),
+          }),
+        }),
+      },
+    },
+    async (request) => {
+      const dayMs = 86_400_000;
+      const today = Math.floor(clock.now() / dayMs) * dayMs;
+      const since = today - (request.query.days - 1) * dayMs;
+      const rows = await store.db
+        .selectFrom('audit_events')
+        .select(['at', 'outcome'])
+        .where('action', '=', 'account.rotate')
+        .where('at', '>=', since)
+        .execute();
+      const days = Array.from({ length: request.query.days }, (_, i) => ({
+        day: new Date(since + i * dayMs).toISOString().slice(0, 10),
+        rotated: 0,
+        failed: 0,
+      }));
+      for (const row of rows) {
+        const slot = days[Math.floor((Number(row.at) - since) / dayMs)];
+        if (slot === undefined) continue;
+        if (row.outcome === 'success') slot.rotated += 1;
+        else slot.failed += 1;
+      }
+      return { days };
     },
   );
 }
