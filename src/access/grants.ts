@@ -91,7 +91,11 @@ export interface GrantService {
    * grant that ended while Tessera was down is closed at the next call.
    */
   closeEnded(): Promise<number>;
-  onEnded(listener: (grant: EndedGrant) => Promise<void> | void): void;
+  /** `first`: runs before the listeners added without it (the gateway ends sessions first). */
+  onEnded(
+    listener: (grant: EndedGrant) => Promise<void> | void,
+    options?: { first?: boolean },
+  ): void;
 }
 
 export function createGrantService(deps: {
@@ -356,8 +360,9 @@ export function createGrantService(deps: {
       return closed;
     },
 
-    onEnded(listener) {
-      listeners.push(listener);
+    onEnded(listener, options) {
+      if (options?.first === true) listeners.unshift(listener);
+      else listeners.push(listener);
     },
   };
   return service;

@@ -210,7 +210,14 @@ function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
   deps.users.onDisabled(recheckUser);
   deps.safes.onMembershipChange(({ userId }) => recheckUser(userId));
   deps.gateway.sshKeys.onRemoved(({ userId }) => recheckUser(userId));
-  deps.grants.onEnded(({ userId }) => recheckUser(userId));
+  // First, and awaited: the sessions end with their message before the grant's other endings
+  // (an ephemeral account dropped on the target) cut them from the other side.
+  deps.grants.onEnded(
+    async ({ userId }) => {
+      if (!stopped) await connections.recheck(userId);
+    },
+    { first: true },
+  );
   // Recorders and links hold keys of their own: a sealed vault leaves no session running.
   deps.keyring.onSeal(() => {
     if (!stopped) connections.endAll(lostAccessEnding('vault-sealed'));
