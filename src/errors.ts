@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   VALIDATION_FAILED: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  /** A browser request without the session's CSRF token, or a WebSocket from another site. */
+  CSRF_FAILED: 403,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
   CONFLICT: 409,

@@ -30,6 +30,8 @@ import {
   startGateway,
 } from './gateway/gateway.ts';
 import { createHttpApp } from './http/app.ts';
+import { createCsrfTokens } from './http/browser-session.ts';
+import { consoleRoutes } from './http/console.ts';
 import { accessPolicyRoutes } from './http/routes/access-policy-routes.ts';
 import { accountRoutes } from './http/routes/account-routes.ts';
 import { auditRoutes } from './http/routes/audit-routes.ts';
@@ -42,6 +44,7 @@ import { policyRoutes } from './http/routes/policy-routes.ts';
 import { requestRoutes } from './http/routes/request-routes.ts';
 import { rotationRoutes } from './http/routes/rotation-routes.ts';
 import { safeRoutes } from './http/routes/safe-routes.ts';
+import { sessionAuthRoutes } from './http/routes/session-auth-routes.ts';
 import { sessionRoutes } from './http/routes/session-routes.ts';
 import { sshKeyRoutes } from './http/routes/ssh-key-routes.ts';
 import { targetRoutes } from './http/routes/target-routes.ts';
@@ -161,9 +164,11 @@ export async function startServer(
   if (!services.keyring.isSealed()) reapEphemeral();
 
   const { tokens, access } = services;
-  const app = await createHttpApp({ logger, tokens, access, clock });
+  const csrf = createCsrfTokens();
+  const app = await createHttpApp({ logger, tokens, access, clock, csrf });
   operatorRoutes(app, services);
   identityRoutes(app, services);
+  sessionAuthRoutes(app, { ...services, csrf });
   safeRoutes(app, services);
   targetRoutes(app, services);
   policyRoutes(app, services);
@@ -179,6 +184,7 @@ export async function startServer(
   terminalRoutes(app, services);
   mfaRoutes(app, services);
   ephemeralRoutes(app, services);
+  await consoleRoutes(app);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import Fastify, {
   type FastifyBaseLogger,
@@ -25,6 +26,7 @@ import { TesseraError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { TokenService } from '../identity/tokens.ts';
 import { createAnonymousLimits } from './anonymous-limits.ts';
+import { authenticateCookie, type CsrfTokens } from './browser-session.ts';
 import {
   clientErrorHandler,
   errorHandler,
@@ -67,6 +69,8 @@ export async function createHttpApp(deps: {
   logger: Logger;
   tokens: TokenService;
   access: AccessDecision;
+  /** The web console's CSRF tokens, shared with the routes that open its sessions. */
+  csrf: CsrfTokens;
   trustProxy?: boolean;
   /** Drives the per-source limits of the anonymous routes; the system clock by default. */
   clock?: Clock;
@@ -89,6 +93,12 @@ export async function createHttpApp(deps: {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.decorateRequest('principal', null);
+  // An upgrade request answered with a plain response (refused before the WebSocket route's own
+  // hooks ran: no login, another site's page) keeps a socket Node has already handed over, and
+  // nothing else would close it. An accepted upgrade never gets here: its reply is hijacked.
+  app.addHook('onResponse', async (request) => {
+    if (request.headers.upgrade !== undefined) request.raw.socket.destroy();
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -100,12 +110,14 @@ export async function createHttpApp(deps: {
     },
     transform: jsonSchemaTransform,
   });
+  // Parses cookies in its own onRequest hook, which runs before the authentication below.
+  await app.register(cookie);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const { action } = request.routeOptions.config;
     limits.take(action, request.ip, clock.now());
-    request.principal = await authenticate(deps.tokens, request, isAnonymous(action));
+    request.principal = await authenticate(deps, request, isAnonymous(action));
     // The request's own logger (shared with its reply) names the actor from here on.
     if (request.principal !== null) {
       (request.log as Logger).setBindings({ actor: request.principal.name });
@@ -135,17 +147,18 @@ export async function createHttpApp(deps: {
 }
 
 /**
- * The caller behind the bearer token, or null without one. On a route anyone may call, a bad or
- * expired token makes the caller anonymous instead of failing: a stale TESSERA_TOKEN must not
- * break a health check, a login or an unseal.
+ * The caller behind the bearer token, else behind the console's session cookie, or null without
+ * either. On a route anyone may call, a bad or expired token makes the caller anonymous instead
+ * of failing: a stale TESSERA_TOKEN must not break a health check, a login or an unseal.
  */
 async function authenticate(
-  tokens: TokenService,
+  deps: { tokens: TokenService; csrf: CsrfTokens },
   request: FastifyRequest,
   anonymousRoute: boolean,
 ): Promise<Principal | null> {
+  const { tokens } = deps;
   const header = request.headers.authorization;
-  if (header === undefined) return null;
+  if (header === undefined) return authenticateCookie(deps, request, anonymousRoute);
   const token = BEARER.exec(header)?.[1];
   if (token === undefined) {
     if (anonymousRoute) return null;

@@ -49,6 +49,12 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'GET /v1/auth/self': { allowed: LOGGED_IN },
   'POST /v1/auth/logout': { allowed: LOGGED_IN },
+  'POST /v1/auth/session': {
+    allowed: CALLERS,
+    body: () => ({ user: 'member', password: MEMBER_PASSWORD }),
+  },
+  'GET /v1/auth/session': { allowed: LOGGED_IN },
+  'DELETE /v1/auth/session': { allowed: LOGGED_IN },
   'DELETE /v1/tokens/{id}': {
     allowed: ['admin'],
     // A live token each time: an unknown one is NOT_FOUND even for an admin.
@@ -158,6 +164,7 @@ const ROUTES: Record<string, RouteCase> = {
     },
   },
   'GET /v1/rotation/status': { allowed: LOGGED_IN },
+  'GET /v1/rotation/activity': { allowed: ['admin', 'auditor'] },
   // The matrix target has no reconcile account: an admin gets past the decision point and is
   // then asked for a scanner (VALIDATION_FAILED), which is not a refusal.
   'POST /v1/targets/{target}/discovery': { allowed: ['admin'], path: '/v1/targets/tgt/discovery' },
