@@ -373,7 +373,15 @@ function buildServices(deps: {
     rotation,
     notifier: webhooks.notifier,
   });
-  endGrantsWith({ store, grants, access, checkout, breakglass, ephemeral: () => ephemeral });
+  endGrantsWith({
+    store,
+    audit,
+    grants,
+    access,
+    checkout,
+    breakglass,
+    ephemeral: () => ephemeral,
+  });
   const accessTicker = createAccessTicker({
     requests,
     grants,

@@ -76,13 +76,15 @@ export function createAccessDecision(deps: {
       deps.grants.held(principal.userId, safeId, accountId),
     ]);
     const windowOpen = policy.window === null || withinWindow(policy.window, clock.now());
+    // An account with its own policy is opened only by grants asked for it, under that policy.
+    const granting = policy.accountId !== null ? grants.onAccount : grants.permissions;
     let gated = false;
     let closed = false;
     for (const permission of wanted) {
       const grantable = isGrantablePermission(permission);
       const needsApproval = grantable && policy.approvalFor.includes(permission);
       const standing = held.includes(permission) && !needsApproval;
-      const granted = grantable && grants.permissions.has(permission);
+      const granted = grantable && granting.has(permission);
       if (needsApproval && !granted) gated = true;
       if (!standing && !granted) continue;
       if (grantable && !windowOpen && !grants.breakglass.has(permission)) {

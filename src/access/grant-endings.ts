@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CheckoutService } from '../accounts/checkout-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { SYSTEM_CONTEXT } from '../audit/event.ts';
 import { isRole, type Principal } from '../identity/principal.ts';
 import type { Store } from '../store/store.ts';
@@ -22,6 +23,7 @@ export interface EphemeralEnder {
  */
 export function endGrantsWith(deps: {
   store: Store;
+  audit: Pick<AuditLog, 'appendInTx'>;
   grants: Pick<GrantService, 'onEnded'>;
   access: Pick<AccessDecision, 'decide'>;
   checkout: Pick<CheckoutService, 'endCheckoutOf'>;
@@ -66,6 +68,54 @@ export function endGrantsWith(deps: {
     }
   };
 
+  /**
+   * A value revealed under the grant is still known to its holder when the grant ends: those
+   * accounts are marked for rotation (the scheduler rotates them), unless a right the holder
+   * keeps still covers reading them.
+   */
+  const rotateRevealed = async (grant: EndedGrant) => {
+    if (!grant.permissions.includes('retrieve')) return;
+    let q = store.db
+      .selectFrom('audit_events')
+      .innerJoin('accounts', 'accounts.id', 'audit_events.object_id')
+      .select(['accounts.id', 'accounts.safe_id'])
+      .distinct()
+      .where('audit_events.action', '=', 'secret.reveal')
+      .where('audit_events.outcome', '=', 'success')
+      .where('audit_events.actor_id', '=', grant.userId)
+      .where('audit_events.at', '>=', grant.startsAt)
+      .where('accounts.safe_id', '=', grant.safeId);
+    if (grant.accountId !== null) q = q.where('accounts.id', '=', grant.accountId);
+    const revealed = await q.execute();
+    if (revealed.length === 0) return;
+    const principal = await principalOf(grant.userId);
+    for (const account of revealed) {
+      const still =
+        principal !== null &&
+        (await deps.access.decide(principal, 'secret.retrieve', account.safe_id, account.id))
+          .allowed;
+      if (still) continue;
+      await store.transaction(async (trx) => {
+        await trx
+          .updateTable('accounts')
+          .set({ needs_rotation: 1 })
+          .where('id', '=', account.id)
+          .execute();
+        await deps.audit.appendInTx(trx, [
+          {
+            action: 'account.rotate.request',
+            outcome: 'success',
+            actor: SYSTEM_CONTEXT.actor,
+            object: { type: 'account', id: account.id, name: null },
+            reason: 'revealed under a grant that ended',
+            details: { grant: grant.id, user: grant.userName },
+          },
+        ]);
+      });
+    }
+    await store.durable();
+  };
+
   deps.grants.onEnded(async (grant) => {
     if (grant.kind === 'ephemeral') {
       const ephemeral = deps.ephemeral();
@@ -73,6 +123,7 @@ export function endGrantsWith(deps: {
       return;
     }
     await checkIn(grant);
+    await rotateRevealed(grant);
     await deps.breakglass.closeFor(grant);
   });
 }

@@ -54,6 +54,11 @@ export interface GrantInput {
 /** What the access decision point reads: the permissions a user's live grants give there. */
 export interface HeldGrants {
   readonly permissions: ReadonlySet<GrantablePermission>;
+  /**
+   * Those given by grants naming this very account. An account with an access policy of its
+   * own counts only these: a grant on its whole safe was asked under the safe's policy.
+   */
+  readonly onAccount: ReadonlySet<GrantablePermission>;
   /** A break-glass grant is among them: access windows do not close it. */
   readonly breakglass: ReadonlySet<GrantablePermission>;
   /** Any live grant in the safe at all, for visibility. */
@@ -68,6 +73,8 @@ export interface EndedGrant {
   readonly safeId: string;
   readonly accountId: string | null;
   readonly why: 'expired' | 'revoked';
+  readonly startsAt: number;
+  readonly permissions: readonly GrantablePermission[];
   /** "target/username", or null for a grant on a whole safe. */
   readonly accountRef: string | null;
 }
@@ -207,6 +214,7 @@ export function createGrantService(deps: {
         .where('ends_at', '>', now)
         .execute();
       const permissions = new Set<GrantablePermission>();
+      const onAccount = new Set<GrantablePermission>();
       const breakglass = new Set<GrantablePermission>();
       for (const row of rows) {
         // A grant on one account says nothing about the safe's other accounts.
@@ -215,10 +223,11 @@ export function createGrantService(deps: {
         if (row.kind === 'ephemeral') continue;
         for (const permission of row.permissions.split(',').filter(isGrantablePermission)) {
           permissions.add(permission);
+          if (row.account_id !== null) onAccount.add(permission);
           if (row.kind === 'breakglass') breakglass.add(permission);
         }
       }
-      return { permissions, breakglass, any: rows.length > 0 };
+      return { permissions, onAccount, breakglass, any: rows.length > 0 };
     },
 
     async liveFor(userId) {
@@ -325,6 +334,8 @@ export function createGrantService(deps: {
           safeId: grant.safeId,
           accountId: grant.accountId,
           why,
+          startsAt: grant.startsAt,
+          permissions: grant.permissions,
           accountRef: grant.account,
         };
         // The listeners run before the grant is marked closed: a crash among them runs them

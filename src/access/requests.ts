@@ -555,7 +555,9 @@ export function createRequestService(deps: {
           .selectFrom('request_approvals')
           .select('approver_id')
           .where('request_id', '=', id)
-          .where('approver_person', '=', person)
+          .where((eb) =>
+            eb.or([eb('approver_person', '=', person), eb('approver_id', '=', principal.userId)]),
+          )
           .executeTakeFirst();
         if (already !== undefined) throw alreadyDecided();
         await trx
@@ -592,13 +594,8 @@ export function createRequestService(deps: {
           }
           return;
         }
-        const approvals = await trx
-          .selectFrom('request_approvals')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('request_id', '=', id)
-          .where('decision', '=', 'approve')
-          .executeTakeFirstOrThrow();
-        await grantIfApproved(trx, ctx, current, Number(approvals.n), principal.name);
+        const approvals = await distinctApprovers(trx, current);
+        await grantIfApproved(trx, ctx, current, approvals, principal.name);
       });
     } catch (error) {
       // Two logins of one person racing each other: the primary key keeps one.
@@ -610,6 +607,29 @@ export function createRequestService(deps: {
     if (after.status === 'approved') await afterApproval(ctx, after);
     if (after.status === 'denied') await notify('request.denied', after);
     return after;
+  };
+
+  /**
+   * The persons who approved, as they are now: a login linked to another person after it
+   * approved counts as that person, and one that turned out to be the requester not at all.
+   */
+  const distinctApprovers = async (db: Queryable, row: AccessRequestTable): Promise<number> => {
+    const approvers = await db
+      .selectFrom('request_approvals')
+      .innerJoin('users', 'users.id', 'request_approvals.approver_id')
+      .select(['users.id', 'users.person_id'])
+      .where('request_approvals.request_id', '=', row.id)
+      .where('request_approvals.decision', '=', 'approve')
+      .execute();
+    const requester = await db
+      .selectFrom('users')
+      .select(['id', 'person_id'])
+      .where('id', '=', row.requester_id)
+      .executeTakeFirst();
+    const excluded = new Set([row.requester_person, requester?.person_id ?? row.requester_id]);
+    const persons = new Set(approvers.map((approver) => approver.person_id ?? approver.id));
+    for (const person of excluded) persons.delete(person);
+    return persons.size;
   };
 
   const decidedBy = async (id: string, person: string) =>
@@ -651,6 +671,20 @@ export function createRequestService(deps: {
       const policy = await policies.effective(resolved.safeId, resolved.accountId);
       const permissions = permissionsFor(input, resolved, policy);
       await checkAsk(principal, input, resolved, policy);
+      // An ephemeral grant gives nothing on the admin account, only an account of its own.
+      if (policy.approvalsRequired === 0 && resolved.scope !== 'ephemeral') {
+        // With nobody to answer, a request only unlocks what the member already holds behind
+        // the approval: it never adds a permission no person agreed to.
+        const held = await access.permissionsIn(principal.userId, resolved.safeId);
+        const beyond = permissions.filter((permission) => !held.includes(permission));
+        if (beyond.length > 0) {
+          throw new TesseraError(
+            'FORBIDDEN',
+            'without an approver, a request only unlocks permissions you hold in the safe: ' +
+              `not ${beyond.join(', ')}`,
+          );
+        }
+      }
 
       const id = randomUUID();
       const now = clock.now();

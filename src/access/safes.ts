@@ -80,6 +80,29 @@ export function createSafeService(deps: {
     return row;
   };
 
+  /**
+   * Who approves is the admins' choice: a safe manager who could name approvers would choose
+   * who answers the requests for the accounts they manage.
+   */
+  const refuseApproverChange = async (
+    principal: Principal,
+    safeId: string,
+    memberId: string,
+    wanted: readonly SafePermission[],
+  ) => {
+    if (principal.role === 'admin') return;
+    const current = await store.db
+      .selectFrom('safe_members')
+      .select('permissions')
+      .where('safe_id', '=', safeId)
+      .where('user_id', '=', memberId)
+      .executeTakeFirst();
+    const held = current === undefined ? [] : parsePermissions(current.permissions);
+    if (held.includes('approve') !== wanted.includes('approve')) {
+      throw new TesseraError('FORBIDDEN', 'only an admin gives or takes the approve permission');
+    }
+  };
+
   return {
     async create(ctx, { name, description }) {
       const id = randomUUID();
@@ -168,6 +191,7 @@ export function createSafeService(deps: {
       refuseOwnMembership(principal, member.id);
       const unique = [...new Set(permissions)];
       refuseAuditorBeyondList(member.role, unique);
+      await refuseApproverChange(principal, safe.id, member.id, unique);
       const row = {
         safe_id: safe.id,
         user_id: member.id,

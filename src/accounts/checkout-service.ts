@@ -120,6 +120,21 @@ export function createCheckoutService(deps: {
       `${account.ref} waits for a verified rotation after its last check-in`,
     );
 
+  const underBreakglass = async (principal: Principal, account: Account) => {
+    const now = clock.now();
+    const grant = await store.db
+      .selectFrom('grants')
+      .select('id')
+      .where('user_id', '=', principal.userId)
+      .where('account_id', '=', account.id)
+      .where('kind', '=', 'breakglass')
+      .where('revoked_at', 'is', null)
+      .where('starts_at', '<=', now)
+      .where('ends_at', '>', now)
+      .executeTakeFirst();
+    return grant !== undefined;
+  };
+
   const readCurrent = (account: Account) => {
     if (account.currentVersion === null)
       throw new TesseraError('CONFLICT', `${account.ref} has no secret`);
@@ -169,7 +184,9 @@ export function createCheckoutService(deps: {
       if (policy.exclusiveCheckout) {
         const held = heldByOther(account, principal);
         if (held !== null) throw await refuse(ctx, account, 'secret.reveal', reason, held);
-        if (account.needsRotation)
+        // Emergency access is not held up by a rotation still to come: the window closes with
+        // one anyway.
+        if (account.needsRotation && !(await underBreakglass(principal, account)))
           throw await refuse(ctx, account, 'secret.reveal', reason, rotationPending(account));
       }
       const value = await readCurrent(account);

@@ -18,6 +18,8 @@ export interface GatewayUser {
    * one-time ticket the web console's terminal got for its signed-in user.
    */
   readonly method: 'publickey' | 'password' | 'console';
+  /** For `console`: the login token of the browser session, re-checked while it runs. */
+  readonly tokenId?: string | null;
   readonly keyFingerprint: string | null;
 }
 
@@ -145,7 +147,14 @@ export function createAuthenticator(deps: {
       if (ctx.method === 'password' && deps.tickets !== undefined) {
         const holder = deps.tickets.redeem(ctx.password, ctx.username);
         if (holder === null) return refuse(ctx, true);
-        deps.onUser({ ...holder, method: 'console', keyFingerprint: null });
+        deps.onUser({
+          id: holder.id,
+          name: holder.name,
+          role: holder.role,
+          method: 'console',
+          keyFingerprint: null,
+          tokenId: holder.tokenId,
+        });
         return ctx.accept();
       }
       // `none` and every other method only learn which methods there are.

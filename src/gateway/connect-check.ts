@@ -30,7 +30,9 @@ export type LostAccess =
   | 'account-removed'
   | 'vault-sealed'
   /** An ephemeral account's grant ended or was revoked (its account is being dropped). */
-  | 'grant-ended';
+  | 'grant-ended'
+  /** The console sign-in a browser terminal was opened under ended (sign-out, revocation). */
+  | 'signed-out';
 
 export interface AccountCheckDeps {
   readonly access: Pick<AccessDecision, 'decide'>;
@@ -81,6 +83,18 @@ export async function accountVerdict(
  * enabled, the key they logged in with still theirs, the account still there and theirs to use
  * (an ephemeral account: its grant still held by this user).
  */
+/** Whether the login token a browser terminal was opened under still holds. */
+async function loginTokenLive(deps: AccessRecheckDeps, tokenId: string | null): Promise<boolean> {
+  if (tokenId === null) return false;
+  const row = await deps.store.db
+    .selectFrom('tokens')
+    .select(['revoked_at', 'expires_at'])
+    .where('id', '=', tokenId)
+    .executeTakeFirst();
+  if (row === undefined || row.revoked_at !== null) return false;
+  return row.expires_at === null || row.expires_at > deps.clock.now();
+}
+
 export async function recheckAccess(
   deps: AccessRecheckDeps,
   user: GatewayUser,
@@ -92,6 +106,9 @@ export async function recheckAccess(
   if (current === null || current.disabled) return 'user-disabled';
   if (user.method === 'publickey' && user.keyFingerprint !== null) {
     if (!(await deps.keys.holds(user.id, user.keyFingerprint))) return 'key-removed';
+  }
+  if (user.method === 'console' && !(await loginTokenLive(deps, user.tokenId ?? null))) {
+    return 'signed-out';
   }
   if (linked.ephemeralGrantId !== null) {
     return (await deps.ephemeral.holdsLogin(current.id, linked.id)) ? null : 'grant-ended';
@@ -122,6 +139,7 @@ const LOST_MESSAGES: Record<LostAccess, string> = {
   'rotation-pending': 'the account waits for a verified rotation',
   'vault-sealed': 'the vault was sealed',
   'grant-ended': 'your access grant for this account ended',
+  'signed-out': 'your console sign-in ended',
 };
 
 /** How a connection that lost its right ends: what the user reads and the record's code. */

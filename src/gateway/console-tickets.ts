@@ -10,6 +10,8 @@ export interface ConsoleTicketHolder {
   readonly id: string;
   readonly name: string;
   readonly role: Role;
+  /** The console login token the terminal runs under: its end ends the session. */
+  readonly tokenId: string;
 }
 
 /**

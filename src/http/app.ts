@@ -115,6 +115,7 @@ export async function createHttpApp(deps: {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
     const { action } = request.routeOptions.config;
     limits.take(action, request.ip, clock.now());
     request.principal = await authenticate(deps, request, isAnonymous(action));

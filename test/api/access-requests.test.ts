@@ -197,15 +197,31 @@ for (const store of STORE_KINDS) {
       await server.services.accessTicker.tickNow();
       const trail = await server.api<Reply>('GET', '/v1/audit/events?action=grant.expire');
       assert.ok(trail.body.events?.some((e) => e.action === 'grant.expire'));
+      // alice still knows the value she revealed: the account waits for a rotation.
+      const known = await server.api<{ needsRotation?: boolean }>(
+        'GET',
+        '/v1/targets/db01/accounts/postgres',
+      );
+      assert.equal(known.body.needsRotation, true);
+      const untouched = await server.api<{ needsRotation?: boolean }>(
+        'GET',
+        '/v1/targets/db01/accounts/app',
+      );
+      assert.equal(untouched.body.needsRotation, false, 'only what was revealed');
     });
 
     it('checks in a check-out when its grant is revoked', async () => {
-      const created = await ask('alice', { reason: 'INC-4413', permissions: ['checkout'] });
+      // postgres waits for a rotation since the last grant: the check-out is of app.
+      const created = await ask('alice', {
+        account: 'db01/app',
+        reason: 'INC-4413',
+        permissions: ['checkout'],
+      });
       const id = created.body.id as string;
       await approve('bob', id);
       const approved = await approve('carol', id);
       const grantId = approved.body.grantId as string;
-      const out = await server.api<Reply>('POST', '/v1/targets/db01/accounts/postgres/checkout', {
+      const out = await server.api<Reply>('POST', '/v1/targets/db01/accounts/app/checkout', {
         token: as('alice'),
         body: { reason: 'maintenance' },
       });
@@ -222,7 +238,7 @@ for (const store of STORE_KINDS) {
       });
       assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
       assert.equal(revoked.body.active, false);
-      const account = await server.api<Reply>('GET', '/v1/targets/db01/accounts/postgres');
+      const account = await server.api<Reply>('GET', '/v1/targets/db01/accounts/app');
       assert.equal(account.body.checkout, null, 'checked in at once');
     });
 

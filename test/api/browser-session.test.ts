@@ -289,8 +289,8 @@ describe('console files', () => {
       }
     }
     const csp = String((await app.inject({ url: '/' })).headers['content-security-policy']);
-    assert.match(csp, /script-src 'self';/);
-    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+    assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'/);
 
     const asset = await app.inject({ url: '/assets/index-abc123.js' });
     assert.equal(asset.statusCode, 200);

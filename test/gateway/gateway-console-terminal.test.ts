@@ -105,6 +105,19 @@ describe('ssh gateway: the console terminal over a WebSocket', () => {
     assert.ok(logins.some((e) => e.actor_name === user.name && e.object_type === 'console-ticket'));
   });
 
+  it('ends the terminal when the sign-in it was opened under ends', async () => {
+    const { user, account: name, target } = await account();
+    const term = open(user.token, target, name);
+    await term.opened;
+    await eventually(async () => (term.output().length > 0 ? true : undefined));
+    const out = await h.api('POST', '/v1/auth/logout', { token: user.token });
+    assert.ok(out.status < 300, out.text);
+    // The sweep would find it within its interval; here it is asked at once.
+    await h.services.connections.recheck();
+    await term.closed;
+    assert.match(term.output(), /your console sign-in ended/);
+  });
+
   it('refuses a user without use on the account, as the gateway refuses any client', async () => {
     const { target, account: name } = await account();
     const stranger = await gatewayUser(h);

@@ -458,8 +458,9 @@ function describePlatform(platform: Platform): void {
       const ended = await provision(rig, rig.setup.role, Date.now() + HOUR_MS);
       await endGrant(rig, ended.grantId);
 
-      const reaped = await services.ephemeral.reap();
-      assert.equal(reaped, 3);
+      // The server's own access ticker may close the ended grant (and drop its account) first,
+      // so what is asserted is the state after this pass, not how many this call dropped.
+      await services.ephemeral.reap();
       for (const id of [crashed.id, untouched.id, ended.account.id]) {
         assert.equal((await storedRow(rig, id)).state, 'dropped', id);
       }

@@ -212,7 +212,8 @@ function RotationHealth() {
                 ]}
               />
               <p className="item-meta">
-                {totals.accounts} accounts · {totals.neverRotated} never rotated
+                {totals.accounts} {totals.accounts === 1 ? 'account' : 'accounts'} ·{' '}
+                {totals.neverRotated} never rotated
               </p>
               {failing.length > 0 && (
                 <>

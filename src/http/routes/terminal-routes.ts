@@ -71,7 +71,12 @@ export function terminalRoutes(app: App, services: Pick<Services, 'gateway'>): v
         }
         const login = `${query.account}@${query.target}`;
         const ticket = gateway.consoleTickets.issue(
-          { id: principal.userId, name: principal.name, role: principal.role },
+          {
+            id: principal.userId,
+            name: principal.name,
+            role: principal.role,
+            tokenId: principal.tokenId,
+          },
           login,
         );
         relay(socket as unknown as TerminalSocket, {
