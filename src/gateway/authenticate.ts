@@ -20,6 +20,8 @@ export interface GatewayUser {
   readonly method: 'publickey' | 'password' | 'console';
   /** For `console`: the login token of the browser session, re-checked while it runs. */
   readonly tokenId?: string | null;
+  /** For `console`: the browser's address, as the HTTP request came. */
+  readonly browserSource?: string | null;
   readonly keyFingerprint: string | null;
 }
 
@@ -154,6 +156,7 @@ export function createAuthenticator(deps: {
           method: 'console',
           keyFingerprint: null,
           tokenId: holder.tokenId,
+          browserSource: holder.source,
         });
         return ctx.accept();
       }

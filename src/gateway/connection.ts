@@ -90,7 +90,10 @@ export function handleConnection(
   client.on('ready', () => {
     clearTimeout(grace);
     if (user === null) return end();
-    const state = authorise(deps, client, { id, user, source, login, log, running, end });
+    // A browser terminal reaches the gateway from this process over loopback: its source is the
+    // browser's address as the console's HTTP request came.
+    const from = user.method === 'console' ? (user.browserSource ?? source) : source;
+    const state = authorise(deps, client, { id, user, source: from, login, log, running, end });
     link = state.link;
     serveConnection(deps, client, state);
   });

@@ -12,6 +12,8 @@ export interface ConsoleTicketHolder {
   readonly role: Role;
   /** The console login token the terminal runs under: its end ends the session. */
   readonly tokenId: string;
+  /** The browser's address, recorded as the session's source instead of the loopback relay. */
+  readonly source: string | null;
 }
 
 /**

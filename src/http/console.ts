@@ -39,9 +39,10 @@ export const CONSOLE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 /**
  * Every path but /v1 and what lies under it. A catch-all `/*` would also catch API paths the
  * router refuses (a parameter over the length limit) and answer them as pages; with the API's
- * first segment excluded, those reach the API's own errors.
+ * first segment excluded (in either case: /V1 is no page either), those reach the API's own
+ * errors.
  */
-const CONSOLE_PATHS = ['/', '/:first(^(?!v1$)[^/]+$)', '/:first(^(?!v1$)[^/]+$)/*'];
+const CONSOLE_PATHS = ['/', '/:first(^(?![vV]1$)[^/]+$)', '/:first(^(?![vV]1$)[^/]+$)/*'];
 
 const INDEX = 'index.html';
 /** Vite's output folder: names carry a content hash, so a browser may keep them for good. */

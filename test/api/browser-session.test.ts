@@ -311,6 +311,7 @@ describe('console files', () => {
       assert.equal(reply.json().error.code, 'NOT_FOUND', url);
     };
     await notFound('/v1/no-such-route');
+    await notFound('/V1/no-such-route');
     await notFound('/v1');
     await notFound('/assets/missing.js');
     for (const url of [

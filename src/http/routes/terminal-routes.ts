@@ -76,6 +76,7 @@ export function terminalRoutes(app: App, services: Pick<Services, 'gateway'>): v
             name: principal.name,
             role: principal.role,
             tokenId: principal.tokenId,
+            source: request.ip,
           },
           login,
         );
