@@ -38,6 +38,7 @@ export interface AccountCheckDeps {
   readonly access: Pick<AccessDecision, 'decide'>;
   readonly policies: Pick<PolicyService, 'byId'>;
   readonly clock: Clock;
+  readonly store: Store;
 }
 
 export interface AccessRecheckDeps extends AccountCheckDeps {
@@ -75,7 +76,9 @@ export async function accountVerdict(
   const heldByOther =
     holder !== null && holder.expiresAt > deps.clock.now() && holder.holder !== principal.name;
   if (heldByOther) return 'checked-out';
-  return account.needsRotation ? 'rotation-pending' : null;
+  if (!account.needsRotation) return null;
+  // Emergency access is not held up by a rotation still to come: its window closes with one.
+  return (await underBreakglass(deps, principal.userId, account.id)) ? null : 'rotation-pending';
 }
 
 /**
@@ -83,6 +86,25 @@ export async function accountVerdict(
  * enabled, the key they logged in with still theirs, the account still there and theirs to use
  * (an ephemeral account: its grant still held by this user).
  */
+async function underBreakglass(
+  deps: AccountCheckDeps,
+  userId: string,
+  accountId: string,
+): Promise<boolean> {
+  const now = deps.clock.now();
+  const grant = await deps.store.db
+    .selectFrom('grants')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('account_id', '=', accountId)
+    .where('kind', '=', 'breakglass')
+    .where('revoked_at', 'is', null)
+    .where('starts_at', '<=', now)
+    .where('ends_at', '>', now)
+    .executeTakeFirst();
+  return grant !== undefined;
+}
+
 /** Whether the login token a browser terminal was opened under still holds. */
 async function loginTokenLive(deps: AccessRecheckDeps, tokenId: string | null): Promise<boolean> {
   if (tokenId === null) return false;

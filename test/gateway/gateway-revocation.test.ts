@@ -222,6 +222,17 @@ describe('ssh gateway: access taken away from a live connection', () => {
     const refusals = await auditEvents(h, 'session.refuse');
     const refusal = refusals.find((e) => e.actor_name === user.name);
     assert.equal(refusal?.details.why, 'rotation-pending');
+
+    // Break-glass is not held up by the rotation still owed: its window closes with one anyway.
+    const marked = await h.api('PUT', `${route}/breakglass`, { body: { enabled: true } });
+    assert.equal(marked.status, 200, marked.text);
+    const opened = await h.api('POST', `${route}/breakglass`, {
+      token: user.token,
+      body: { reason: 'the on-call needs the host now' },
+    });
+    assert.equal(opened.status, 201, opened.text);
+    const emergency = await sshThrough(h, user.key.file, login, { command: 'echo in-emergency' });
+    assert.equal(emergency.stdout.trim(), 'in-emergency');
   });
 });
 
