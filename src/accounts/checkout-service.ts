@@ -221,11 +221,13 @@ export function createCheckoutService(deps: {
       }
 
       const checkoutId = randomUUID();
+      // Emergency access is not held up by a rotation still owed, as for a reveal.
+      const emergency = await underBreakglass(principal, account);
       const refusal = await store.transaction(async (trx) => {
         if (account.checkout !== null && account.checkout.expiresAt <= now) {
           await expireInTx(trx, account, policy.rotateOnCheckoutExpiry);
         }
-        const won = await trx
+        let claim = trx
           .updateTable('accounts')
           .set({
             checkout_id: checkoutId,
@@ -235,9 +237,9 @@ export function createCheckoutService(deps: {
           })
           .where('id', '=', account.id)
           .where('checkout_id', 'is', null)
-          .where('needs_rotation', '=', 0)
-          .where('current_version', '=', account.currentVersion)
-          .executeTakeFirst();
+          .where('current_version', '=', account.currentVersion);
+        if (!emergency) claim = claim.where('needs_rotation', '=', 0);
+        const won = await claim.executeTakeFirst();
         if (won.numUpdatedRows === 0n) return accounts.reload(trx, account.id);
         await audit.appendInTx(trx, [
           event(ctx, account, 'account.checkout', 'success', reason, {
@@ -251,7 +253,7 @@ export function createCheckoutService(deps: {
       if (refusal !== null) {
         const error =
           heldByOther(refusal, principal) ??
-          (refusal.needsRotation ? rotationPending(refusal) : null) ??
+          (refusal.needsRotation && !emergency ? rotationPending(refusal) : null) ??
           (refusal.checkout !== null
             ? new TesseraError(
                 'ACCOUNT_CHECKED_OUT',
