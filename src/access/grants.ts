@@ -11,6 +11,30 @@ import { type GrantablePermission, isGrantablePermission } from './permissions.t
 
 const CLOSE_RETRY_MS = 60_000;
 
+/**
+ * Whether the user holds a live break-glass grant on the account. Emergency access is not held
+ * up by a rotation still owed (its window closes with one): reveal, check-out and the gateway
+ * ask this.
+ */
+export async function holdsBreakglass(
+  db: Queryable,
+  userId: string,
+  accountId: string,
+  now: number,
+): Promise<boolean> {
+  const grant = await db
+    .selectFrom('grants')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('account_id', '=', accountId)
+    .where('kind', '=', 'breakglass')
+    .where('revoked_at', 'is', null)
+    .where('starts_at', '<=', now)
+    .where('ends_at', '>', now)
+    .executeTakeFirst();
+  return grant !== undefined;
+}
+
 export const GRANT_KINDS = ['request', 'breakglass', 'ephemeral'] as const;
 export type GrantKind = (typeof GRANT_KINDS)[number];
 

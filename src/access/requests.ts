@@ -551,15 +551,7 @@ export function createRequestService(deps: {
     try {
       await store.transaction(async (trx) => {
         const current = await pendingRow(trx, id);
-        const already = await trx
-          .selectFrom('request_approvals')
-          .select('approver_id')
-          .where('request_id', '=', id)
-          .where((eb) =>
-            eb.or([eb('approver_person', '=', person), eb('approver_id', '=', principal.userId)]),
-          )
-          .executeTakeFirst();
-        if (already !== undefined) throw alreadyDecided();
+        if (await decidedBy(trx, id, person, principal.userId)) throw alreadyDecided();
         await trx
           .insertInto('request_approvals')
           .values({
@@ -599,7 +591,8 @@ export function createRequestService(deps: {
       });
     } catch (error) {
       // Two logins of one person racing each other: the primary key keeps one.
-      if (!isTesseraError(error) && (await decidedBy(id, person))) throw alreadyDecided();
+      if (!isTesseraError(error) && (await decidedBy(store.db, id, person, principal.userId)))
+        throw alreadyDecided();
       throw error;
     }
     await store.durable();
@@ -632,16 +625,18 @@ export function createRequestService(deps: {
     return persons.size;
   };
 
-  const decidedBy = async (id: string, person: string) =>
-    (await store.db
+  /** Whether this login, or its person, already answered the request. */
+  const decidedBy = async (db: Queryable, id: string, person: string, userId: string) =>
+    (await db
       .selectFrom('request_approvals')
       .select('approver_id')
       .where('request_id', '=', id)
-      .where('approver_person', '=', person)
+      .where((eb) => eb.or([eb('approver_person', '=', person), eb('approver_id', '=', userId)]))
       .executeTakeFirst()) !== undefined;
 
   const pendingForMe = async (principal: Principal, requests: AccessRequest[]) => {
     const mine: AccessRequest[] = [];
+    const person = await groups.personOf(principal.userId);
     for (const request of requests) {
       if (request.status !== 'pending') continue;
       const row = await store.db
@@ -650,8 +645,7 @@ export function createRequestService(deps: {
         .where('id', '=', request.id)
         .executeTakeFirstOrThrow();
       if ((await approverProblem(principal, row)) !== null) continue;
-      const person = await groups.personOf(principal.userId);
-      if (await decidedBy(request.id, person)) continue;
+      if (await decidedBy(store.db, request.id, person, principal.userId)) continue;
       mine.push(request);
     }
     return mine;

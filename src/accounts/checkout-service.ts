@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AccessDecision } from '../access/access-decision.ts';
+import { holdsBreakglass } from '../access/grants.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditEventInput, type RequestContext, SYSTEM_CONTEXT } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
@@ -120,20 +121,8 @@ export function createCheckoutService(deps: {
       `${account.ref} waits for a verified rotation after its last check-in`,
     );
 
-  const underBreakglass = async (principal: Principal, account: Account) => {
-    const now = clock.now();
-    const grant = await store.db
-      .selectFrom('grants')
-      .select('id')
-      .where('user_id', '=', principal.userId)
-      .where('account_id', '=', account.id)
-      .where('kind', '=', 'breakglass')
-      .where('revoked_at', 'is', null)
-      .where('starts_at', '<=', now)
-      .where('ends_at', '>', now)
-      .executeTakeFirst();
-    return grant !== undefined;
-  };
+  const underBreakglass = (principal: Principal, account: Account) =>
+    holdsBreakglass(store.db, principal.userId, account.id, clock.now());
 
   const readCurrent = (account: Account) => {
     if (account.currentVersion === null)

@@ -1,5 +1,6 @@
 import type { AccessDecision } from '../access/access-decision.ts';
 import type { EphemeralLogins } from '../access/ephemeral-logins.ts';
+import { holdsBreakglass } from '../access/grants.ts';
 import type { Account } from '../accounts/account.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { PolicyService } from '../accounts/policies.ts';
@@ -78,7 +79,13 @@ export async function accountVerdict(
   if (heldByOther) return 'checked-out';
   if (!account.needsRotation) return null;
   // Emergency access is not held up by a rotation still to come: its window closes with one.
-  return (await underBreakglass(deps, principal.userId, account.id)) ? null : 'rotation-pending';
+  const emergency = await holdsBreakglass(
+    deps.store.db,
+    principal.userId,
+    account.id,
+    deps.clock.now(),
+  );
+  return emergency ? null : 'rotation-pending';
 }
 
 /**
@@ -86,25 +93,6 @@ export async function accountVerdict(
  * enabled, the key they logged in with still theirs, the account still there and theirs to use
  * (an ephemeral account: its grant still held by this user).
  */
-async function underBreakglass(
-  deps: AccountCheckDeps,
-  userId: string,
-  accountId: string,
-): Promise<boolean> {
-  const now = deps.clock.now();
-  const grant = await deps.store.db
-    .selectFrom('grants')
-    .select('id')
-    .where('user_id', '=', userId)
-    .where('account_id', '=', accountId)
-    .where('kind', '=', 'breakglass')
-    .where('revoked_at', 'is', null)
-    .where('starts_at', '<=', now)
-    .where('ends_at', '>', now)
-    .executeTakeFirst();
-  return grant !== undefined;
-}
-
 /** Whether the login token a browser terminal was opened under still holds. */
 async function loginTokenLive(deps: AccessRecheckDeps, tokenId: string | null): Promise<boolean> {
   if (tokenId === null) return false;

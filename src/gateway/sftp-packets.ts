@@ -10,7 +10,10 @@ export const MAX_SFTP_PACKET = 1024 * 1024;
 export const MAX_LOGGED_PATH = 4096;
 const MAX_NAME = 256;
 
-/** The stream broke the protocol: the caller ends the session rather than pass what it cannot log. */
+/**
+ * The stream broke the protocol: the caller ends the session rather than pass what it cannot
+ * log.
+ */
 export class SftpViolation extends Error {
   constructor(why: string) {
     super(why);

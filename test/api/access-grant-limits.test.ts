@@ -102,7 +102,7 @@ for (const store of STORE_KINDS) {
       await link('bob', null);
     });
 
-    it('never opens an account with a stricter policy of its own through a safe grant', async () => {
+    it('never opens an account with a stricter own policy through a safe grant', async () => {
       const id = (await ask('alice', { safe: 'prod', permissions: ['retrieve'] })).body
         .id as string;
       await approve('carol', id);

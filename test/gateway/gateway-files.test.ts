@@ -47,7 +47,7 @@ describe('ssh gateway: file transfer and session policies', () => {
     return name;
   };
 
-  it('passes sftp through and logs every file operation with path, size and direction', async () => {
+  it('passes sftp through and logs each file operation: path, size, direction', async () => {
     const { user, login, linux } = await account();
     const local = path.join(h.dir, unique('up-'));
     const back = `${local}.back`;
@@ -153,7 +153,7 @@ describe('ssh gateway: file transfer and session policies', () => {
     assert.equal(shell.stdout, 'still-ok\n');
   });
 
-  it('refuses scp and an sftp-server started over exec when file transfer is not allowed', async () => {
+  it('refuses scp and an sftp-server over exec when file transfer is not allowed', async () => {
     const policy = await policyWith({ allowSftp: false });
     const { user, login, linux } = await account(policy);
     const local = path.join(h.dir, unique('up-'));

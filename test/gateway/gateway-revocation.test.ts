@@ -172,7 +172,7 @@ describe('ssh gateway: access taken away from a live connection', () => {
     assert.equal((await endOf(h, user.name)).details.why, 'key-removed');
   });
 
-  it('refuses a new channel on a live connection once another user checks the account out', async () => {
+  it('refuses a new channel once another user checks the account out', async () => {
     const created = await account(h);
     const { user, login, linux } = created;
     const master = await controlMaster(h, user.key.file, login);
@@ -245,7 +245,7 @@ describe('ssh gateway: periodic re-checks and connection limits', () => {
   });
   after(() => h?.stop());
 
-  it('ends a running session at the next re-check once another user checks the account out', async () => {
+  it('ends a running session at the next re-check once another checks it out', async () => {
     const created = await account(h);
     const { user, login, linux } = created;
     const session = startedSession(h, user.key.file, login);
@@ -303,7 +303,7 @@ describe('ssh gateway: sealing the vault', () => {
   });
   after(() => h?.stop());
 
-  it('ends every gateway connection and closes its recordings when the vault is sealed', async () => {
+  it('ends every connection and closes its recordings when the vault is sealed', async () => {
     const { user, login } = await account(h);
     const session = startedSession(h, user.key.file, login);
     await session.started;

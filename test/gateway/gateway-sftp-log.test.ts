@@ -73,7 +73,7 @@ describe('ssh gateway: what the sftp log cannot be made to miss', () => {
       (e) => e.actor_name === user && e.details.op !== 'extended',
     );
 
-  it('ends an sftp session that reuses an outstanding request id, so no upload passes as a decoy', async () => {
+  it('ends an sftp session reusing an outstanding request id: no decoy upload', async () => {
     const { user, login, linux } = await account();
     const client = await connect(login, user.key.file);
     const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) =>

@@ -440,7 +440,7 @@ describe('Linux connector', () => {
       assert.match(reasonOf(other), /offers no host key of the pinned type ecdsa-sha2-nistp256/);
     });
 
-    it('options: strict, key checked and stored without comment; view shows the fingerprint', async () => {
+    it('options: strict, key stored without comment; view shows the fingerprint', async () => {
       const parsed = connector.options.parse({ hostKey: `${sshd().hostKey} root@web01` });
       assert.deepEqual(parsed, { hostKey: sshd().hostKey, sudo: true });
       assert.deepEqual(connector.options.parse(parsed), parsed);
@@ -508,7 +508,7 @@ describe('Linux connector', () => {
       await sshd().removeUser(user.name);
     });
 
-    it('through sudo as the account: creates ~/.ssh and the file with the right owner and modes', async () => {
+    it('through sudo: creates ~/.ssh and the file with the right owner and modes', async () => {
       const user = await sshd().createUser('tkey', { password: secret('Key') });
       await rm(join(user.home, '.ssh'), { recursive: true, force: true });
       const key = generateSshPrivateKey('by-reconcile');
@@ -551,7 +551,7 @@ describe('Linux connector', () => {
     });
   });
 
-  it('retire removes the superseded keys the vault held, tagged or not, and keeps the rest', async () => {
+  it('retire removes superseded vault keys, tagged or not, and keeps the rest', async () => {
     const onboarded = generateSshPrivateKey('onboarded');
     const foreign = generateSshPrivateKey('foreign');
     const foreignLine = `${publicKeyLine(foreign)} ops@laptop`;

@@ -79,7 +79,7 @@ describe('reconcile accounts on MariaDB and LDAP', () => {
     assert.equal(await fixture.logsIn(reconciler.username, rec.value), true);
   });
 
-  it('refuses a second account for one MariaDB login, and a reconcile account under an alias', async () => {
+  it('refuses a second account for one MariaDB login, and a reconcile alias', async () => {
     const fixture = mariadbFixture(mariadb);
     const { port } = fixture.upstream();
     await expectStatus(api, 'POST', '/v1/targets', fixture.target('mdb-alias', port), 201);

@@ -420,7 +420,7 @@ export function requestRoutes(
       config: { action: 'breakglass.read' },
       schema: { params: idParams, response: responses({ 200: breakglassReply }) },
     },
-    async (request) => toBreakglass(await breakglass.get(principalOf(request), request.params.id)),
+    async (request) => toBreakglass(await breakglass.get(request.params.id)),
   );
 
   app.post(

@@ -70,7 +70,8 @@ export async function up(db: Kysely<unknown>, t: ColumnTypes): Promise<void> {
     .addColumn('duration_s', 'integer', (c) => c.notNull())
     .addColumn('reason', 'text', (c) => c.notNull())
     .addColumn('ticket', 'text')
-    .addColumn('status', 'text', (c) => c.notNull()) // pending, approved, denied, cancelled, expired
+    // pending, approved, denied, cancelled, expired
+    .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('approvals_required', 'integer', (c) => c.notNull())
     .addColumn('created_at', t.time, (c) => c.notNull())
     .addColumn('expires_at', t.time, (c) => c.notNull())
