@@ -225,9 +225,10 @@ async function measureConcurrency(
   for (const count of LEVELS) {
     const level = await measureLevel(rig, load, probes, count);
     levels.push(level);
+    const why = level.firstError === null ? '' : `; first failure: ${level.firstError}`;
     context.log(
       `  ${level.sessions} sessions (${level.failed} failed to open ` +
-        `in ${level.openSeconds.toFixed(0)} s)`,
+        `in ${level.openSeconds.toFixed(0)} s${why})`,
     );
     stopped = LEVEL_GOAL.broken(level);
     if (stopped !== null) break;
@@ -263,6 +264,7 @@ async function measureLevel(
   return {
     sessions: opened.open,
     failed: opened.failed,
+    firstError: opened.firstError,
     openSeconds,
     window,
     kibPerSessionSecond: rate.bytes / 1024 / rate.seconds / Math.max(1, opened.open),

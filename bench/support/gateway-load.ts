@@ -40,7 +40,12 @@ type LoadRequest =
   | { readonly type: 'close' };
 
 type LoadAnswer =
-  | { readonly type: 'sessions'; readonly open: number; readonly failed: number }
+  | {
+      readonly type: 'sessions';
+      readonly open: number;
+      readonly failed: number;
+      readonly firstError: string | null;
+    }
   | { readonly type: 'rate'; readonly bytes: number; readonly seconds: number }
   | { readonly type: 'logins-started' }
   | { readonly type: 'logins'; readonly done: number; readonly failed: number }
@@ -49,7 +54,9 @@ type LoadAnswer =
 
 export interface GatewayLoad {
   /** Opens sessions until `count` run; answers how many run and how many failed to open. */
-  sessions(request: Omit<SessionsRequest, 'type'>): Promise<{ open: number; failed: number }>;
+  sessions(
+    request: Omit<SessionsRequest, 'type'>,
+  ): Promise<{ open: number; failed: number; firstError: string | null }>;
   /** Output received by all sessions since the last call. */
   rate(): Promise<{ bytes: number; seconds: number }>;
   startLogins(request: Omit<LoginsRequest, 'type'>): Promise<void>;
@@ -97,6 +104,7 @@ const running: Running[] = [];
 let received = 0;
 let rateSince = performance.now();
 let failedToOpen = 0;
+let firstError: string | null = null;
 
 async function openSessions(request: SessionsRequest): Promise<void> {
   const openOne = async () => {
@@ -117,8 +125,9 @@ async function openSessions(request: SessionsRequest): Promise<void> {
     while (running.length + failedToOpen + opening < request.count) {
       opening += 1;
       await openOne()
-        .catch(() => {
+        .catch((error: unknown) => {
           failedToOpen += 1;
+          firstError ??= error instanceof Error ? error.message : String(error);
         })
         .finally(() => {
           opening -= 1;
@@ -126,7 +135,7 @@ async function openSessions(request: SessionsRequest): Promise<void> {
     }
   });
   await Promise.all(workers);
-  send({ type: 'sessions', open: running.length, failed: failedToOpen });
+  send({ type: 'sessions', open: running.length, failed: failedToOpen, firstError });
 }
 
 function closeSessions(): void {
@@ -135,6 +144,7 @@ function closeSessions(): void {
     client.end();
   }
   failedToOpen = 0;
+  firstError = null;
   send({ type: 'closed' });
 }
 

@@ -26,6 +26,8 @@ export interface KeystrokeWindow {
 export interface ConcurrencyLevel {
   readonly sessions: number;
   readonly failed: number;
+  /** Why the first session that failed to open failed, as the client saw it. */
+  readonly firstError: string | null;
   readonly openSeconds: number;
   readonly window: KeystrokeWindow;
   /** Output each session received, on average, while the keystrokes were measured. */

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
@@ -16,6 +18,7 @@ import type { Keyring } from '../vault/keyring.ts';
 import { lostAccessEnding } from './connect-check.ts';
 import { type ConnectionDeps, handleConnection } from './connection.ts';
 import { type ConsoleTickets, createConsoleTickets } from './console-tickets.ts';
+import { shareReads } from './fair-reads.ts';
 import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
 import { createLiveConnections, type LiveConnections } from './live-connections.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
@@ -168,12 +171,25 @@ export async function startGateway(
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
-  server.on('error', (error: Error) => deps.logger.error({ err: error }, 'gateway server error'));
-  server.listen(config.port, config.host);
-  await once(server, 'listening');
-  const address = server.address();
+  // The gateway accepts connections itself and hands them to ssh2, so that a user uploading
+  // flat out takes turns with the others (`shareReads`).
+  const listener = net.createServer((socket) => {
+    shareReads(socket);
+    server.injectSocket(socket);
+  });
+  listener.maxConnections = MAX_CONNECTIONS;
+  listener.on('error', (error: Error) => deps.logger.error({ err: error }, 'gateway server error'));
+  listener.listen(config.port, config.host);
+  await once(listener, 'listening');
+  const address = listener.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   deps.logger.info({ host: config.host, port }, 'ssh gateway listening');
+  if (!nativeCryptoLoaded()) {
+    deps.logger.warn(
+      "ssh2's native crypto binding is not loaded, so the gateway encrypts in slower JavaScript: " +
+        'rebuild it against this Node (npm_config_nodedir="$(scripts/node-headers.sh)" npm rebuild ssh2)',
+    );
+  }
   deps.gateway.endpoint.current = { host: config.host, port, hostKey: publicKeyLine(hostKey) };
 
   return {
@@ -182,7 +198,7 @@ export async function startGateway(
     hostKey: publicKeyLine(hostKey),
     async close() {
       deps.gateway.endpoint.current = null;
-      const closed = new Promise((resolve) => server.close(resolve));
+      const closed = new Promise((resolve) => listener.close(resolve));
       stopWatching();
       deps.gateway.liveSessions.killAll('the server is stopping');
       for (const end of [...sockets]) end();
@@ -286,4 +302,15 @@ async function closeOrphans(deps: GatewayDeps): Promise<void> {
   }
   if (orphans.length > 0)
     deps.logger.warn({ sessions: orphans.length }, 'closed sessions left live by a crash');
+}
+
+/**
+ * Whether ssh2 found its optional add-on (OpenSSL's AES-GCM and ChaCha20-Poly1305 in C). Without
+ * it every packet creates a new cipher in JavaScript, and throughput halves (bench/gateway.ts).
+ */
+function nativeCryptoLoaded(): boolean {
+  const crypto = createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as {
+    bindingAvailable?: boolean;
+  };
+  return crypto.bindingAvailable === true;
 }

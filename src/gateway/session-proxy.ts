@@ -81,8 +81,9 @@ export function proxyChannel(
     source.on('data', (data: Buffer) => {
       if (!open) return;
       taps.output(data);
+      if (toUser.send(stream, data)) return;
       source.pause();
-      toUser.send(stream, data, () => source.resume());
+      toUser.drained(() => source.resume());
     });
   };
   fromTarget(target, 'stdout');
@@ -165,12 +166,21 @@ export function proxyChannel(
 }
 
 interface Lane {
-  send(stream: 'stdout' | 'stderr', data: Buffer, written: () => void): void;
+  /** Queues data for the user; false once enough waits that the sender should pause. */
+  send(stream: 'stdout' | 'stderr', data: Buffer, written?: () => void): boolean;
+  /** Calls `wake` once nothing waits to be written. */
+  drained(wake: () => void): void;
   /** Forgets what waits to be sent (the write under way still completes). */
   drop(): void;
   /** Resolves once nothing waits and nothing is being written. */
   idle(): Promise<void>;
 }
+
+/**
+ * Queued output past which the target's side is paused. A source is not paused for every chunk:
+ * that costs two turns of the event loop per packet, which a thousand busy sessions feel.
+ */
+const LANE_HIGH_BYTES = 256 * 1024;
 
 /**
  * Writes to the user's channel one chunk at a time, stdout and stderr alike. ssh2 (1.17) resumes
@@ -179,7 +189,8 @@ interface Lane {
  * chunk be sent twice. One write at a time, with that leftover cleared after each, avoids both.
  */
 function createUserLane(user: ServerChannel): Lane {
-  const queue: Array<{ stream: 'stdout' | 'stderr'; data: Buffer; written: () => void }> = [];
+  const queue: Array<{ stream: 'stdout' | 'stderr'; data: Buffer; written?: () => void }> = [];
+  let queuedBytes = 0;
   let busy = false;
   let waiters: Array<() => void> = [];
   const stalled = user as unknown as Record<string, unknown>;
@@ -188,8 +199,9 @@ function createUserLane(user: ServerChannel): Lane {
     const item = queue.shift();
     if (item === undefined) {
       busy = false;
-      for (const wake of waiters) wake();
+      const woken = waiters;
       waiters = [];
+      for (const wake of woken) wake();
       return;
     }
     busy = true;
@@ -197,17 +209,25 @@ function createUserLane(user: ServerChannel): Lane {
     writer.write(item.data, () => {
       for (const key of ['_chunk', '_chunkcb', '_chunkErr', '_chunkcbErr'])
         stalled[key] = undefined;
-      item.written();
+      queuedBytes -= item.data.length;
+      item.written?.();
       next();
     });
   };
 
   return {
     send(stream, data, written) {
-      queue.push({ stream, data, written });
+      queue.push({ stream, data, ...(written === undefined ? {} : { written }) });
+      queuedBytes += data.length;
       if (!busy) next();
+      return queuedBytes < LANE_HIGH_BYTES;
+    },
+    drained(wake) {
+      if (busy) waiters.push(wake);
+      else wake();
     },
     drop() {
+      for (const item of queue) queuedBytes -= item.data.length;
       queue.length = 0;
     },
     idle() {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import ssh2, {
   type AuthenticationType,
   type BaseAgent,
@@ -5,6 +6,7 @@ import ssh2, {
   type ConnectConfig,
 } from 'ssh2';
 import { CONNECT_TIMEOUT_MS } from '../connectors/connector.ts';
+import { shareReads } from './fair-reads.ts';
 import { GatewayRefusal } from './refusal.ts';
 
 /** What the gateway logs in to the target with; the secret never leaves this process. */
@@ -28,7 +30,7 @@ const KEEPALIVE_COUNT_MAX = 4;
 /**
  * Connects and logs in to the target's sshd, accepting only the pinned host key: another key
  * refuses the session before the credential is sent. Nagle's algorithm is off, since
- * keystrokes and echoes are small writes. `agent` is where the target's agent connections go
+ * keystrokes and echoes are small writes, and reads are paced (`shareReads`). `agent` is where the target's agent connections go
  * when a session asks for agent forwarding; it is never used to log in.
  */
 export function connectTarget(
@@ -68,7 +70,11 @@ export function connectTarget(
       finish(one && credential.kind === 'password' ? [credential.secret.toString('utf8')] : []);
     });
 
+    // The gateway opens the TCP connection itself, so that a flooding target takes its turn.
+    const sock = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    shareReads(sock);
     const config: ConnectConfig = {
+      sock,
       host: endpoint.host,
       port: endpoint.port,
       username: credential.username,
@@ -91,6 +97,7 @@ export function connectTarget(
       client.setNoDelay(true);
     } catch {
       // ssh2 throws at once for a private key it cannot parse; its text is not passed on.
+      sock.destroy();
       fail(new GatewayRefusal('no-secret', 'the stored private key does not parse'));
     }
   });

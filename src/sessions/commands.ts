@@ -81,6 +81,7 @@ export function createCommandTracker(options: CommandTrackerOptions): CommandTra
   const screen = createScreenLine({
     width: options.width,
     onCommit: settle,
+    linesWanted: () => waiting.length > 0,
     onAlternateScreen: () => {
       editor.reset();
       anchor = null;

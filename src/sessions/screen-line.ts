@@ -19,6 +19,11 @@ export interface ScreenLineOptions {
   readonly width: number;
   readonly onCommit: (text: string) => void;
   readonly onAlternateScreen?: (active: boolean) => void;
+  /**
+   * False while no committed line is wanted: plain lines ended by CR LF are then passed over
+   * without being drawn, since only the line under the cursor matters (the prompt).
+   */
+  readonly linesWanted?: () => boolean;
 }
 
 /** A line longer than this (no line feed for pages) stops growing; no prompt is that long. */
@@ -247,9 +252,27 @@ export function createScreenLine(options: ScreenLineOptions): ScreenLine {
     }
   };
 
+  /**
+   * A CR LF leaves an empty line at column 0 whatever came before it on the line. Up to the last
+   * one with no escape sequence before it, nothing but committed lines changes: no mode, no saved
+   * cursor, no screen switch. Flooding output is mostly that.
+   */
+  const passOver = (text: string): string => {
+    if (state !== 'ground' || options.linesWanted?.() !== false) return text;
+    const firstEscape = text.indexOf('\x1b');
+    const lineEnd = text.lastIndexOf(
+      '\r\n',
+      firstEscape === -1 ? Number.POSITIVE_INFINITY : firstEscape - 2,
+    );
+    if (lineEnd === -1) return text;
+    cells = [];
+    moveTo(0);
+    return text.slice(lineEnd + 2);
+  };
+
   return {
     write(text) {
-      for (const char of text) step(char);
+      for (const char of passOver(text)) step(char);
     },
     setWidth(cols) {
       width = sanitizeWidth(cols);

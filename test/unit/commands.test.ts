@@ -408,3 +408,44 @@ describe('commands: live tracking', () => {
     assert.deepEqual(seen, ['df']);
   });
 });
+
+describe('commands: output that floods past the prompt', () => {
+  it('reads the prompt and the command after thousands of lines arrived in big chunks', () => {
+    const s = shell();
+    s.prompt();
+    s.type('yes');
+    s.enter();
+    const lines = 'y\r\n'.repeat(10_000);
+    s.out(`${lines}^C\r\n${lines.slice(0, 3)}`); // a chunk ends mid-line, the next one carries on
+    s.out(`${lines.slice(3)}\r\n`);
+    s.prompt();
+    s.type('uptime');
+    s.enter();
+    assert.deepEqual(texts(s.commands()), ['yes', 'uptime']);
+  });
+
+  it('sees a screen switch inside a chunk of many lines', () => {
+    const s = shell();
+    s.prompt();
+    s.type('less log');
+    s.enter();
+    s.out(`${'line\r\n'.repeat(500)}\x1b[?1049h${'row\r\n'.repeat(50)}`);
+    s.key('q');
+    s.out(`${'row\r\n'.repeat(50)}\x1b[?1049l`);
+    s.prompt();
+    s.type('id');
+    s.enter();
+    assert.deepEqual(texts(s.commands()), ['less log', 'id']);
+  });
+
+  it('still waits for the echo of a typed-ahead line through a flood', () => {
+    const s = shell();
+    s.prompt();
+    s.type('make');
+    s.enter();
+    s.key('pwd\r');
+    s.out(`${'cc -c x.c\r\n'.repeat(100)}pwd\r\n${'cc -c y.c\r\n'.repeat(100)}`);
+    s.prompt();
+    assert.deepEqual(texts(s.commands()), ['make', 'pwd']);
+  });
+});
