@@ -33,6 +33,7 @@ import {
   type GatewayFigures,
   type KeystrokeWindow,
   LEVEL_GOAL,
+  type MeteredTransfer,
   report,
   type SizeRun,
   VARIANTS,
@@ -281,13 +282,17 @@ async function measureBulk(context: BenchContext, rig: GatewayRig): Promise<Bulk
   const copies = Math.max(1, Math.round((BULK_MIB * MIB) / rig.textBytes));
   const download = { download: catCommand(rig.textFile, copies) };
   const upload = { upload: catCommand(rig.textFile, copies) };
-  const runs: BulkRuns = { download: emptyRuns(), upload: emptyRuns(), recordings: [] };
+  const runs: BulkRuns = {
+    download: emptyRuns<MeteredTransfer>(),
+    upload: emptyRuns<Transfer>(),
+    recordings: [],
+  };
   for (let round = 0; round < BULK_ROUNDS; round++) {
     for (const variant of VARIANTS) {
       const host = variant === 'gateway, recording off' ? 'gateway' : hostOf(variant);
       rig.setRecording(variant !== 'gateway, recording off');
       const before = rig.recordingFiles().length;
-      const down = await transfer(rig.sshConfig, host, download);
+      const down = await metered(rig, () => transfer(rig.sshConfig, host, download));
       runs.download[variant].push(down);
       if (variant === 'gateway, recording on') {
         const file = rig.recordingFiles().slice(before).at(-1);
@@ -302,13 +307,26 @@ async function measureBulk(context: BenchContext, rig: GatewayRig): Promise<Bulk
   return runs;
 }
 
+/** A transfer with the CPU that everything this bench started used meanwhile. */
+async function metered(rig: GatewayRig, run: () => Promise<Transfer>): Promise<MeteredTransfer> {
+  const cpu = startCpuMeter();
+  const gateway = rig.gatewayCpuSeconds();
+  const done = await run();
+  const used = cpu();
+  return {
+    ...done,
+    cpuSeconds: used.processSeconds + used.serversSeconds,
+    gatewaySeconds: rig.gatewayCpuSeconds() - gateway,
+  };
+}
+
 function hostOf(variant: (typeof VARIANTS)[number]): string {
   if (variant === 'direct') return 'direct';
   if (variant === 'ProxyJump') return 'viajump';
   return 'gateway';
 }
 
-function emptyRuns(): Record<(typeof VARIANTS)[number], Transfer[]> {
+function emptyRuns<T>(): Record<(typeof VARIANTS)[number], T[]> {
   return {
     direct: [],
     'gateway, recording off': [],

@@ -40,8 +40,14 @@ export interface ConcurrencyLevel {
   readonly cores: { gateway: number; ours: number; others: number };
 }
 
+/** A download with the CPU it cost: everything the bench started, and the gateway's share. */
+export interface MeteredTransfer extends Transfer {
+  readonly cpuSeconds: number;
+  readonly gatewaySeconds: number;
+}
+
 export interface BulkRuns {
-  readonly download: Record<Variant, Transfer[]>;
+  readonly download: Record<Variant, MeteredTransfer[]>;
   readonly upload: Record<Variant, Transfer[]>;
   /** Recorded downloads: bytes of output and bytes of the recording file. */
   readonly recordings: { output: number; file: number }[];
@@ -332,6 +338,7 @@ function notes(f: GatewayFigures): string[] {
     'recording off: the bench policy has recordingRequired false and the recordings folder cannot be ' +
       'created, so sessions run unrecorded (the session policy has no setting that turns recording off)',
     `"≥ 2× ProxyJump" read as gateway throughput ÷ ProxyJump throughput`,
+    ...cpuBudget(f.bulk),
     'keystrokes: ssh2 client in the bench process (no node-pty), shell with PTY running ' +
       '`stty raw -echo; exec cat`; direct and gateway interleaved, taking turns at going first; ' +
       'added = gateway percentile − direct percentile',
@@ -372,6 +379,30 @@ function concurrencyNotes(c: GatewayFigures['concurrency']): string[] {
       `gateway rss ${mib(l.memory.rss)} MiB; per session KiB: rss ${per('rss')}, heap used ` +
       `${per('heapUsed')}, heap total ${per('heapTotal')}, external ${per('external')}, ` +
       `array buffers ${per('arrayBuffers')}`
+    );
+  });
+}
+
+/**
+ * What each download path costs in CPU per GiB, and how many cores it kept busy. When the direct
+ * path already fills the machine's cores, a path that needs k times its CPU can reach at most
+ * 1/k of its throughput: the bound the ratios above are read against.
+ */
+function cpuBudget(bulk: BulkRuns): string[] {
+  const perGib = (runs: readonly MeteredTransfer[], pick: (t: MeteredTransfer) => number) =>
+    median(runs.map((t) => pick(t) / (t.bytes / 1024 ** 3)));
+  const cores = (runs: readonly MeteredTransfer[]) =>
+    median(runs.map((t) => t.cpuSeconds / t.seconds));
+  const direct = perGib(bulk.download.direct, (t) => t.cpuSeconds);
+  return VARIANTS.map((variant) => {
+    const runs = bulk.download[variant];
+    const all = perGib(runs, (t) => t.cpuSeconds);
+    const gateway = perGib(runs, (t) => t.gatewaySeconds);
+    const share = variant.startsWith('gateway') ? `, the gateway ${gateway.toFixed(2)} s` : '';
+    return (
+      `CPU per GiB downloaded, ${variant}: ${all.toFixed(2)} s in all${share}, ` +
+      `${cores(runs).toFixed(2)} cores busy; at most ${(direct / all).toFixed(2)} of direct ` +
+      'where the cores are the limit'
     );
   });
 }

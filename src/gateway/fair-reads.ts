@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
  * a log) takes 2 MiB a turn, and every other session's keystrokes wait behind it for
  * milliseconds. 128 KiB is a few hundred microseconds of work, and still fills the link.
  */
-export const READ_BURST_BYTES = 128 * 1024;
+export const READ_BURST_BYTES = 64 * 1024;
 
 /**
  * Bounds a socket's reads per turn of the event loop: past `burstBytes` since it last gave way,

@@ -17,8 +17,22 @@ const SYNC_FLUSH_TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** Output reaches us before the flush callback; a few turns of the loop cover any lag. */
 const TRAILER_WAIT_TURNS = 8;
 
+/**
+ * zlib's memory is (1 << (windowBits + 2)) + (1 << (memLevel + 9)) bytes per stream, and every
+ * live session keeps one: 64 KiB here against 256 KiB by default, for terminal text about 2 %
+ * larger. Readers inflate with the default 32 KiB window, which takes any smaller one.
+ */
+const WINDOW_BITS = 13;
+const MEM_LEVEL = 6;
+const CHUNK_BYTES = 8 * 1024;
+
 export function createFrameCompressor(level: number): FrameCompressor {
-  const deflate = createDeflateRaw({ level });
+  const deflate = createDeflateRaw({
+    level,
+    windowBits: WINDOW_BITS,
+    memLevel: MEM_LEVEL,
+    chunkSize: CHUNK_BYTES,
+  });
   let output: Buffer[] = [];
   let failure: Error | null = null;
   deflate.on('data', (chunk: Buffer) => output.push(chunk));
