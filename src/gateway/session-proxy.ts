@@ -10,9 +10,14 @@ export interface ExitInfo {
 }
 
 export interface ProxyTaps {
-  /** Bytes from the user, before they go to the target. */
+  /**
+   * Bytes from the user: before they go to the target when `inputChecked` (the tap may refuse
+   * them), else right after, so that recording never delays a keystroke.
+   */
   input(data: Buffer): void;
-  /** Bytes from the target (stdout and stderr), before they go to the user. */
+  /** Whether `input` decides what may pass (an SFTP monitor) and must see it first. */
+  readonly inputChecked: boolean;
+  /** Bytes from the target (stdout and stderr), right after they went on their way to the user. */
   output(data: Buffer): void;
   /** The target ended the channel; the user has been told its exit status. */
   targetEnded(exit: ExitInfo | null): void;
@@ -80,8 +85,9 @@ export function proxyChannel(
   const fromTarget = (source: Readable, stream: 'stdout' | 'stderr') => {
     source.on('data', (data: Buffer) => {
       if (!open) return;
+      const room = toUser.send(stream, data);
       taps.output(data);
-      if (toUser.send(stream, data)) return;
+      if (room || !open) return;
       source.pause();
       toUser.drained(() => source.resume());
     });
@@ -90,13 +96,16 @@ export function proxyChannel(
   fromTarget(target.stderr, 'stderr');
   user.on('data', (data: Buffer) => {
     if (!open) return;
-    taps.input(data);
-    // A tap may end the session over what it saw (an SFTP request it refuses): then it stops here.
-    if (!open) return;
-    if (!target.write(data)) {
-      user.pause();
-      target.once('drain', () => user.resume());
+    if (taps.inputChecked) {
+      taps.input(data);
+      // The tap may end the session over what it saw (an SFTP request it refuses): it stops here.
+      if (!open) return;
     }
+    const room = target.write(data);
+    if (!taps.inputChecked) taps.input(data);
+    if (room || !open) return;
+    user.pause();
+    target.once('drain', () => user.resume());
   });
 
   user.on('end', () => {

@@ -255,6 +255,7 @@ function wire(
         })
       : null;
   const proxy = proxyChannel(channel, target, {
+    inputChecked: sftp !== null,
     input(data) {
       s.counters.bytesIn += data.length;
       idle?.refresh();
