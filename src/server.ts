@@ -176,7 +176,7 @@ export async function startServer(
   rotationRoutes(app, services);
   auditRoutes(app, services);
   discoveryRoutes(app, services);
-  sessionRoutes(app, services);
+  sessionRoutes(app, { ...services, nodeId });
   sshKeyRoutes(app, services);
   webhookRoutes(app, services);
   accessPolicyRoutes(app, services);

@@ -274,9 +274,16 @@ export interface GatewaySession {
   readonly recordingSha256: string | null;
   readonly droppedBytes: number;
   readonly state: string;
-  /** Live on the node that answered, so it can be watched and killed through it. */
+  /** The Tessera node whose gateway runs (or ran) the session. */
+  readonly node: string;
+  /** Live on the node that answered, so it can be watched through it. */
   readonly watchable: boolean;
 }
+
+/** What a kill answers: killed by the node asked, or passed to the node that runs the session. */
+export type SessionKill =
+  | { readonly killed: true }
+  | { readonly killed: false; readonly requested: true; readonly node: string };
 
 export interface SessionCommand {
   readonly offsetMs: number;

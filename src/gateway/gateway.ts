@@ -20,6 +20,7 @@ import { type ConnectionDeps, handleConnection } from './connection.ts';
 import { type ConsoleTickets, createConsoleTickets } from './console-tickets.ts';
 import { shareReads } from './fair-reads.ts';
 import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
+import { watchKillRequests } from './kill-requests.ts';
 import { createLiveConnections, type LiveConnections } from './live-connections.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRecordings, type Recordings } from './recording.ts';
@@ -181,6 +182,8 @@ export async function startGateway(
   listener.on('error', (error: Error) => deps.logger.error({ err: error }, 'gateway server error'));
   listener.listen(config.port, config.host);
   await once(listener, 'listening');
+  // Kills asked through other nodes reach this node's sessions until its last connection ends.
+  listener.once('close', watchKillRequests(deps));
   const address = listener.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   deps.logger.info({ host: config.host, port }, 'ssh gateway listening');

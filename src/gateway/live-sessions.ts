@@ -117,8 +117,11 @@ export function createScreenBuffer(limit: number) {
         size = 0;
         data = data.subarray(clearAt);
       }
-      // Copied: the caller's buffer may be reused once it has been written on.
-      chunks.push(Buffer.from(data));
+      // Copied, since the caller's buffer may be reused, into memory of its own: a small copy
+      // from Node's shared pool would keep a whole 8 KiB slab alive for as long as it is kept.
+      const copy = Buffer.allocUnsafeSlow(data.length);
+      data.copy(copy);
+      chunks.push(copy);
       size += data.length;
       while (size > limit && chunks.length > 1) {
         const dropped = chunks.shift();

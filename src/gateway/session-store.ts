@@ -52,6 +52,21 @@ export interface SessionFilter {
   readonly limit: number;
 }
 
+/** A kill asked of a node other than the one that runs the session. */
+export interface KillRequest {
+  readonly reason: string;
+  /** The name of whoever asked. */
+  readonly requestedBy: string;
+  readonly requestedAt: number;
+}
+
+/** A kill a node still has to carry out, and whether the session's row still says live. */
+export interface PendingKill {
+  readonly sessionId: string;
+  readonly reason: string;
+  readonly live: boolean;
+}
+
 export interface CommandHit {
   readonly sessionId: string;
   readonly user: string;
@@ -73,6 +88,15 @@ export interface SessionStore {
   start(row: SessionTable, event: AuditEventInput): Promise<void>;
   end(id: string, end: SessionEnd, event: AuditEventInput): Promise<void>;
   addCommand(id: string, seq: number, command: SessionCommand): Promise<void>;
+  /**
+   * Stores a kill for the node that runs the session, with its audit event in one transaction.
+   * Returns that node's id, or null (and changes nothing) when the session is not live.
+   */
+  requestKill(id: string, request: KillRequest, event: AuditEventInput): Promise<string | null>;
+  /** The kills asked of this node that it has not carried out yet. */
+  pendingKills(nodeId: string): Promise<PendingKill[]>;
+  /** Marks kills as carried out, or as needless because the session was already over. */
+  killsDone(sessionIds: readonly string[], at: number): Promise<void>;
   /** This node's sessions still marked live: a crash left them so. */
   orphans(nodeId: string): Promise<SessionRecord[]>;
   list(filter: SessionFilter): Promise<SessionRecord[]>;
@@ -124,6 +148,64 @@ export function createSessionStore(deps: { store: Store; audit: AuditLog }): Ses
           at: command.at,
           command: command.command,
         })
+        .execute();
+    },
+
+    async requestKill(id, request, event) {
+      const node = await store.transaction(async (trx) => {
+        const row = await trx
+          .selectFrom('sessions')
+          .select('node_id')
+          .where('id', '=', id)
+          .where('state', '=', 'live')
+          .executeTakeFirst();
+        if (row === undefined) return null;
+        // Asking again replaces the reason; a kill already carried out is asked afresh.
+        const values = {
+          node_id: row.node_id,
+          reason: request.reason,
+          requested_by: request.requestedBy,
+          requested_at: request.requestedAt,
+          done_at: null,
+        };
+        await trx
+          .insertInto('session_kill_requests')
+          .values({ session_id: id, ...values })
+          .onConflict((oc) => oc.column('session_id').doUpdateSet(values))
+          .execute();
+        await audit.appendInTx(trx, [event]);
+        return row.node_id;
+      });
+      if (node !== null) await store.durable();
+      return node;
+    },
+
+    async pendingKills(nodeId) {
+      const rows = await store.db
+        .selectFrom('session_kill_requests')
+        .innerJoin('sessions', 'sessions.id', 'session_kill_requests.session_id')
+        .select([
+          'session_kill_requests.session_id',
+          'session_kill_requests.reason',
+          'sessions.state',
+        ])
+        .where('session_kill_requests.node_id', '=', nodeId)
+        .where('session_kill_requests.done_at', 'is', null)
+        .execute();
+      return rows.map((r) => ({
+        sessionId: r.session_id,
+        reason: r.reason,
+        live: r.state === 'live',
+      }));
+    },
+
+    async killsDone(sessionIds, at) {
+      if (sessionIds.length === 0) return;
+      await store.db
+        .updateTable('session_kill_requests')
+        .set({ done_at: at })
+        .where('session_id', 'in', [...sessionIds])
+        .where('done_at', 'is', null)
         .execute();
     },
 

@@ -1,11 +1,15 @@
 import * as crypto from 'node:crypto';
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 /**
  * Password hashing for Tessera's own users: argon2id where Node provides it (24.7 and newer),
  * scrypt otherwise. Both are memory-hard and run on libuv's thread pool, so a burst of logins
  * never blocks the event loop. The stored string names its algorithm and parameters, so a
  * hash made by either verifies on any supported Node.
+ *
+ * At most one hash per core but one runs at a time: a burst of logins then waits its turn
+ * instead of taking every core from the event loop, where the gateway relays keystrokes.
  *
  * Passwords are normalised to NFC first: the same typed password may arrive as precomposed or
  * decomposed characters depending on the keyboard and platform.
@@ -41,6 +45,22 @@ type Argon2Fn = (
 ) => void;
 
 const nativeArgon2 = (crypto as unknown as { argon2?: Argon2Fn }).argon2;
+
+const HASHES_AT_ONCE = Math.max(1, availableParallelism() - 1);
+let hashing = 0;
+const waiting: Array<() => void> = [];
+
+/** Runs `work` once fewer than HASHES_AT_ONCE hashes are running. */
+async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  if (hashing >= HASHES_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
+  hashing += 1;
+  try {
+    return await work();
+  } finally {
+    hashing -= 1;
+    waiting.shift()?.();
+  }
+}
 
 export function createPasswordHasher(params: Argon2Params = DEFAULT_ARGON2): PasswordHasher {
   return {
@@ -88,6 +108,15 @@ function argon2(message: Buffer, salt: Buffer, params: Argon2Params): Promise<Bu
   if (fn === undefined) {
     return Promise.reject(new Error('argon2id needs Node 24.7 or newer'));
   }
+  return inTurn(() => argon2Now(fn, message, salt, params));
+}
+
+function argon2Now(
+  fn: Argon2Fn,
+  message: Buffer,
+  salt: Buffer,
+  params: Argon2Params,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     fn(
       'argon2id',
@@ -111,11 +140,14 @@ function scryptKey(
   r: number,
   p: number,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(message, salt, HASH_BYTES, { N, r, p, maxmem: SCRYPT.maxmem }, (error, key) =>
-      error === null ? resolve(key) : reject(error),
-    );
-  });
+  return inTurn(
+    () =>
+      new Promise((resolve, reject) => {
+        scrypt(message, salt, HASH_BYTES, { N, r, p, maxmem: SCRYPT.maxmem }, (error, key) =>
+          error === null ? resolve(key) : reject(error),
+        );
+      }),
+  );
 }
 
 interface ParsedHash {

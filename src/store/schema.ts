@@ -186,6 +186,7 @@ export interface Database {
   session_policies: SessionPolicyTable;
   sessions: SessionTable;
   session_commands: SessionCommandTable;
+  session_kill_requests: SessionKillRequestTable;
   groups: GroupTable;
   group_members: GroupMemberTable;
   access_policies: AccessPolicyTable;
@@ -293,6 +294,16 @@ export interface SessionTable {
   recording_dropped_bytes: number;
   node_id: string;
   state: string;
+}
+
+/** A kill asked of a node that does not run the session, waiting for the node that does. */
+export interface SessionKillRequestTable {
+  session_id: string;
+  node_id: string;
+  reason: string;
+  requested_by: string;
+  requested_at: number;
+  done_at: number | null;
 }
 
 export interface SessionCommandTable {

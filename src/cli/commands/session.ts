@@ -14,6 +14,7 @@ import type {
   GatewaySessionDetail,
   SessionCommand,
   SessionCommandHit,
+  SessionKill,
 } from '../api-types.ts';
 import { CliError, usageError } from '../cli-error.ts';
 import { REQUEST_TIMEOUT_MS } from '../client.ts';
@@ -157,6 +158,8 @@ async function list(session: Session, options: ListOptions): Promise<void> {
     },
   });
   if (session.json) return printJson(session, reply);
+  // Live sessions have no end reason yet; which node runs each says where to watch it.
+  const live = options.live === true;
   const rows = reply.sessions.map((s) => [
     s.id,
     s.user,
@@ -166,10 +169,10 @@ async function list(session: Session, options: ListOptions): Promise<void> {
     durationOf(s, session.now()),
     s.state,
     `${formatBytes(s.bytesIn)} / ${formatBytes(s.bytesOut)}`,
-    s.endReason ?? '-',
+    live ? nodeOf(s) : (s.endReason ?? '-'),
   ]);
   const headers = ['ID', 'USER', 'ACCOUNT', 'KIND', 'STARTED', 'DURATION', 'STATE', 'IN / OUT'];
-  printTable(session, [...headers, 'END REASON'], rows, 'No sessions.');
+  printTable(session, [...headers, live ? 'NODE' : 'END REASON'], rows, 'No sessions.');
 }
 
 async function show(session: Session, id: string): Promise<void> {
@@ -187,6 +190,7 @@ async function show(session: Session, id: string): Promise<void> {
     ['Ended', formatTime(found.endedAt)],
     ['Duration', durationOf(found, session.now())],
     ['State', found.state + (found.watchable ? ' (watchable here)' : '')],
+    ['Node', nodeOf(found)],
     ['End reason', found.endReason ?? '-'],
     ['Bytes in', formatBytes(found.bytesIn)],
     ['Bytes out', formatBytes(found.bytesOut)],
@@ -230,9 +234,27 @@ async function searchCommands(session: Session, options: { q: string; limit?: nu
 async function kill(session: Session, id: string, reason: string): Promise<void> {
   const reply = await session
     .api()
-    .request<{ killed: boolean }>('POST', `/v1/sessions/${id}/kill`, { body: { reason } });
+    .request<SessionKill>('POST', `/v1/sessions/${id}/kill`, { body: { reason } });
   if (session.json) return printJson(session, reply);
-  printLine(session, `Killed session ${id}; its user was told: ${clean(reason)}`);
+  if (reply.killed) {
+    printLine(session, `Killed session ${id}; its user was told: ${clean(reason)}`);
+    return;
+  }
+  printLine(
+    session,
+    `Passed the kill of session ${id} to node ${clean(reply.node)}, which runs it; ` +
+      `its user will be told: ${clean(reason)}`,
+  );
+  printNote(
+    session,
+    'That node ends it within seconds. If the node is down, the session stays live until ' +
+      'it starts again and closes it.',
+  );
+}
+
+/** The node that runs a session, marked when it is the node that answered. */
+function nodeOf(s: GatewaySession): string {
+  return s.watchable ? `${s.node} (here)` : s.node;
 }
 
 function getSession(session: Session, id: string): Promise<GatewaySessionDetail> {
@@ -266,8 +288,8 @@ async function watch(session: Session, id: string): Promise<void> {
   }
   if (!found.watchable) {
     throw new CliError(
-      'SESSION_NOT_LIVE',
-      'the session runs on another Tessera node: ask that one',
+      'SESSION_ELSEWHERE',
+      `the session runs on Tessera node ${clean(found.node)}: watch it through that node`,
     );
   }
   const end = await followLive(session, found);
@@ -275,6 +297,7 @@ async function watch(session: Session, id: string): Promise<void> {
   if (end.kind === 'ended') printNote(session, `Session ended: ${clean(end.reason)}`);
   else if (end.kind === 'stopped') printNote(session, 'Stopped watching; the session goes on.');
   else if (end.code === 4404) throw new CliError('SESSION_NOT_LIVE', 'the session has ended');
+  else if (end.code === 4409) throw new CliError('SESSION_ELSEWHERE', clean(end.reason));
   else {
     const why = end.reason === '' ? `code ${end.code}` : `${clean(end.reason)} (${end.code})`;
     throw new CliError('WATCH_CLOSED', `the server closed the watch: ${why}`);

@@ -2,11 +2,13 @@ import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.ts';
+import type { AuditEventInput } from '../../audit/event.ts';
+import type { Clock } from '../../clock.ts';
 import { notFound, TesseraError } from '../../errors.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { LiveSession } from '../../gateway/live-sessions.ts';
 import { DEFAULT_SESSION_POLICY } from '../../gateway/session-policy.ts';
-import type { SessionRecord } from '../../gateway/session-store.ts';
+import type { SessionRecord, SessionStore } from '../../gateway/session-store.ts';
 import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, reason, responses, uuid } from '../schemas.ts';
@@ -30,7 +32,9 @@ const session = z.object({
   recordingSha256: z.string().nullable(),
   droppedBytes: z.number(),
   state: z.string(),
-  /** Running on the node that answered, so it can be watched and killed through it. */
+  /** The Tessera node whose gateway runs (or ran) the session. */
+  node: z.string(),
+  /** Running on the node that answered, so it can be watched through it. */
   watchable: z.boolean(),
 });
 /** An allow-list: the wrapped recording key and the file's path stay on the server. */
@@ -53,6 +57,7 @@ const toView = (s: SessionRecord, live: LiveSession | undefined) => ({
   recordingSha256: s.recordingSha256,
   droppedBytes: s.droppedBytes,
   state: s.state,
+  node: s.nodeId,
   watchable: live !== undefined,
 });
 const command = z.object({ offsetMs: z.number(), at: z.string(), command: z.string() });
@@ -87,13 +92,22 @@ interface WatchSocket {
   on(event: 'close', listener: () => void): void;
 }
 
+/** Close codes of a watch refused: the session is over (or unknown), or runs on another node. */
+const WATCH_NOT_LIVE = 4404;
+const WATCH_ELSEWHERE = 4409;
+
 /** A watcher who cannot keep up is let go rather than buffered without bound. */
 const MAX_WATCHER_BACKLOG = 4 * 1024 * 1024;
 
 export interface SessionRouteDeps {
   readonly gateway: GatewayServices;
   readonly audit: AuditLog;
+  readonly clock: Clock;
+  /** This node: a session its row places here but that is not in memory is ending. */
+  readonly nodeId: string;
 }
+
+const NOT_LIVE = 'the session is not live';
 
 /**
  * Sessions through the SSH gateway: list and search, the commands run, live watch (read-only,
@@ -183,31 +197,56 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
     {
       config: { action: 'session.kill' },
       schema: {
-        summary: 'End a live session at once; the user is told the reason',
+        summary:
+          'End a live session; the user is told the reason. Killed at once (200) when it runs on ' +
+          'this node, else passed to the node that runs it (202), which kills it within seconds',
         params: sessionParams,
         body: z.object({ reason }).strict(),
-        response: responses({ 200: z.object({ killed: z.boolean() }) }),
+        response: responses({
+          200: z.object({ killed: z.literal(true) }),
+          202: z.object({
+            killed: z.literal(false),
+            requested: z.literal(true),
+            /** The node that runs the session and carries out the kill. */
+            node: z.string(),
+          }),
+        }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const found = await sessions.get(request.params.id);
-      const live = liveSessions.get(found.id);
-      if (live === undefined) {
-        throw new TesseraError('CONFLICT', 'the session is not live on this node');
-      }
       const ctx = contextOf(request);
-      await deps.audit.record({
+      const why = request.body.reason;
+      const event = (passed: boolean): AuditEventInput => ({
         action: 'session.kill',
         outcome: 'success',
         actor: ctx.actor,
         object: { type: 'session', id: found.id, name: `${found.target}/${found.account}` },
         source: ctx.source,
         requestId: ctx.requestId,
-        reason: request.body.reason,
-        details: { user: found.user },
+        reason: why,
+        // The node that runs the session; `passed`: stored for that node to carry out.
+        details: { user: found.user, node: found.nodeId, passed },
       });
-      live.kill(request.body.reason);
-      return { killed: true };
+
+      const live = liveSessions.get(found.id);
+      if (live !== undefined) {
+        await deps.audit.record(event(false));
+        live.kill(why);
+        return { killed: true as const };
+      }
+      // Live by its row: another node runs it, or ran it until it died (its restart closes it).
+      if (found.state !== 'live' || found.nodeId === deps.nodeId) {
+        throw new TesseraError('CONFLICT', NOT_LIVE);
+      }
+      const by = principalOf(request).name;
+      const node = await sessions.requestKill(
+        found.id,
+        { reason: why, requestedBy: by, requestedAt: deps.clock.now() },
+        event(true),
+      );
+      if (node === null) throw new TesseraError('CONFLICT', NOT_LIVE);
+      return reply.code(202).send({ killed: false as const, requested: true as const, node });
     },
   );
 
@@ -291,9 +330,10 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
         schema: { params: sessionParams },
       },
       async (socket, request) => {
-        const live = liveSessions.get((request.params as { id: string }).id);
+        const id = (request.params as { id: string }).id;
+        const live = liveSessions.get(id);
         if (live === undefined) {
-          socket.close(4404, 'the session is not live on this node');
+          await refuseWatch(socket, sessions, id);
           return;
         }
         const ctx = contextOf(request);
@@ -347,4 +387,18 @@ function watch(socket: WatchSocket, live: LiveSession): void {
     },
   });
   socket.on('close', stop);
+}
+
+/**
+ * Says why a session cannot be watched here: it is over (or unknown), or another node runs it
+ * (by its row). Watching stays with that node: nothing streams between nodes.
+ */
+async function refuseWatch(socket: WatchSocket, sessions: SessionStore, id: string) {
+  // Any other failure reaches the WebSocket plugin, which logs it and drops the socket.
+  const found = await sessions.get(id).catch((error: unknown) => {
+    if (error instanceof TesseraError && error.code === 'NOT_FOUND') return null;
+    throw error;
+  });
+  if (found === null || found.state !== 'live') socket.close(WATCH_NOT_LIVE, NOT_LIVE);
+  else socket.close(WATCH_ELSEWHERE, `the session runs on node ${found.nodeId}: watch it there`);
 }

@@ -5,6 +5,7 @@ import * as core from './0001-core.ts';
 import * as rotation from './0002-rotation.ts';
 import * as gateway from './0003-gateway.ts';
 import * as access from './0004-access.ts';
+import * as sessionKill from './0005-session-kill.ts';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, types: ColumnTypes): Promise<void>;
@@ -16,6 +17,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [
   ['0002-rotation', rotation],
   ['0003-gateway', gateway],
   ['0004-access', access],
+  ['0005-session-kill', sessionKill],
 ];
 
 export function migrationsFor(types: ColumnTypes): Record<string, Migration> {

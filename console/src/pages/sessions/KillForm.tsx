@@ -3,14 +3,15 @@ import { ErrorNotice } from '../../components/ErrorNotice.tsx';
 import { useApi } from '../../session.tsx';
 import { sessionApi } from './paths.ts';
 import { loginOf } from './sessionFormat.ts';
+import type { KillAnswer } from './types.ts';
 
 /** The server's limit on a reason (src/http/schemas.ts `reason`). */
 const MAX_REASON = 500;
 
 /**
- * Kill a live session with a reason: the gateway ends it at once and prints the reason to the
- * user, and the audit trail keeps it. Only administrators may (the server decides; the form
- * is shown to them alone).
+ * Kill a live session with a reason: the gateway ends it and prints the reason to the user, and
+ * the audit trail keeps it. A session on another Tessera node is ended by that node within a
+ * few seconds. Only administrators may (the server decides; the form is shown to them alone).
  */
 export function KillForm({
   session,
@@ -23,15 +24,15 @@ export function KillForm({
     readonly account: string;
     readonly target: string;
   };
-  /** Told the reason once the server has killed the session. */
-  readonly onKilled?: (reason: string) => void;
+  /** Told the reason once the server has killed the session, or passed the kill to `node`. */
+  readonly onKilled?: (reason: string, node: string | null) => void;
   readonly onCancel?: () => void;
 }) {
   const api = useApi();
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [told, setTold] = useState<string | null>(null);
+  const [told, setTold] = useState<{ reason: string; node: string | null } | null>(null);
   const field = `kill-reason-${session.id}`;
 
   const submit = (event: FormEvent<HTMLFormElement>) => {
@@ -41,11 +42,12 @@ export function KillForm({
     setBusy(true);
     setError(null);
     api
-      .send('POST', sessionApi(session.id, '/kill'), { reason: why })
+      .send<KillAnswer>('POST', sessionApi(session.id, '/kill'), { reason: why })
       .then(
-        () => {
-          setTold(why);
-          onKilled?.(why);
+        (answer) => {
+          const node = answer.killed ? null : answer.node;
+          setTold({ reason: why, node });
+          onKilled?.(why, node);
         },
         (failure: unknown) => setError(failure),
       )
@@ -55,7 +57,10 @@ export function KillForm({
   if (told !== null) {
     return (
       <p className="notice" role="status">
-        Killed. {session.user} was told: “{told}”.
+        {told.node === null
+          ? `Killed. ${session.user} was told: “${told.reason}”.`
+          : `Passed to node ${told.node}, which runs the session and ends it within seconds. ` +
+            `${session.user} will be told: “${told.reason}”.`}
       </p>
     );
   }

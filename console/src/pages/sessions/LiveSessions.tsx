@@ -16,7 +16,7 @@ const LIVE = '/v1/sessions?live=true&limit=500';
 /**
  * The sessions running now, refreshed every few seconds: who, where, since when and how much
  * went each way, with Watch and (for administrators) Kill. A session running on another
- * Tessera node is listed but can be watched and killed only through that node.
+ * Tessera node is watched through that node; a kill asked here is passed to it.
  */
 export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
   const live = usePolled<{ sessions: SessionView[] }>(LIVE, REFRESH_MS);
@@ -28,9 +28,14 @@ export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
     return <ErrorNotice doing="load the live sessions" error={live.error} retry={live.reload} />;
   }
   const { sessions } = live.data;
-  const onKilled = (s: SessionView, reason: string) => {
+  const onKilled = (s: SessionView, reason: string, node: string | null) => {
     setKilling(null);
-    setKilled(`Killed ${s.user}’s session on ${loginOf(s)}. They were told: “${reason}”.`);
+    setKilled(
+      node === null
+        ? `Killed ${s.user}’s session on ${loginOf(s)}. They were told: “${reason}”.`
+        : `Passed the kill of ${s.user}’s session on ${loginOf(s)} to node ${node}, which ` +
+            `ends it within seconds. They will be told: “${reason}”.`,
+    );
     live.reload();
   };
   return (
@@ -82,8 +87,8 @@ export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
                       <Bytes session={s} />
                     </td>
                     <td className="cell-action">
-                      {s.watchable ? (
-                        <>
+                      <>
+                        {s.watchable ? (
                           <Link className="sess-button-link" to={watchPage(s.id)}>
                             Watch
                             <span className="visually-hidden">
@@ -91,24 +96,24 @@ export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
                               {s.user} on {loginOf(s)}
                             </span>
                           </Link>
-                          {canKill && (
-                            <button
-                              type="button"
-                              className="sess-button-danger button-small"
-                              aria-expanded={killing === s.id}
-                              onClick={() => setKilling(killing === s.id ? null : s.id)}
-                            >
-                              Kill…
-                              <span className="visually-hidden">
-                                {' '}
-                                {s.user} on {loginOf(s)}
-                              </span>
-                            </button>
-                          )}
-                        </>
-                      ) : (
-                        <span className="hint">Runs on another Tessera node</span>
-                      )}
+                        ) : (
+                          <span className="hint">Watch it through node {s.node}</span>
+                        )}
+                        {canKill && (
+                          <button
+                            type="button"
+                            className="sess-button-danger button-small"
+                            aria-expanded={killing === s.id}
+                            onClick={() => setKilling(killing === s.id ? null : s.id)}
+                          >
+                            Kill…
+                            <span className="visually-hidden">
+                              {' '}
+                              {s.user} on {loginOf(s)}
+                            </span>
+                          </button>
+                        )}
+                      </>
                     </td>
                   </tr>
                   {killing === s.id && (
@@ -116,7 +121,7 @@ export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
                       <td colSpan={5}>
                         <KillForm
                           session={s}
-                          onKilled={(reason) => onKilled(s, reason)}
+                          onKilled={(reason, node) => onKilled(s, reason, node)}
                           onCancel={() => setKilling(null)}
                         />
                       </td>

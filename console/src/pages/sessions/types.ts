@@ -24,9 +24,16 @@ export interface SessionView {
   readonly recordingSha256: string | null;
   readonly droppedBytes: number;
   readonly state: string;
-  /** Running on the node that answered, so it can be watched and killed through it. */
+  /** The Tessera node whose gateway runs (or ran) the session. */
+  readonly node: string;
+  /** Running on the node that answered, so it can be watched through it. */
   readonly watchable: boolean;
 }
+
+/** A kill: done at once on this node, or passed to the node that runs the session. */
+export type KillAnswer =
+  | { readonly killed: true }
+  | { readonly killed: false; readonly requested: true; readonly node: string };
 
 /** A command the user ran, with its moment in the recording. */
 export interface SessionCommand {
