@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type KeyboardAuthContext, type PublicKeyAuthContext } from 'ssh2';
 import { isTesseraError } from '../errors.ts';
+import type { MfaService } from '../identity/mfa.ts';
 import type { Role } from '../identity/principal.ts';
 import type { UserService } from '../identity/users.ts';
 import type { ConsoleTickets } from './console-tickets.ts';
@@ -42,16 +43,21 @@ export const MAX_AUTH_FAILURES = 6;
  */
 export const MAX_KEY_OFFERS = 10;
 const MAX_PROMPT_ANSWER = 1024;
+/** TOTP codes are 6 to 8 digits (RFC 6238); anything else is refused before any lookup. */
+const CODE_SHAPE = /^\d{6,8}$/;
 
 /**
  * Users log in as themselves: with a public key they registered, or (when enabled) with their
  * Tessera user name and password through keyboard-interactive, which goes through the user
- * service and its throttle. A failure never says whether the user, the key, the account or the
- * target exists.
+ * service and its throttle; a user with a second factor is then asked for its code, so a
+ * password alone never opens the gateway to them. A failure never says whether the user, the
+ * key, the account or the target exists.
  */
 export function createAuthenticator(deps: {
   keys: Pick<SshKeyService, 'ownerOf' | 'touch'>;
   users: Pick<UserService, 'authenticate'>;
+  /** A user's TOTP factor, asked for after their password where they have one. */
+  mfa?: Pick<MfaService, 'hasFactor' | 'verify'>;
   passwordLogin: boolean;
   source: string | null;
   logger: Logger;
@@ -119,15 +125,42 @@ export function createAuthenticator(deps: {
 
   const checkPassword = async (ctx: KeyboardAuthContext, name: string, password: string) => {
     const request = { source: deps.source, requestId: null };
+    let user: Pick<GatewayUser, 'id' | 'name' | 'role'>;
     try {
       // Throttled and audited by the user service, as a login to the API is.
-      const user = await deps.users.authenticate(request, name, password, 'ssh-gateway');
-      deps.onUser({ ...user, method: 'password', keyFingerprint: null });
-      ctx.accept();
+      user = await deps.users.authenticate(request, name, password, 'ssh-gateway');
     } catch (error) {
       if (!isTesseraError(error)) throw error;
-      refuse(ctx, true);
+      return refuse(ctx, true);
     }
+    const { mfa } = deps;
+    if (mfa !== undefined && (await mfa.hasFactor(user.id))) return askCode(ctx, mfa, user);
+    deps.onUser({ ...user, method: 'password', keyFingerprint: null });
+    ctx.accept();
+  };
+
+  const askCode = (
+    ctx: KeyboardAuthContext,
+    mfa: Pick<MfaService, 'verify'>,
+    user: Pick<GatewayUser, 'id' | 'name' | 'role'>,
+  ) => {
+    const prompts = [{ prompt: 'Tessera code (authenticator app): ', echo: false }];
+    ctx.prompt(prompts, 'Tessera', '', (answers) => {
+      const code = (answers[0] ?? '').trim();
+      if (!CODE_SHAPE.test(code)) return refuse(ctx, true);
+      const request = { actor: { id: user.id, name: user.name }, source: deps.source };
+      // Throttled, used up once and audited (mfa.verify) by the factor's service.
+      mfa.verify({ ...request, requestId: null }, user.id, code).then(
+        () => {
+          deps.onUser({ ...user, method: 'password', keyFingerprint: null });
+          ctx.accept();
+        },
+        (error: unknown) => {
+          if (!isTesseraError(error)) logger.error({ err: error }, 'gateway code check failed');
+          refuse(ctx, true);
+        },
+      );
+    });
   };
 
   return {

@@ -5,6 +5,7 @@ import type { AccessDecision } from '../access/access-decision.ts';
 import type { EphemeralLogins } from '../access/ephemeral-logins.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { MfaService } from '../identity/mfa.ts';
 import type { UserService } from '../identity/users.ts';
 import { serveAgentForwarding } from './agent-forwarding.ts';
 import { createAuthenticator, type GatewayUser } from './authenticate.ts';
@@ -30,6 +31,8 @@ export interface ConnectionDeps extends SessionDeps, LinkDeps, AccessRecheckDeps
   readonly ephemeral: Pick<EphemeralLogins, 'findLogin' | 'loginPassword' | 'holdsLogin'>;
   readonly keys: Pick<SshKeyService, 'ownerOf' | 'touch' | 'holds'>;
   readonly users: Pick<UserService, 'authenticate' | 'findById'>;
+  /** Second factors: a password login to the gateway asks for a code where the user has one. */
+  readonly mfa?: Pick<MfaService, 'hasFactor' | 'verify'>;
   readonly passwordLogin: boolean;
   readonly tickets?: Pick<ConsoleTickets, 'redeem'>;
   readonly connections: LiveConnections;
@@ -72,6 +75,7 @@ export function handleConnection(
   const auth = createAuthenticator({
     keys: deps.keys,
     users: deps.users,
+    ...(deps.mfa === undefined ? {} : { mfa: deps.mfa }),
     passwordLogin: deps.passwordLogin,
     ...(deps.tickets === undefined ? {} : { tickets: deps.tickets }),
     source,

@@ -6,6 +6,7 @@ import { createConnection } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { Secret, TOTP } from 'otpauth';
 import ssh2 from 'ssh2';
 import { useSshd } from '../support/sshd.ts';
 import {
@@ -199,6 +200,77 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
       .where('tokens.revoked_at', 'is', null)
       .execute();
     assert.equal(live.length, 0);
+    assert.ok(!h.logText().includes(password));
+  });
+
+  it('asks a user with a second factor for its code after the password, and takes each once', async () => {
+    const { login } = await account();
+    const name = `kb2-${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(9).toString('base64url')}`;
+    await h.server.api('POST', '/v1/users', { body: { name, role: 'user', password } });
+    const [accountName = '', target = ''] = login.split('@');
+    const { safe } = await h.server.services.accounts.find({ target, username: accountName });
+    await h.server.api('PUT', `/v1/safes/${safe}/members/${name}`, {
+      body: { permissions: ['use'] },
+    });
+    const signedIn = await h.server.api<{ token: string }>('POST', '/v1/auth/login', {
+      token: null,
+      body: { user: name, password },
+    });
+    const token = signedIn.body.token;
+    const enrolled = await h.server.api<{ secret: string }>('POST', '/v1/auth/mfa/enroll', {
+      token,
+    });
+    const secret = Secret.fromBase32(enrolled.body.secret);
+    const codeAt = (at: number) => TOTP.generate({ secret, timestamp: at });
+    // Confirmed with the code of the step before (within the window), so that the current one
+    // is still unused for the gateway.
+    const confirmed = await h.server.api('POST', '/v1/auth/mfa/confirm', {
+      token,
+      body: { code: codeAt(Date.now() - 30_000) },
+    });
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+
+    const asked: string[][] = [];
+    const answers = (code: string) => (prompts: ssh2.Prompt[]) => {
+      asked.push(prompts.map((p) => p.prompt));
+      return prompts.map((p) => {
+        if (p.prompt.includes('code')) return code;
+        return p.echo === true ? name : password;
+      });
+    };
+    const config: ssh2.ConnectConfig = {
+      username: login,
+      tryKeyboard: true,
+      authHandler: ['keyboard-interactive'],
+    };
+    // The password alone is not enough: a wrong code, or none, is refused.
+    await assert.rejects(connect(h, config, answers('000000')));
+    await assert.rejects(connect(h, config, answers('')));
+    assert.ok(
+      asked.some((prompts) => prompts.some((p) => /code/i.test(p))),
+      'no code asked',
+    );
+
+    const code = codeAt(Date.now());
+    const client = await connect(h, config, answers(code));
+    const output = await new Promise<string>((resolve, reject) => {
+      client.exec('echo with-code', (error, channel) => {
+        if (error) return reject(error);
+        let text = '';
+        channel.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        channel.on('close', () => resolve(text));
+      });
+    });
+    client.end();
+    assert.equal(output, 'with-code\n');
+    // The same code a second time is refused: it was used up.
+    await assert.rejects(connect(h, config, answers(code)));
+    const checks = (await auditEvents(h, 'mfa.verify')).filter((e) => e.actor_name === name);
+    assert.ok(checks.some((e) => e.outcome === 'success'));
+    assert.ok(checks.some((e) => e.outcome === 'failure'));
     assert.ok(!h.logText().includes(password));
   });
 });
