@@ -27,6 +27,12 @@ export const ERROR_STATUS = {
   REQUEST_NOT_PENDING: 409,
   MFA_REQUIRED: 401,
   MFA_INVALID: 401,
+  /** A user registering their own SSH key sent no proof of holding its private key. */
+  KEY_PROOF_REQUIRED: 400,
+  /** The proof does not hold: another key, user or namespace, a bad signature, a used challenge. */
+  KEY_PROOF_INVALID: 400,
+  /** The challenge signed is past its expiry: ask for a new one. */
+  KEY_PROOF_EXPIRED: 400,
   ALREADY_INITIALIZED: 409,
   NOT_INITIALIZED: 409,
   UNSEAL_SHARE_INVALID: 400,

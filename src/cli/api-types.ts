@@ -313,6 +313,13 @@ export interface SshKey {
   readonly lastUsedAt: string | null;
 }
 
+/** What to sign to prove one holds a key before registering it (ssh-keygen -Y sign). */
+export interface SshKeyChallenge {
+  readonly challenge: string;
+  readonly namespace: string;
+  readonly expiresAt: string;
+}
+
 /** A request for time-bound access (src/http/routes/request-routes.ts). */
 export interface AccessRequest {
   readonly id: string;

@@ -7,6 +7,8 @@ import { notFound, TesseraError } from '../errors.ts';
 import { isRole, type Role } from '../identity/principal.ts';
 import type { UserSshKeyTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import type { Keyring } from '../vault/keyring.ts';
+import { createKeyProofs, type KeyChallenge, type KeyProof } from './key-proof.ts';
 
 const { utils } = ssh2;
 
@@ -29,11 +31,33 @@ export interface KeyOwner {
 }
 
 /**
+ * How a key being added is vouched for. A user adding their own key signs a challenge with it
+ * (the fields are optional so that a missing one is refused as KEY_PROOF_REQUIRED, not as bad
+ * input); an administrator adding another user's key vouches by their word, as they cannot hold
+ * that user's private key.
+ */
+export type KeyVouch =
+  | { readonly by: 'signature'; readonly proof: Partial<KeyProof> }
+  | { readonly by: 'admin' };
+
+/**
  * Users' public keys for the SSH gateway. A key belongs to one user only, so a login by key
- * names exactly one person.
+ * names exactly one person; and a user registers a key only by proving they hold it, so no one
+ * can claim another person's key.
  */
 export interface SshKeyService {
-  add(ctx: RequestContext, owner: { id: string; name: string }, line: string): Promise<SshKey>;
+  /** A challenge for `owner` to sign with the key of `line`; ALREADY_EXISTS if it is taken. */
+  challenge(owner: { id: string }, line: string): Promise<KeyChallenge>;
+  /**
+   * Registers the key once `vouch` holds; a refused proof is audited and registers nothing
+   * (KEY_PROOF_REQUIRED, KEY_PROOF_INVALID, KEY_PROOF_EXPIRED).
+   */
+  add(
+    ctx: RequestContext,
+    owner: { id: string; name: string },
+    line: string,
+    vouch: KeyVouch,
+  ): Promise<SshKey>;
   list(userId: string): Promise<SshKey[]>;
   remove(ctx: RequestContext, owner: { id: string; name: string }, keyId: string): Promise<void>;
   /** The enabled user holding this key (the SSH wire form of the public key), or null. */
@@ -68,8 +92,10 @@ export function createSshKeyService(deps: {
   store: Store;
   audit: AuditLog;
   clock: Clock;
+  keyring: Pick<Keyring, 'keys'>;
 }): SshKeyService {
   const { store, audit, clock } = deps;
+  const proofs = createKeyProofs(deps);
   const removedListeners: Array<(removed: { userId: string; fingerprint: string }) => void> = [];
 
   const keyEvent = (
@@ -77,6 +103,7 @@ export function createSshKeyService(deps: {
     action: string,
     owner: { id: string; name: string },
     key: SshKey,
+    proof?: KeyVouch['by'],
   ) => ({
     action,
     outcome: 'success' as const,
@@ -84,12 +111,76 @@ export function createSshKeyService(deps: {
     object: { type: 'ssh-key', id: key.id, name: key.fingerprint },
     source: ctx.source,
     requestId: ctx.requestId,
-    details: { user: owner.name, type: key.type, comment: key.comment },
+    details: {
+      user: owner.name,
+      type: key.type,
+      comment: key.comment,
+      ...(proof === undefined ? {} : { proof }),
+    },
   });
 
+  /** Throws the vouch's refusal after auditing it; the signature itself is never recorded. */
+  const requireVouch = async (
+    ctx: RequestContext,
+    owner: { id: string; name: string },
+    key: { type: string; blob: Buffer },
+    vouch: KeyVouch,
+  ) => {
+    try {
+      checkVouch(ctx, owner, key.blob, vouch);
+    } catch (error) {
+      if (!(error instanceof TesseraError) || !error.code.startsWith('KEY_PROOF_')) throw error;
+      await audit.record({
+        action: 'sshkey.add',
+        outcome: 'denied',
+        actor: ctx.actor,
+        object: { type: 'ssh-key', id: null, name: fingerprintOf(key.blob) },
+        source: ctx.source,
+        requestId: ctx.requestId,
+        reason: error.code,
+        details: { user: owner.name, type: key.type, proof: vouch.by },
+      });
+      throw error;
+    }
+  };
+
+  const checkVouch = (
+    ctx: RequestContext,
+    owner: { id: string },
+    keyBlob: Buffer,
+    vouch: KeyVouch,
+  ) => {
+    if (vouch.by === 'admin') {
+      // An administrator vouches for others only: their own keys take proof like anyone's.
+      if (ctx.actor.id === owner.id) {
+        throw proofRequired(
+          "an administrator's own keys take proof too: add yours under /v1/users/me/ssh-keys " +
+            '(tessera user key add without --user)',
+        );
+      }
+      return;
+    }
+    const { challenge, signature } = vouch.proof;
+    if (challenge === undefined || signature === undefined) {
+      throw proofRequired(
+        'sign a challenge from POST /v1/users/me/ssh-keys/challenge with the key ' +
+          '(tessera user key add does)',
+      );
+    }
+    proofs.check(owner.id, keyBlob, { challenge, signature });
+  };
+
   return {
-    async add(ctx, owner, line) {
+    async challenge(owner, line) {
       const parsed = parsePublicKeyLine(line);
+      // Said before the user signs anything: a taken key could not be registered anyway.
+      if (await taken(store.db, fingerprintOf(parsed.blob))) throw alreadyRegistered();
+      return proofs.issue(owner.id, parsed.blob);
+    },
+
+    async add(ctx, owner, line, vouch) {
+      const parsed = parsePublicKeyLine(line);
+      await requireVouch(ctx, owner, parsed, vouch);
       const row: UserSshKeyTable = {
         id: randomUUID(),
         user_id: owner.id,
@@ -102,14 +193,7 @@ export function createSshKeyService(deps: {
       };
       const key = toKey(row);
       await store.transaction(async (trx) => {
-        const taken = await trx
-          .selectFrom('user_ssh_keys')
-          .select('user_id')
-          .where('fingerprint', '=', row.fingerprint)
-          .executeTakeFirst();
-        if (taken !== undefined) {
-          throw new TesseraError('ALREADY_EXISTS', 'this key is already registered');
-        }
+        if (await taken(trx, row.fingerprint)) throw alreadyRegistered();
         const count = await trx
           .selectFrom('user_ssh_keys')
           .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -119,7 +203,7 @@ export function createSshKeyService(deps: {
           throw new TesseraError('CONFLICT', `at most ${MAX_KEYS_PER_USER} keys per user`);
         }
         await trx.insertInto('user_ssh_keys').values(row).execute();
-        await audit.appendInTx(trx, [keyEvent(ctx, 'sshkey.add', owner, key)]);
+        await audit.appendInTx(trx, [keyEvent(ctx, 'sshkey.add', owner, key, vouch.by)]);
       });
       await store.durable();
       return key;
@@ -222,6 +306,23 @@ export function parsePublicKeyLine(line: string): { type: string; blob: Buffer; 
     blob: parsed.getPublicSSH(),
     comment: /^[\x20-\x7e]*$/.test(comment) ? comment : '',
   };
+}
+
+async function taken(db: Store['db'], fingerprint: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('user_ssh_keys')
+    .select('user_id')
+    .where('fingerprint', '=', fingerprint)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+function proofRequired(how: string): TesseraError {
+  return new TesseraError('KEY_PROOF_REQUIRED', `prove you hold the key: ${how}`);
+}
+
+function alreadyRegistered(): TesseraError {
+  return new TesseraError('ALREADY_EXISTS', 'this key is already registered');
 }
 
 function toKey(row: UserSshKeyTable): SshKey {

@@ -4,6 +4,11 @@
  */
 export const ROOT_KEY_CONTEXT = 'tessera/root-key/v1';
 export const SIGNING_KEY_CONTEXT = 'tessera/audit-signing-key/v1';
+/**
+ * Not an AAD but the HKDF `info` of a key derived from the root key: the HMAC key of SSH key
+ * proof challenges (gateway/key-proof.ts). Every node holding the root key derives the same one.
+ */
+export const SSH_KEY_CHALLENGE_CONTEXT = 'tessera/ssh-key-challenge/v1';
 
 export function safeKeyContext(safeId: string): string {
   return `tessera/safe-kek/v1|safe=${safeId}`;

@@ -175,6 +175,11 @@ const ROUTES: Record<string, RouteCase> = {
   // The SSH gateway's routes. An id that is not a UUID fails validation, which comes after the
   // access decision: whoever gets a 400 got past it.
   'GET /v1/users/me/ssh-keys': { allowed: LOGGED_IN },
+  'POST /v1/users/me/ssh-keys/challenge': {
+    allowed: LOGGED_IN,
+    body: () => ({ publicKey: freshKey() }),
+  },
+  // Without proof of holding the key: KEY_PROOF_REQUIRED, which is past the decision point.
   'POST /v1/users/me/ssh-keys': { allowed: LOGGED_IN, body: () => ({ publicKey: freshKey() }) },
   'DELETE /v1/users/me/ssh-keys/{id}': {
     allowed: LOGGED_IN,

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -56,8 +57,18 @@ interface SessionRow {
   readonly bytesOut: number;
 }
 
-function startCli(args: readonly string[], env: Record<string, string>, stdin = ''): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+/** `detached` runs it without a controlling terminal, so nothing can prompt on the tester's. */
+function startCli(
+  args: readonly string[],
+  env: Record<string, string>,
+  stdin = '',
+  options: { detached?: boolean } = {},
+): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: options.detached === true,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -123,6 +134,14 @@ async function stopServer(server: Server): Promise<void> {
   await rm(server.dataDir, { recursive: true, force: true });
 }
 
+/** A real ssh-agent on a socket in `dir`, for keys whose private half is only there. */
+async function startAgent(dir: string): Promise<{ socket: string; child: ChildProcess }> {
+  const socket = path.join(dir, 'agent.sock');
+  const child = spawn('ssh-agent', ['-D', '-a', socket], { env: BASE_ENV, stdio: 'ignore' });
+  await eventually(async () => (existsSync(socket) ? true : undefined));
+  return { socket, child };
+}
+
 async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -151,6 +170,7 @@ describe('tessera CLI for the SSH gateway', () => {
   /** A folder the target's Linux user can read: sessions wait for a file to appear in it. */
   let flags: string;
   let keyFile: string;
+  let agent: { socket: string; child: ChildProcess };
   let userToken: string;
   let login: string;
   const user = `gcli${randomBytes(3).toString('hex')}`;
@@ -209,6 +229,7 @@ describe('tessera CLI for the SSH gateway', () => {
     flags = await mkdtemp(path.join(tmpdir(), 'tessera-gwcli-flags-'));
     await chmod(flags, 0o755);
     await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', user, '-f', keyFile]);
+    agent = await startAgent(dir);
 
     const linux = await sshd().createUser('tgc', { password: linuxPassword });
     login = `${linux.name}@web`;
@@ -226,12 +247,36 @@ describe('tessera CLI for the SSH gateway', () => {
   });
 
   after(async () => {
+    agent?.child.kill('SIGTERM');
     if (server !== undefined) await stopServer(server);
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
     if (flags !== undefined) await rm(flags, { recursive: true, force: true });
   });
 
+  /** A fresh key pair in the test folder, with a passphrase when given. */
+  const newKey = async (name: string, passphrase = '') => {
+    const file = path.join(dir, name);
+    await execFileAsync('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      passphrase,
+      '-C',
+      name,
+      '-f',
+      file,
+    ]);
+    return { file, publicKey: (await readFile(`${file}.pub`, 'utf8')).trim() };
+  };
+  const withAgent = (token: string) => ({ ...env(token), SSH_AUTH_SOCK: agent.socket });
+  const myKeys = async () =>
+    json<{ keys: { id: string; fingerprint: string; comment: string }[] }>(
+      await asUser(['user', 'key', 'list', '-o', 'json']),
+    ).keys;
+
   test('user key add, list and remove, for oneself and by an admin', async () => {
+    // The private key beside the .pub signs the server's challenge.
     const added = await asUser(['user', 'key', 'add', `${keyFile}.pub`]);
     assertOk(added);
     assert.match(added.stdout, /^Added ssh-ed25519 SHA256:\S+ \(gcli\w+\) as [0-9a-f-]{36}\.$/m);
@@ -241,23 +286,15 @@ describe('tessera CLI for the SSH gateway', () => {
     assert.match(refused.stderr, /private key, which never leaves this machine/);
     assert.doesNotMatch(refused.stderr + refused.stdout, /BEGIN OPENSSH/);
 
-    const spare = path.join(dir, 'spare');
-    await execFileAsync('ssh-keygen', [
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      '',
-      '-C',
-      'spare',
-      '-f',
-      spare,
-    ]);
+    // From stdin, as ssh-add -L gives them, the key is proved by ssh-agent.
+    const spare = await newKey('spare');
+    await execFileAsync('ssh-add', ['-q', spare.file], { env: withAgent(userToken) });
     const fromStdin = json<{ keys: { id: string; fingerprint: string }[] }>(
-      await asUser(
+      await startCli(
         ['user', 'key', 'add', '-', '-o', 'json'],
-        await readFile(`${spare}.pub`, 'utf8'),
-      ),
+        withAgent(userToken),
+        spare.publicKey,
+      ).done,
     );
     const spareKey = fromStdin.keys[0];
     assert.ok(spareKey !== undefined);
@@ -278,17 +315,73 @@ describe('tessera CLI for the SSH gateway', () => {
     assert.match(notAdmin.stderr, /^error: FORBIDDEN: /m);
 
     assertOk(await asUser(['user', 'key', 'remove', spareKey.fingerprint]));
-    const left = json<{ keys: { id: string }[] }>(
-      await asUser(['user', 'key', 'list', '-o', 'json']),
-    );
-    assert.deepEqual(
-      left.keys.map((k) => k.id).includes(spareKey.id),
-      false,
-      'removed by fingerprint',
-    );
+    const left = await myKeys();
+    assert.deepEqual(left.map((k) => k.id).includes(spareKey.id), false, 'removed by fingerprint');
     const again = await root(['user', 'key', 'remove', spareKey.id, '--user', user]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /^error: NOT_FOUND: /m);
+  });
+
+  test('user key add proves the key through ssh-agent when only the .pub is on disk', async () => {
+    const held = await newKey('agent-only');
+    await execFileAsync('ssh-add', ['-q', held.file], { env: withAgent(userToken) });
+    await unlink(held.file);
+    const added = await startCli(['user', 'key', 'add', `${held.file}.pub`], withAgent(userToken))
+      .done;
+    assertOk(added);
+    assert.ok((await myKeys()).some((k) => k.comment === 'agent-only'));
+  });
+
+  test('user key add says why when the key cannot sign, and registers nothing', async () => {
+    // Neither a private key beside it nor an agent.
+    const lost = await newKey('lost');
+    await unlink(lost.file);
+    const noKey = await asUser(['user', 'key', 'add', `${lost.file}.pub`]);
+    assert.equal(noKey.code, 1);
+    assert.match(
+      noKey.stderr,
+      /^error: KEY_SIGN_FAILED: ssh-keygen could not sign with \S+lost\.pub/m,
+    );
+    assert.match(noKey.stderr, /ssh-add/);
+
+    // From stdin with an agent that does not hold it.
+    const notInAgent = await newKey('not-in-agent');
+    const piped = await startCli(
+      ['user', 'key', 'add', '-'],
+      withAgent(userToken),
+      notInAgent.publicKey,
+    ).done;
+    assert.equal(piped.code, 1);
+    assert.match(
+      piped.stderr,
+      /^error: KEY_SIGN_FAILED: ssh-keygen could not sign with the key from ssh-agent/m,
+    );
+
+    // A passphrase with no terminal to type it on.
+    const locked = await newKey('locked', `pp-${randomBytes(6).toString('hex')}`);
+    const noTty = await startCli(['user', 'key', 'add', `${locked.file}.pub`], env(userToken), '', {
+      detached: true,
+    }).done;
+    assert.equal(noTty.code, 1);
+    assert.match(noTty.stderr, /^error: KEY_SIGN_FAILED: /m);
+
+    const comments = (await myKeys()).map((k) => k.comment);
+    for (const name of ['lost', 'not-in-agent', 'locked'])
+      assert.ok(!comments.includes(name), name);
+  });
+
+  test('an admin adds a key for another user without proof, but not for themselves', async () => {
+    const vouched = await newKey('vouched');
+    await unlink(vouched.file);
+    const added = await root(['user', 'key', 'add', `${vouched.file}.pub`, '--user', user]);
+    assertOk(added);
+    assert.match(added.stdout, /^Added ssh-ed25519 SHA256:\S+ \(vouched\) as /m);
+
+    const own = await newKey('admin-own');
+    await unlink(own.file);
+    const refused = await root(['user', 'key', 'add', `${own.file}.pub`, '--user', 'admin']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: KEY_PROOF_REQUIRED: /m);
   });
 
   test('tessera ssh runs a command through the gateway and passes its exit status on', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { useSshd } from '../support/sshd.ts';
 import {
+  addOwnKey,
   auditEvents,
   eventually,
   gatewayUser,
@@ -274,10 +275,7 @@ describe('ssh gateway: file transfer and session policies', () => {
     assert.equal(listed.body.keys?.length, 1);
     const key = listed.body.keys?.[0];
     assert.match(String(key?.fingerprint), /^SHA256:[A-Za-z0-9+/]{43}$/);
-    const again = await h.api('POST', '/v1/users/me/ssh-keys', {
-      token: user.token,
-      body: { publicKey: user.key.publicKey },
-    });
+    const again = await addOwnKey(h.api, user.token, user.key);
     assert.equal(again.status, 409);
     const other = await gatewayUser(h);
     const notMine = await h.api('DELETE', `/v1/users/me/ssh-keys/${String(key?.id)}`, {

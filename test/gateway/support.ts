@@ -5,6 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -159,15 +160,25 @@ export async function startHarness(
   };
 }
 
-/** A fresh Ed25519 key pair made by ssh-keygen: the private key's file and the public line. */
+/** Key types ssh-keygen makes for the tests, with the size asked of it. */
+export const KEY_KINDS = {
+  ed25519: ['-t', 'ed25519'],
+  rsa3072: ['-t', 'rsa', '-b', '3072'],
+  ecdsa256: ['-t', 'ecdsa', '-b', '256'],
+} as const;
+
+/**
+ * A fresh key pair made by ssh-keygen, Ed25519 unless asked: the private key's file and the
+ * public line.
+ */
 export async function keyPair(
   dir: string,
   name: string,
+  kind: keyof typeof KEY_KINDS = 'ed25519',
 ): Promise<{ file: string; publicKey: string; privateKey: string }> {
   const file = path.join(dir, name);
-  await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], {
-    env: CLIENT_ENV,
-  });
+  const args = [...KEY_KINDS[kind], '-q', '-N', '', '-C', name, '-f', file];
+  await execFileAsync('ssh-keygen', args, { env: CLIENT_ENV });
   return {
     file,
     publicKey: (await readFile(`${file}.pub`, 'utf8')).trim(),
@@ -189,6 +200,45 @@ async function adminPrincipal(h: Harness): Promise<Principal> {
 
 export const unique = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
 
+/** The armored SSHSIG that the real `ssh-keygen -Y sign` makes of `text`, read from stdin. */
+export async function sshSign(keyFile: string, namespace: string, text: string): Promise<string> {
+  const child = spawn('ssh-keygen', ['-Y', 'sign', '-n', namespace, '-f', keyFile], {
+    env: CLIENT_ENV,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  child.stdin.end(text);
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`ssh-keygen -Y sign: ${Buffer.concat(err).toString()}`);
+  return Buffer.concat(out).toString('utf8');
+}
+
+/**
+ * Registers a key for the token's user as a person does: a challenge from the server, signed by
+ * ssh-keygen with the private key in `keyFile`, sent back with the key. Returns the answer.
+ */
+export async function addOwnKey(
+  api: Harness['api'],
+  token: string,
+  key: { file: string; publicKey: string },
+) {
+  const issued = await api<{ challenge: string; namespace: string }>(
+    'POST',
+    '/v1/users/me/ssh-keys/challenge',
+    { token, body: { publicKey: key.publicKey } },
+  );
+  if (issued.status !== 200) return issued;
+  const { challenge, namespace } = issued.body;
+  const signature = await sshSign(key.file, namespace, challenge);
+  return api('POST', '/v1/users/me/ssh-keys', {
+    token,
+    body: { publicKey: key.publicKey, challenge, signature },
+  });
+}
+
 /** A Tessera user with a token and a registered key for the gateway. */
 export async function gatewayUser(
   h: Harness,
@@ -203,10 +253,7 @@ export async function gatewayUser(
     body: { user: name, password },
   });
   const key = await keyPair(h.dir, name);
-  const added = await h.api('POST', '/v1/users/me/ssh-keys', {
-    token: login.body.token,
-    body: { publicKey: key.publicKey },
-  });
+  const added = await addOwnKey(h.api, login.body.token, key);
   if (added.status !== 201) throw new Error(`key: ${added.text}`);
   return { name, token: login.body.token, key };
 }

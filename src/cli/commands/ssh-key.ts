@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { SshKey } from '../api-types.ts';
+import type { SshKey, SshKeyChallenge } from '../api-types.ts';
 import { CliError, usageError } from '../cli-error.ts';
 import { type Io, type Session, sessionOf } from '../context.ts';
 import {
@@ -13,6 +13,7 @@ import {
   printTable,
   relativeTime,
 } from '../output.ts';
+import { signerFor } from './ssh-key-sign.ts';
 
 interface KeyOptions {
   /** Another user's keys: administrators only. */
@@ -28,7 +29,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ADD_HELP = `
 The file holds OpenSSH public key lines (id_ed25519.pub, or several, as in authorized_keys);
 "-" reads them from stdin, e.g. ssh-add -L | tessera user key add -
-A private key is refused before anything is sent.`;
+A private key is refused before anything is sent.
+
+Your own keys need proof that you hold them: for each key, ssh-keygen -Y sign signs a challenge
+from the server, with the private key beside the .pub file (asking for its passphrase) or,
+failing that, with the key in ssh-agent. Nothing is signed for --user, which admins vouch for.`;
 
 /** Adds `key add/list/remove` to the `user` command; called once that command is registered. */
 export function registerUserKey(program: Command, io: Io): void {
@@ -72,7 +77,11 @@ async function add(session: Session, file: string, options: KeyOptions): Promise
   const added: SshKey[] = [];
   for (const line of lines) {
     added.push(
-      await session.api().request<SshKey>('POST', keysPath(options), { body: { publicKey: line } }),
+      options.user === undefined
+        ? await addOwn(session, file, line, lines.length)
+        : await session.api().request<SshKey>('POST', keysPath(options), {
+            body: { publicKey: line },
+          }),
     );
   }
   if (session.json) return printJson(session, { keys: added });
@@ -81,6 +90,24 @@ async function add(session: Session, file: string, options: KeyOptions): Promise
     printLine(session, clean(`Added ${k.type} ${k.fingerprint}${comment} as ${k.id}.`));
   }
   printNote(session, 'Connect with: tessera ssh ACCOUNT@TARGET');
+}
+
+/** One of the caller's own keys: a challenge from the server, signed with the key, sent back. */
+async function addOwn(session: Session, file: string, line: string, count: number) {
+  const api = session.api();
+  const issued = await api.request<SshKeyChallenge>('POST', '/v1/users/me/ssh-keys/challenge', {
+    body: { publicKey: line },
+  });
+  const signer = await signerFor(session, file, line, count);
+  try {
+    if (session.interactive) printNote(session, "Signing the server's challenge with ssh-keygen.");
+    const signature = await signer.sign(issued.challenge, issued.namespace);
+    return await api.request<SshKey>('POST', '/v1/users/me/ssh-keys', {
+      body: { publicKey: line, challenge: issued.challenge, signature },
+    });
+  } finally {
+    await signer.close();
+  }
 }
 
 async function list(session: Session, options: KeyOptions): Promise<void> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { notFound } from '../../errors.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
+import { MAX_CHALLENGE_LENGTH } from '../../gateway/key-proof.ts';
 import { MAX_KEY_LINE, type SshKey } from '../../gateway/user-keys.ts';
 import type { Services } from '../../services.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
@@ -24,12 +25,30 @@ const toView = (key: SshKey) => ({
   createdAt: iso(key.createdAt),
   lastUsedAt: iso(key.lastUsedAt),
 });
-const newKey = z.object({ publicKey: z.string().min(1).max(MAX_KEY_LINE) }).strict();
+const publicKey = z.string().min(1).max(MAX_KEY_LINE);
+/** An RSA 16384 signature armored stays under 4 KiB. */
+const MAX_SIGNATURE_LENGTH = 16 * 1024;
+const newKey = z.object({ publicKey }).strict();
+/** Proof is optional in the schema so that its absence is KEY_PROOF_REQUIRED, not bad input. */
+const newOwnKey = z
+  .object({
+    publicKey,
+    challenge: z.string().min(1).max(MAX_CHALLENGE_LENGTH).optional(),
+    signature: z.string().min(1).max(MAX_SIGNATURE_LENGTH).optional(),
+  })
+  .strict();
+const challengeRequest = z.object({ publicKey }).strict();
+const challengeReply = z.object({
+  challenge: z.string(),
+  namespace: z.string(),
+  expiresAt: z.string(),
+});
 const keyList = z.object({ keys: z.array(sshKey) });
 
 /**
- * Public keys for the SSH gateway: each user manages their own under `/v1/users/me`, and an
- * administrator anyone's (onboarding, offboarding).
+ * Public keys for the SSH gateway: each user manages their own under `/v1/users/me`, proving
+ * with a signed challenge that they hold each key they add, and an administrator anyone else's
+ * (onboarding, offboarding) on their word.
  */
 export function sshKeyRoutes(
   app: App,
@@ -59,17 +78,37 @@ export function sshKeyRoutes(
   );
 
   app.post(
+    '/v1/users/me/ssh-keys/challenge',
+    {
+      config: { action: 'sshkey.self' },
+      schema: {
+        summary: 'A challenge to sign with the key I am about to register (ssh-keygen -Y sign)',
+        body: challengeRequest,
+        response: responses({ 200: challengeReply }),
+      },
+    },
+    async (request) => {
+      const issued = await keys.challenge(self(request), request.body.publicKey);
+      return { ...issued, expiresAt: iso(issued.expiresAt) };
+    },
+  );
+
+  app.post(
     '/v1/users/me/ssh-keys',
     {
       config: { action: 'sshkey.self' },
       schema: {
-        summary: 'Register one of my public keys (an OpenSSH public key line)',
-        body: newKey,
+        summary: 'Register one of my public keys, with its signature of a challenge',
+        body: newOwnKey,
         response: responses({ 201: sshKey }),
       },
     },
     async (request, reply) => {
-      const key = await keys.add(contextOf(request), self(request), request.body.publicKey);
+      const { challenge, signature } = request.body;
+      const key = await keys.add(contextOf(request), self(request), request.body.publicKey, {
+        by: 'signature',
+        proof: { challenge, signature },
+      });
       return reply.status(201).send(toView(key));
     },
   );
@@ -105,7 +144,9 @@ export function sshKeyRoutes(
     },
     async (request, reply) => {
       const owner = await named(request.params.name);
-      const key = await keys.add(contextOf(request), owner, request.body.publicKey);
+      const key = await keys.add(contextOf(request), owner, request.body.publicKey, {
+        by: 'admin',
+      });
       return reply.status(201).send(toView(key));
     },
   );
