@@ -111,11 +111,18 @@ const DEV_UNSEAL_FILE = 'dev-unseal.key';
 const ACCESS_TICK_INTERVAL_MS = 1_000;
 const NODE_ID_FILE = 'node-id';
 
+/** Node 20's pool size, with which a small buffer kept for long pins 8 KiB at most. */
+const BUFFER_POOL_BYTES = 8 * 1024;
+
 /** The composition root: builds every service from its narrow dependencies and starts listeners. */
 export async function startServer(
   config: ServerConfig,
   options: ServerOptions = {},
 ): Promise<RunningServer> {
+  // Small buffers (Buffer.from, concat) are cut from shared slabs of Buffer.poolSize, 64 KiB
+  // in Node 24 (8 KiB in Node 20): one kept for a session's life (an SSH ident, a key, a wrapped
+  // key) keeps its whole slab alive. With 8 KiB slabs, a thousand sessions pin MiB, not GiB.
+  Buffer.poolSize = BUFFER_POOL_BYTES;
   const logger = options.logger ?? createLogger();
   const clock = options.clock ?? systemClock;
   const banner = options.banner ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -45,7 +45,9 @@ export interface FrameWriterOptions {
 
 export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   const { file, sessionId } = options;
-  const key = Buffer.from(options.dataKey);
+  // A copy in memory of its own (Buffer.alloc never uses the shared pool), zeroed at close.
+  const key = Buffer.alloc(options.dataKey.length);
+  options.dataKey.copy(key);
   const hash = createHash('sha256');
   const compressor: FrameCompressor = createFrameCompressor(COMPRESSION_LEVEL);
   let pendingHead: Buffer | null = fileHeader();
