@@ -270,7 +270,7 @@ function buildServices(deps: {
     throttle: createLoginThrottle(),
     clock,
   });
-  const mfa = createMfaService({ store, audit, keyring, clock, users });
+  const mfa = createMfaService({ store, audit, keyring, clock, users, tokens });
   const safes = createSafeService({ store, audit, cipher, clock });
   const policies = createPolicyService({ store, audit, clock });
   const targets = createTargetService({

@@ -28,7 +28,8 @@ export type SessionState =
 export interface Session {
   readonly state: SessionState;
   readonly api: Api;
-  signIn(user: string, password: string): Promise<void>;
+  /** `code` is sent only once the server asked for one (MFA_REQUIRED): a second factor's. */
+  signIn(user: string, password: string, code?: string): Promise<void>;
   signOut(): Promise<void>;
 }
 
@@ -100,8 +101,9 @@ export function SessionProvider({ children }: { readonly children: ReactNode }) 
   }, [expiresAt, api, end]);
 
   const signIn = useCallback(
-    async (user: string, password: string) => {
-      begin(await api.send<SessionReply>('POST', '/v1/auth/session', { user, password }));
+    async (user: string, password: string, code?: string) => {
+      const body = { user, password, ...(code === undefined ? {} : { code }) };
+      begin(await api.send<SessionReply>('POST', '/v1/auth/session', body));
     },
     [api, begin],
   );

@@ -25,6 +25,13 @@ export interface User {
   readonly createdAt: string;
 }
 
+/** POST /v1/auth/login: `code` only for a user with a second factor. */
+export interface LoginRequest {
+  readonly user: string;
+  readonly password: string;
+  readonly code?: string;
+}
+
 export interface LoginReply {
   readonly token: string;
   readonly tokenId: string;

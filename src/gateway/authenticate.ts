@@ -73,6 +73,9 @@ export function createAuthenticator(deps: {
   let failures = 0;
   let unknownKeys = 0;
   let keyOffers = 0;
+  // One password (or code) check at a time: a client may drop a keyboard-interactive exchange
+  // and start another, and each answer would otherwise queue a hash nobody waits for.
+  let checking = false;
 
   const refuse = (ctx: AuthContext, counts: boolean) => {
     if (counts) failures += 1;
@@ -111,15 +114,23 @@ export function createAuthenticator(deps: {
       { prompt: 'Tessera user: ', echo: true },
       { prompt: 'Tessera password: ', echo: false },
     ];
-    ctx.prompt(prompts, 'Tessera', '', (answers) => {
-      const [name = '', password = ''] = answers;
+    ctx.prompt(prompts, 'Tessera', '', (answers: unknown) => {
+      // ssh2 passes an Error when the client abandons the prompt: nothing to check or answer.
+      if (!Array.isArray(answers)) return;
+      if (checking) return refuse(ctx, true);
+      const [name = '', password = ''] = answers as string[];
       if (!name || !password || name.length > 128 || password.length > MAX_PROMPT_ANSWER) {
         return refuse(ctx, true);
       }
-      void checkPassword(ctx, name, password).catch((error: unknown) => {
-        logger.error({ err: error }, 'gateway password check failed');
-        refuse(ctx, true);
-      });
+      checking = true;
+      checkPassword(ctx, name, password)
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'gateway password check failed');
+          refuse(ctx, true);
+        })
+        .finally(() => {
+          checking = false;
+        });
     });
   };
 
@@ -145,21 +156,29 @@ export function createAuthenticator(deps: {
     user: Pick<GatewayUser, 'id' | 'name' | 'role'>,
   ) => {
     const prompts = [{ prompt: 'Tessera code (authenticator app): ', echo: false }];
-    ctx.prompt(prompts, 'Tessera', '', (answers) => {
-      const code = (answers[0] ?? '').trim();
+    ctx.prompt(prompts, 'Tessera', '', (answers: unknown) => {
+      if (!Array.isArray(answers)) return;
+      if (checking) return refuse(ctx, true);
+      const code = String(answers[0] ?? '').trim();
       if (!CODE_SHAPE.test(code)) return refuse(ctx, true);
       const request = { actor: { id: user.id, name: user.name }, source: deps.source };
+      checking = true;
       // Throttled, used up once and audited (mfa.verify) by the factor's service.
-      mfa.verify({ ...request, requestId: null }, user.id, code).then(
-        () => {
-          deps.onUser({ ...user, method: 'password', keyFingerprint: null });
-          ctx.accept();
-        },
-        (error: unknown) => {
-          if (!isTesseraError(error)) logger.error({ err: error }, 'gateway code check failed');
-          refuse(ctx, true);
-        },
-      );
+      mfa
+        .verify({ ...request, requestId: null }, user.id, code)
+        .then(
+          () => {
+            deps.onUser({ ...user, method: 'password', keyFingerprint: null });
+            ctx.accept();
+          },
+          (error: unknown) => {
+            if (!isTesseraError(error)) logger.error({ err: error }, 'gateway code check failed');
+            refuse(ctx, true);
+          },
+        )
+        .finally(() => {
+          checking = false;
+        });
     });
   };
 

@@ -61,6 +61,9 @@ export function handleConnection(
   let user: GatewayUser | null = null;
   let login = '';
   let link: Promise<Link> | null = null;
+  // ssh2 still says `ready` when a slow check (a password hash, a code) accepts after the
+  // client has gone: nothing is authorised for a connection that closed.
+  let closed = false;
   const running = new Set<SessionRun>();
   (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
 
@@ -93,7 +96,7 @@ export function handleConnection(
 
   client.on('ready', () => {
     clearTimeout(grace);
-    if (user === null) return end();
+    if (closed || user === null) return end();
     // A browser terminal reaches the gateway from this process over loopback: its source is the
     // browser's address as the console's HTTP request came.
     const from = user.method === 'console' ? (user.browserSource ?? source) : source;
@@ -103,6 +106,7 @@ export function handleConnection(
   });
 
   client.on('close', () => {
+    closed = true;
     clearTimeout(grace);
     sockets.delete(end);
     for (const run of [...running]) run.abandon('the connection closed');

@@ -34,3 +34,18 @@ export function runsFileTransfer(command: string): boolean {
 function programName(word: string): string {
   return word.slice(word.lastIndexOf('/') + 1);
 }
+
+/** SSH_FXP_INIT: the first packet of every SFTP client (uint32 length, byte 1, uint32 version). */
+const FXP_INIT = 1;
+const MAX_INIT_LENGTH = 1024;
+
+/**
+ * Whether the first bytes a client sent on an exec channel open an SFTP conversation, as
+ * `sftp -s PATH` does with a server of any name: 'more' until five bytes have come.
+ */
+export function opensSftp(first: Buffer): 'yes' | 'no' | 'more' {
+  if (first.length > 0 && first[0] !== 0) return 'no';
+  if (first.length < 5) return 'more';
+  const length = first.readUInt32BE(0);
+  return first[4] === FXP_INIT && length >= 5 && length <= MAX_INIT_LENGTH ? 'yes' : 'no';
+}

@@ -108,36 +108,59 @@ export function createLiveSessions(): LiveSessions {
   };
 }
 
-/** Output since the last screen clear, at most `limit` bytes (the oldest go first). */
+/**
+ * Output since the last screen clear, at most `limit` bytes (the oldest go first), in one ring of
+ * memory of its own that grows to `limit` as output comes: every chunk is copied (the caller's
+ * buffer may be reused) without a new allocation per chunk, so a busy session makes no garbage
+ * here, and nothing is cut from Node's shared pool to pin its slabs.
+ */
 export function createScreenBuffer(limit: number) {
-  let chunks: Buffer[] = [];
+  let ring = Buffer.alloc(0);
+  let start = 0;
   let size = 0;
+
+  /**
+   * Room for `needed` bytes (at most `limit`). The ring only wraps once it is `limit` long, so
+   * while it grows what it holds starts at index 0.
+   */
+  const grow = (needed: number) => {
+    if (ring.length >= needed) return;
+    const larger = Buffer.alloc(Math.min(limit, Math.max(needed, ring.length * 2, 4096)));
+    ring.copy(larger, 0, 0, size);
+    ring = larger;
+  };
+
+  /** Copies `data` (at most `limit` bytes) after what is held, the oldest giving way. */
+  const put = (data: Buffer) => {
+    if (data.length === 0) return;
+    grow(Math.min(limit, size + data.length));
+    let at = (start + size) % ring.length;
+    let from = 0;
+    while (from < data.length) {
+      const copied = data.copy(ring, at, from, Math.min(data.length, from + ring.length - at));
+      from += copied;
+      at = (at + copied) % ring.length;
+    }
+    const overflow = Math.max(0, size + data.length - ring.length);
+    start = (start + overflow) % ring.length;
+    size = Math.min(ring.length, size + data.length);
+  };
 
   return {
     append(data: Buffer) {
       const clearAt = lastClear(data);
       if (clearAt >= 0) {
-        chunks = [];
+        start = 0;
         size = 0;
         data = data.subarray(clearAt);
       }
-      // Copied, since the caller's buffer may be reused, into memory of its own: a small copy
-      // from Node's shared pool would keep a whole 8 KiB slab alive for as long as it is kept.
-      const copy = Buffer.allocUnsafeSlow(data.length);
-      data.copy(copy);
-      chunks.push(copy);
-      size += data.length;
-      while (size > limit && chunks.length > 1) {
-        const dropped = chunks.shift();
-        size -= dropped?.length ?? 0;
-      }
-      const first = chunks[0];
-      if (size > limit && first !== undefined) {
-        chunks[0] = first.subarray(size - limit);
-        size = limit;
-      }
+      put(data.length > limit ? data.subarray(data.length - limit) : data);
     },
-    contents: () => Buffer.concat(chunks),
+    contents(): Buffer {
+      const end = start + size;
+      if (end <= ring.length) return Buffer.from(ring.subarray(start, end));
+      return Buffer.concat([ring.subarray(start), ring.subarray(0, end - ring.length)]);
+    },
   };
 }
 

@@ -15,7 +15,10 @@ export interface ProxyTaps {
    * them), else right after, so that recording never delays a keystroke.
    */
   input(data: Buffer): void;
-  /** Whether `input` decides what may pass (an SFTP monitor) and must see it first. */
+  /**
+   * Whether `input` decides what may pass (an SFTP monitor) and must see it first. Read anew for
+   * each chunk, before the tap sees it.
+   */
   readonly inputChecked: boolean;
   /** Bytes from the target (stdout and stderr), right after they went on their way to the user. */
   output(data: Buffer): void;
@@ -96,13 +99,15 @@ export function proxyChannel(
   fromTarget(target.stderr, 'stderr');
   user.on('data', (data: Buffer) => {
     if (!open) return;
-    if (taps.inputChecked) {
+    // Read once: the tap may change its mind while it looks (an exec channel found to be SFTP).
+    const checked = taps.inputChecked;
+    if (checked) {
       taps.input(data);
       // The tap may end the session over what it saw (an SFTP request it refuses): it stops here.
       if (!open) return;
     }
     const room = target.write(data);
-    if (!taps.inputChecked) taps.input(data);
+    if (!checked) taps.input(data);
     if (room || !open) return;
     user.pause();
     target.once('drain', () => user.resume());

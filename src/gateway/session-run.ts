@@ -9,6 +9,7 @@ import {
   type SessionDeps,
   type SessionRun,
 } from './connection-state.ts';
+import { opensSftp } from './file-transfer.ts';
 import type { Link } from './link.ts';
 import type { LiveSessionFeed } from './live-sessions.ts';
 import { escapeControls } from './printable.ts';
@@ -25,7 +26,7 @@ import {
   startEvent,
 } from './session-records.ts';
 import type { SessionKind } from './session-store.ts';
-import { createSftpMonitor } from './sftp-monitor.ts';
+import { createSftpMonitor, type SftpMonitor } from './sftp-monitor.ts';
 
 export interface SessionSpec {
   readonly kind: SessionKind;
@@ -239,29 +240,45 @@ function wire(
     );
   }
 
-  const sftp =
-    s.spec.kind === 'sftp'
-      ? createSftpMonitor({
-          operation: (operation) => {
-            // File operations are indexed with the commands, so a search finds them too.
-            s.addCommand(describeOperation(operation), deps.clock.now() - s.startedAt);
-            void sftpOperation(deps, conn, link, s.id, operation, run);
-          },
-          malformed: (why) =>
-            run.terminate(
-              '\r\ntessera: the file transfer could not be followed\r\n',
-              `sftp stream not understood: ${why}`,
-            ),
-        })
-      : null;
+  const followSftp = () =>
+    createSftpMonitor({
+      operation: (operation) => {
+        // File operations are indexed with the commands, so a search finds them too.
+        s.addCommand(describeOperation(operation), deps.clock.now() - s.startedAt);
+        void sftpOperation(deps, conn, link, s.id, operation, run);
+      },
+      malformed: (why) =>
+        run.terminate(
+          '\r\ntessera: the file transfer could not be followed\r\n',
+          `sftp stream not understood: ${why}`,
+        ),
+    });
+  let sftp: SftpMonitor | null = s.spec.kind === 'sftp' ? followSftp() : null;
+  // An exec channel may run an SFTP server under any name (`sftp -s PATH`): when the client's
+  // first bytes open an SFTP conversation, the session is followed as the SFTP subsystem is.
+  let firstInput: Buffer | null = s.spec.kind === 'exec' ? Buffer.alloc(0) : null;
+  const request = (data: Buffer) => {
+    if (firstInput === null) return sftp?.request(data);
+    firstInput = Buffer.concat([firstInput, data]);
+    const opens = opensSftp(firstInput);
+    if (opens === 'more') return;
+    if (opens === 'yes') {
+      sftp = followSftp();
+      sftp.request(firstInput);
+    }
+    firstInput = null;
+  };
   const proxy = proxyChannel(channel, target, {
-    inputChecked: sftp !== null,
+    // SFTP requests are checked before they pass, and so are an exec channel's first bytes.
+    get inputChecked() {
+      return sftp !== null || firstInput !== null;
+    },
     input(data) {
       s.counters.bytesIn += data.length;
       idle?.refresh();
       if (policy.recordInput) recorder?.input(data);
       s.tracker?.input(data);
-      sftp?.request(data);
+      request(data);
     },
     output(data) {
       s.counters.bytesOut += data.length;

@@ -11,6 +11,7 @@ import type { Keyring } from '../vault/keyring.ts';
 import { openWithRoot, sealWithRoot } from '../vault/root-sealed.ts';
 import { createMfaThrottle } from './mfa-throttle.ts';
 import type { Principal } from './principal.ts';
+import type { TokenService } from './tokens.ts';
 import type { UserService } from './users.ts';
 
 /** Shown once, at enrolment: the only time the secret leaves the vault. */
@@ -43,10 +44,13 @@ export interface MfaService {
     ctx: RequestContext,
     principal: Pick<Principal, 'userId' | 'name'>,
   ): Promise<MfaEnrollment>;
-  /** Confirms the pending secret with a code from it. */
+  /**
+   * Confirms the pending secret with a code from it. Every other login token of the user is
+   * revoked with it: one taken with the password alone must not outlive the factor's arrival.
+   */
   confirm(
     ctx: RequestContext,
-    principal: Pick<Principal, 'userId' | 'name'>,
+    principal: Pick<Principal, 'userId' | 'name'> & { readonly tokenId?: string },
     code: string,
   ): Promise<MfaStatus>;
   status(userId: string): Promise<MfaStatus>;
@@ -91,6 +95,8 @@ export function createMfaService(deps: {
   clock: Clock;
   /** Finds the user an admin resets; without it, the users table is read directly. */
   users?: Pick<UserService, 'findByName'>;
+  /** Revokes the user's other tokens once a factor is confirmed. */
+  tokens?: Pick<TokenService, 'revokeAllOf'>;
 }): MfaService {
   const { store, audit, keyring, clock } = deps;
   const throttle = createMfaThrottle();
@@ -221,6 +227,7 @@ export function createMfaService(deps: {
           // Enrolled again or confirmed meanwhile: this code belongs to a secret now gone.
           throw new TesseraError('CONFLICT', 'the enrolment changed meanwhile: enroll again');
         }
+        await deps.tokens?.revokeAllOf(trx, user.id, principal.tokenId);
         await audit.appendInTx(trx, [mfaEvent(ctx, 'mfa.confirm', user)]);
         return true;
       });

@@ -37,7 +37,17 @@ export interface UserService {
   findByName(name: string): Promise<User | null>;
   /** Whether the user has a password yet: without one, a first is set without a current one. */
   hasPassword(userId: string): Promise<boolean>;
-  login(ctx: Omit<RequestContext, 'actor'>, name: string, password: string): Promise<LoginResult>;
+  /**
+   * Checks a password and issues a login token. `secondStep` runs once the password has matched
+   * and before anything is issued, and refuses by throwing: every caller says what else a sign-in
+   * needs (the second factor: identity/password-sign-in.ts), so none can forget to.
+   */
+  login(
+    ctx: Omit<RequestContext, 'actor'>,
+    name: string,
+    password: string,
+    secondStep: (user: User) => Promise<void>,
+  ): Promise<LoginResult>;
   /**
    * Checks a password for a login that needs no token (the SSH gateway's keyboard-interactive):
    * throttled and audited exactly as `login`, with `via` naming the door.
@@ -228,7 +238,7 @@ export function createUserService(deps: {
       return row !== undefined && row.password_hash !== null;
     },
 
-    async login(ctx, name, password) {
+    async login(ctx, name, password, secondStep) {
       const row = await findRow(name);
       // A disabled user's password is not even compared: it cannot log in, right or wrong.
       const stored = row?.disabled === 0 ? row.password_hash : null;
@@ -237,7 +247,9 @@ export function createUserService(deps: {
       if (verdict === 'mismatch' || row === undefined) {
         throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
       }
-      return { ...(await issueLoginToken(ctx, row)), user: toUser(row) };
+      const user = toUser(row);
+      await secondStep(user);
+      return { ...(await issueLoginToken(ctx, row)), user };
     },
 
     async authenticate(ctx, name, password, via) {

@@ -113,6 +113,28 @@ for (const store of STORE_KINDS) {
       assert.equal(await server.services.mfa.hasFactor(await userId('alice')), true);
     });
 
+    it('ends the other sign-ins of a user who confirms a factor, and keeps the one used', async () => {
+      const password = 'grace has a long password';
+      await server.api('POST', '/v1/users', { body: { name: 'grace', role: 'user', password } });
+      const signIn = async () => {
+        const reply = await server.api<{ token: string }>('POST', '/v1/auth/login', {
+          token: null,
+          body: { user: 'grace', password },
+        });
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        return reply.body.token;
+      };
+      tokens.grace = await signIn();
+      // Another sign-in with the password alone, as someone who knew it could have made.
+      const other = await signIn();
+      const { secret } = await enroll('grace');
+      assert.equal((await confirm('grace', codeAt(secret, now))).status, 200);
+      const kept = await server.api('GET', '/v1/auth/mfa', { token: as('grace') });
+      assert.equal(kept.status, 200);
+      const ended = await server.api('GET', '/v1/auth/mfa', { token: other });
+      assert.equal(ended.status, 401);
+    });
+
     it('stores the secret sealed, not as the base32 text or the raw bytes', async () => {
       const row = await server.services.store.db
         .selectFrom('user_mfa')

@@ -17,14 +17,22 @@ export function SignIn() {
   const location = useLocation();
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
+  const [code, setCode] = useState('');
+  /** Counts the server's requests for a code: each one shows the field and focuses it. */
+  const [codeAsked, setCodeAsked] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const userField = useRef<HTMLInputElement>(null);
+  const codeField = useRef<HTMLInputElement>(null);
 
   const ready = state.status === 'signed-out';
+  const needsCode = codeAsked > 0;
   useEffect(() => {
     if (ready) userField.current?.focus();
   }, [ready]);
+  useEffect(() => {
+    if (codeAsked > 0) codeField.current?.focus();
+  }, [codeAsked]);
 
   if (state.status === 'signed-in') return <Navigate to={returnPath(location.state)} replace />;
 
@@ -32,11 +40,26 @@ export function SignIn() {
     event.preventDefault();
     setBusy(true);
     setError(null);
-    signIn(user.trim(), password).catch((failure: unknown) => {
-      setBusy(false);
+    signIn(user.trim(), password, needsCode ? code.trim() : undefined).catch(refused);
+  };
+  /** After a right password only the code is asked for (again): the password stays. */
+  const refused = (failure: unknown) => {
+    setBusy(false);
+    setCode('');
+    const answer = failure instanceof ApiError ? failure.code : null;
+    if (answer === 'MFA_REQUIRED' || answer === 'MFA_INVALID') {
+      setCodeAsked((asked) => asked + 1);
+    } else {
       setPassword('');
-      setError(signInError(failure));
-    });
+      setCodeAsked(0);
+    }
+    setError(answer === 'MFA_REQUIRED' ? null : signInError(failure));
+  };
+  /** Another user may have no second factor: the code is asked for again only if needed. */
+  const onUserChange = (value: string) => {
+    setUser(value);
+    setCode('');
+    setCodeAsked(0);
   };
 
   return (
@@ -48,9 +71,14 @@ export function SignIn() {
         </p>
         <h1>Sign in</h1>
         {state.status === 'loading' && <Loading what="your session" />}
-        {state.status === 'signed-out' && state.notice !== null && error === null && (
+        {state.status === 'signed-out' && state.notice !== null && error === null && !needsCode && (
           <p className="notice" role="status">
             {state.notice}
+          </p>
+        )}
+        {needsCode && error === null && (
+          <p className="notice" role="status">
+            Your account has a second factor: enter the code your authenticator app shows now.
           </p>
         )}
         <form onSubmit={onSubmit} aria-describedby={error === null ? undefined : 'sign-in-error'}>
@@ -65,7 +93,7 @@ export function SignIn() {
             required
             maxLength={128}
             value={user}
-            onChange={(event) => setUser(event.target.value)}
+            onChange={(event) => onUserChange(event.target.value)}
           />
           <label htmlFor="sign-in-password">Password</label>
           <input
@@ -78,6 +106,24 @@ export function SignIn() {
             value={password}
             onChange={(event) => setPassword(event.target.value)}
           />
+          {needsCode && (
+            <>
+              <label htmlFor="sign-in-code">Code from your authenticator app</label>
+              <input
+                id="sign-in-code"
+                ref={codeField}
+                name="one-time-code"
+                inputMode="numeric"
+                autoComplete="one-time-code"
+                pattern="[0-9]{6,8}"
+                title="The 6 digits your authenticator app shows"
+                required
+                maxLength={8}
+                value={code}
+                onChange={(event) => setCode(event.target.value)}
+              />
+            </>
+          )}
           {error !== null && (
             <p id="sign-in-error" className="form-error" role="alert">
               {error}
@@ -101,6 +147,8 @@ function signInError(failure: unknown): string {
   switch (failure.code) {
     case 'UNAUTHENTICATED':
       return 'The user name or password is not right. Check both and try again.';
+    case 'MFA_INVALID':
+      return 'That code is not right or was already used. Enter the code your app shows now.';
     case 'RATE_LIMITED':
       return 'Too many attempts. Wait a few minutes before trying again.';
     case 'VALIDATION_FAILED':

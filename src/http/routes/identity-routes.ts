@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { createPasswordSignIn } from '../../identity/password-sign-in.ts';
 import type { Services } from '../../services.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, password, responses, role, uuid } from '../schemas.ts';
@@ -10,6 +11,22 @@ const user = z.object({
   disabled: z.boolean(),
   createdAt: z.string(),
 });
+/**
+ * What a sign-in sends, to the API's login and to the console's session alike. `code` is asked
+ * for (MFA_REQUIRED) only of a user with a confirmed second factor, after a right password.
+ */
+export const loginBody = z
+  .object({
+    user: name,
+    password,
+    code: z
+      .string()
+      .regex(/^\d{6,8}$/, '6 to 8 digits from the authenticator app')
+      .describe('a current code of the second factor, if the user has one')
+      .optional(),
+  })
+  .strict();
+
 const toUser = (u: {
   id: string;
   name: string;
@@ -23,14 +40,18 @@ const toUser = (u: {
 
 export function identityRoutes(
   app: App,
-  { users, access }: Pick<Services, 'users' | 'access'>,
+  deps: Pick<Services, 'users' | 'access' | 'mfa' | 'audit'>,
 ): void {
+  const { users, access } = deps;
+  const passwordSignIn = createPasswordSignIn(deps);
+
   app.post(
     '/v1/auth/login',
     {
       config: { action: 'auth.login' },
       schema: {
-        body: z.object({ user: name, password }).strict(),
+        summary: 'Log in with a password, and a code when the user has a second factor',
+        body: loginBody,
         response: responses({
           200: z.object({
             token: z.string(),
@@ -44,11 +65,7 @@ export function identityRoutes(
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const { source, requestId } = contextOf(request);
-      const result = await users.login(
-        { source, requestId },
-        request.body.user,
-        request.body.password,
-      );
+      const result = await passwordSignIn.signIn({ source, requestId }, request.body);
       return { ...result, expiresAt: iso(result.expiresAt), user: toUser(result.user) };
     },
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TesseraError } from '../../errors.ts';
+import { createPasswordSignIn } from '../../identity/password-sign-in.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { Services } from '../../services.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
@@ -9,7 +10,8 @@ import {
   isSameOrigin,
   setSessionCookie,
 } from '../browser-session.ts';
-import { iso, name, password, responses, role } from '../schemas.ts';
+import { iso, responses, role } from '../schemas.ts';
+import { loginBody } from './identity-routes.ts';
 
 const sessionReply = z.object({
   user: z.object({ name: z.string(), role }),
@@ -20,14 +22,15 @@ const sessionReply = z.object({
 
 /**
  * The web console's sign-in: the same login as POST /v1/auth/login (password throttle,
- * per-source limit, audit), but the token goes into an HttpOnly cookie and never into a body a
- * script can read. The page learns who it is and its CSRF token instead.
+ * per-source limit, second factor, audit), but the token goes into an HttpOnly cookie and never
+ * into a body a script can read. The page learns who it is and its CSRF token instead.
  */
 export function sessionAuthRoutes(
   app: App,
-  deps: Pick<Services, 'users' | 'store' | 'clock'> & { csrf: CsrfTokens },
+  deps: Pick<Services, 'users' | 'mfa' | 'audit' | 'store' | 'clock'> & { csrf: CsrfTokens },
 ): void {
   const { users, csrf, clock } = deps;
+  const passwordSignIn = createPasswordSignIn(deps);
   const session = (
     principal: Pick<Principal, 'name' | 'role' | 'tokenId'>,
     expiresAt: number | null,
@@ -44,7 +47,7 @@ export function sessionAuthRoutes(
       config: { action: 'auth.login' },
       schema: {
         summary: 'Sign in to the web console: the token is set as an HttpOnly cookie',
-        body: z.object({ user: name, password }).strict(),
+        body: loginBody,
         response: responses({ 200: sessionReply }),
       },
     },
@@ -56,8 +59,7 @@ export function sessionAuthRoutes(
       }
       reply.header('cache-control', 'no-store');
       const { source, requestId } = contextOf(request);
-      const { user, password: typed } = request.body;
-      const result = await users.login({ source, requestId }, user, typed);
+      const result = await passwordSignIn.signIn({ source, requestId }, request.body);
       const lifetime = result.expiresAt === null ? null : result.expiresAt - clock.now();
       setSessionCookie(reply, result.token, lifetime);
       return session({ ...result.user, tokenId: result.tokenId }, result.expiresAt);
