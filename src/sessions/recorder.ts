@@ -147,7 +147,7 @@ function startRecorder(writer: FrameWriter, options: RecorderOptions): Recorder 
 
   const record = (code: AsciicastEvent['code'], data: string): void => {
     const event: AsciicastEvent = { time: now(), code, data };
-    queue.append(Buffer.from(`${eventLine(event)}\n`));
+    queue.append(`${eventLine(event)}\n`);
     options.onEvent?.(event);
   };
 

@@ -8,7 +8,11 @@ import { ioErrorCode, recordingUnavailable } from './recording-errors.ts';
  * interval however much is written). One write runs at a time, in order.
  */
 export interface WriteQueue {
-  append(line: Buffer): void;
+  /**
+   * Text kept as the string it is until written: a small Buffer per line would be cut from
+   * Node's shared pool, and lines of many sessions interleaved keep most of its slabs alive.
+   */
+  append(line: string): void;
   /** Writes and syncs what is buffered now. */
   flush(): Promise<void>;
   /** Writes the rest as the final frame, syncs and closes the file. */
@@ -27,7 +31,7 @@ export interface WriteQueueOptions {
 
 export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   const { writer, flushIntervalMs } = options;
-  let pending: Buffer[] = [];
+  let pending: string[] = [];
   let pendingBytes = 0;
   let inFlightBytes = 0;
   let queue: Promise<void> = Promise.resolve();
@@ -39,7 +43,7 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   let failure: TesseraError | null = null;
 
   const takePending = (): Buffer => {
-    const text = Buffer.concat(pending, pendingBytes);
+    const text = Buffer.from(pending.join(''), 'utf8');
     pending = [];
     pendingBytes = 0;
     return text;
@@ -104,7 +108,7 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
     append(line) {
       if (failure !== null || ending) return;
       pending.push(line);
-      pendingBytes += line.length;
+      pendingBytes += Buffer.byteLength(line, 'utf8');
       deadline ??= setTimeout(onDeadline, flushIntervalMs).unref();
       if (pendingBytes >= FRAME_TEXT_BYTES) queueFlush(false);
     },
