@@ -54,6 +54,8 @@ export function handleConnection(
   client: Connection,
   info: ClientInfo,
   sockets: Set<() => void>,
+  /** Told once the user has signed in: the listener's grace and per-source count let go. */
+  signedIn: () => void = () => undefined,
 ): void {
   const id = randomUUID();
   const source = info.ip ?? null;
@@ -97,6 +99,7 @@ export function handleConnection(
   client.on('ready', () => {
     clearTimeout(grace);
     if (closed || user === null) return end();
+    signedIn();
     // A browser terminal reaches the gateway from this process over loopback: its source is the
     // browser's address as the console's HTTP request came.
     const from = user.method === 'console' ? (user.browserSource ?? source) : source;

@@ -37,7 +37,8 @@ function programName(word: string): string {
 
 /** SSH_FXP_INIT: the first packet of every SFTP client (uint32 length, byte 1, uint32 version). */
 const FXP_INIT = 1;
-const MAX_INIT_LENGTH = 1024;
+/** OpenSSH's sftp-server takes an INIT of any length up to its packet limit, extensions ignored. */
+const MAX_INIT_LENGTH = 256 * 1024;
 
 /**
  * Whether the first bytes a client sent on an exec channel open an SFTP conversation, as

@@ -12,11 +12,12 @@ import type { PolicyService } from '../accounts/policies.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { SYSTEM_CONTEXT } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
+import { sourceKey } from '../identity/source-key.ts';
 import type { UserService } from '../identity/users.ts';
 import type { Store } from '../store/store.ts';
 import type { Keyring } from '../vault/keyring.ts';
 import { lostAccessEnding } from './connect-check.ts';
-import { type ConnectionDeps, handleConnection } from './connection.ts';
+import { type ConnectionDeps, handleConnection, LOGIN_GRACE_MS } from './connection.ts';
 import { type ConsoleTickets, createConsoleTickets } from './console-tickets.ts';
 import { shareReads } from './fair-reads.ts';
 import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
@@ -163,18 +164,22 @@ export async function startGateway(
   };
   const sockets = new Set<() => void>();
   const stopWatching = watchAccess(deps, config.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS);
+  const accepted = createAcceptedSockets();
   const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'Tessera' }, (client, info) => {
     try {
-      handleConnection(connectionDeps, client, info, sockets);
+      const signedIn = () => accepted.signedIn(info.ip, info.port);
+      handleConnection(connectionDeps, client, info, sockets, signedIn);
     } catch (error) {
       deps.logger.error({ err: error }, 'gateway connection failed');
       client.end();
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
-  // The gateway accepts connections itself and hands them to ssh2, so that a user uploading
-  // flat out takes turns with the others (`shareReads`).
+  // The gateway accepts connections itself and hands them to ssh2: so that a user uploading
+  // flat out takes turns with the others (`shareReads`), and so that a socket that never gets
+  // as far as signing in is dropped however little it says.
   const listener = net.createServer((socket) => {
+    if (!accepted.admit(socket)) return;
     shareReads(socket);
     server.injectSocket(socket);
   });
@@ -205,10 +210,13 @@ export async function startGateway(
       stopWatching();
       deps.gateway.liveSessions.killAll('the server is stopping');
       for (const end of [...sockets]) end();
+      // Sockets ssh2 never reported (silent, or still before the version line) end here.
+      accepted.destroyUnsigned();
       await Promise.race([
         Promise.allSettled([closed, ...pending]),
         new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref()),
       ]);
+      accepted.destroyAll();
       await Promise.allSettled([...pending]);
     },
   };
@@ -305,6 +313,65 @@ async function closeOrphans(deps: GatewayDeps): Promise<void> {
   }
   if (orphans.length > 0)
     deps.logger.warn({ sessions: orphans.length }, 'closed sessions left live by a crash');
+}
+
+/** Connections of one source that may be signing in at once, as OpenSSH's MaxStartups. */
+export const MAX_SIGNING_IN_PER_SOURCE = 10;
+
+/**
+ * The sockets the gateway accepted. One that has not signed in within LOGIN_GRACE_MS of its
+ * accept is destroyed, whether or not ssh2 ever heard from it (ssh2 reports a connection only
+ * after its version line, so a silent socket would otherwise stay forever). Each source (an
+ * IPv4 address, an IPv6 /64) may have MAX_SIGNING_IN_PER_SOURCE sockets signing in at once:
+ * every password check takes a turn of the one hashing slot all sign-ins share.
+ */
+function createAcceptedSockets() {
+  const all = new Set<net.Socket>();
+  const signingIn = new Map<string, () => void>();
+  const perSource = new Map<string, number>();
+
+  return {
+    admit(socket: net.Socket): boolean {
+      const source = sourceKey(socket.remoteAddress);
+      const count = perSource.get(source) ?? 0;
+      if (count >= MAX_SIGNING_IN_PER_SOURCE) {
+        socket.destroy();
+        return false;
+      }
+      perSource.set(source, count + 1);
+      all.add(socket);
+      const key = `${socket.remoteAddress}:${socket.remotePort}`;
+      const grace = setTimeout(() => socket.destroy(), LOGIN_GRACE_MS);
+      grace.unref();
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(grace);
+        signingIn.delete(key);
+        const left = (perSource.get(source) ?? 1) - 1;
+        if (left > 0) perSource.set(source, left);
+        else perSource.delete(source);
+      };
+      signingIn.set(key, settle);
+      socket.once('close', () => {
+        settle();
+        all.delete(socket);
+      });
+      return true;
+    },
+    /** The connection from `ip`:`port` has signed in: its grace and its place are given up. */
+    signedIn(ip: string, port: number) {
+      signingIn.get(`${ip}:${port}`)?.();
+    },
+    destroyUnsigned() {
+      for (const socket of all)
+        if (signingIn.has(`${socket.remoteAddress}:${socket.remotePort}`)) socket.destroy();
+    },
+    destroyAll() {
+      for (const socket of all) socket.destroy();
+    },
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { runsFileTransfer } from './file-transfer.ts';
 import { auditForwardEvent } from './forwarding.ts';
 import type { Link } from './link.ts';
 import { GatewayRefusal } from './refusal.ts';
+import { auditRefusal } from './session-records.ts';
 import { runSession, type SessionSpec } from './session-run.ts';
 import {
   type ForwardFeature,
@@ -205,22 +206,6 @@ function refuseOnChannel(channel: ServerChannel, conn: ConnectionState, text: st
 function asUserRefusal(error: unknown): GatewayRefusal {
   if (error instanceof GatewayRefusal) return error;
   return new GatewayRefusal('target-unreachable', 'internal error');
-}
-
-async function auditRefusal(
-  deps: SessionDeps,
-  conn: ConnectionState,
-  link: Link,
-  refusal: GatewayRefusal,
-): Promise<void> {
-  await deps.audit.record({
-    action: 'session.refuse',
-    outcome: refusal.outcome,
-    actor: { id: conn.user.id, name: conn.user.name },
-    object: { type: 'account', id: link.account.id, name: link.account.ref },
-    source: conn.source,
-    details: { why: refusal.why, detail: refusal.detail, connection: conn.id },
-  });
 }
 
 const DROPPED: Record<ForwardFeature, string> = {

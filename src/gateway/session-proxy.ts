@@ -20,8 +20,8 @@ export interface ProxyTaps {
    * each chunk, before the tap sees it.
    */
   readonly inputChecked: boolean;
-  /** Bytes from the target (stdout and stderr), right after they went on their way to the user. */
-  output(data: Buffer): void;
+  /** Bytes from the target, right after they went on their way to the user. */
+  output(data: Buffer, stream: 'stdout' | 'stderr'): void;
   /** The target ended the channel; the user has been told its exit status. */
   targetEnded(exit: ExitInfo | null): void;
   /** The user closed the channel or went away. */
@@ -89,7 +89,7 @@ export function proxyChannel(
     source.on('data', (data: Buffer) => {
       if (!open) return;
       const room = toUser.send(stream, data);
-      taps.output(data);
+      taps.output(data, stream);
       if (room || !open) return;
       source.pause();
       toUser.drained(() => source.resume());

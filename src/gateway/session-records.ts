@@ -2,6 +2,7 @@ import type { AuditEventInput } from '../audit/event.ts';
 import type { ConnectionState, SessionDeps, SessionRun } from './connection-state.ts';
 import type { Link } from './link.ts';
 import type { OpenedRecording } from './recording.ts';
+import type { GatewayRefusal } from './refusal.ts';
 import type { ExitInfo } from './session-proxy.ts';
 import type { SessionSpec } from './session-run.ts';
 import type { SessionStore } from './session-store.ts';
@@ -191,4 +192,21 @@ export function startEvent(
       connection: conn.id,
     },
   };
+}
+
+/** A session refused on its channel, on the record with why. */
+export async function auditRefusal(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  link: Link,
+  refusal: GatewayRefusal,
+): Promise<void> {
+  await deps.audit.record({
+    action: 'session.refuse',
+    outcome: refusal.outcome,
+    actor: { id: conn.user.id, name: conn.user.name },
+    object: { type: 'account', id: link.account.id, name: link.account.ref },
+    source: conn.source,
+    details: { why: refusal.why, detail: refusal.detail, connection: conn.id },
+  });
 }

@@ -17,6 +17,7 @@ import type { OpenedRecording } from './recording.ts';
 import { GatewayRefusal } from './refusal.ts';
 import { type ExitInfo, proxyChannel } from './session-proxy.ts';
 import {
+  auditRefusal,
   type Counters,
   describeOperation,
   endSession,
@@ -240,33 +241,54 @@ function wire(
     );
   }
 
-  const followSftp = () =>
-    createSftpMonitor({
+  /**
+   * `overExec`: found on an exec channel by its first bytes. Until the server has answered with
+   * its VERSION, a stream that is not SFTP is then let go unfollowed (a file that starts like an
+   * INIT packet, piped to `cat`): no SFTP server would have taken it either.
+   */
+  const followSftp = (overExec: boolean): SftpMonitor => {
+    const monitor: SftpMonitor = createSftpMonitor({
       operation: (operation) => {
         // File operations are indexed with the commands, so a search finds them too.
         s.addCommand(describeOperation(operation), deps.clock.now() - s.startedAt);
         void sftpOperation(deps, conn, link, s.id, operation, run);
       },
-      malformed: (why) =>
+      malformed: (why) => {
+        if (overExec && !monitor.started) {
+          sftp = null;
+          return;
+        }
         run.terminate(
           '\r\ntessera: the file transfer could not be followed\r\n',
           `sftp stream not understood: ${why}`,
-        ),
+        );
+      },
     });
-  let sftp: SftpMonitor | null = s.spec.kind === 'sftp' ? followSftp() : null;
+    return monitor;
+  };
+  let sftp: SftpMonitor | null = s.spec.kind === 'sftp' ? followSftp(false) : null;
   // An exec channel may run an SFTP server under any name (`sftp -s PATH`): when the client's
-  // first bytes open an SFTP conversation, the session is followed as the SFTP subsystem is.
+  // first bytes open an SFTP conversation, the session is held to the policy on file transfer
+  // and followed as the SFTP subsystem is.
   let firstInput: Buffer | null = s.spec.kind === 'exec' ? Buffer.alloc(0) : null;
   const request = (data: Buffer) => {
     if (firstInput === null) return sftp?.request(data);
     firstInput = Buffer.concat([firstInput, data]);
     const opens = opensSftp(firstInput);
     if (opens === 'more') return;
-    if (opens === 'yes') {
-      sftp = followSftp();
-      sftp.request(firstInput);
-    }
+    const first = firstInput;
     firstInput = null;
+    if (opens === 'no') return;
+    if (!policy.allowSftp) {
+      void auditRefusal(deps, conn, link, new GatewayRefusal('sftp-not-allowed', 'sftp over exec'));
+      run.terminate(
+        '\r\ntessera: file transfer is not allowed on this account\r\n',
+        'sftp over exec refused by policy',
+      );
+      return;
+    }
+    sftp = followSftp(true);
+    sftp.request(first);
   };
   const proxy = proxyChannel(channel, target, {
     // SFTP requests are checked before they pass, and so are an exec channel's first bytes.
@@ -280,13 +302,14 @@ function wire(
       s.tracker?.input(data);
       request(data);
     },
-    output(data) {
+    output(data, stream) {
       s.counters.bytesOut += data.length;
       idle?.refresh();
       recorder?.output(data);
       feed.output(data);
       s.tracker?.output(data);
-      sftp?.response(data);
+      // A server's log on stderr (`sftp-server -e`) is no part of the SFTP conversation.
+      if (stream === 'stdout') sftp?.response(data);
     },
     targetEnded: (exit) => finish(exitReason(exit), exit),
     userEnded: () => finish('client closed the session', null),

@@ -42,6 +42,8 @@ export interface SftpMonitor {
   response(data: Buffer): void;
   /** Reports files still open, and requests still unanswered, when the session ends. */
   finish(): void;
+  /** Whether the server has answered the client's INIT with its VERSION. */
+  readonly started: boolean;
 }
 
 const T = {
@@ -103,6 +105,7 @@ export function createSftpMonitor(events: {
 }): SftpMonitor {
   const pending = new Map<number, Pending>();
   const files = new Map<string, OpenFile>();
+  let started = false;
 
   const expect = (id: number, what: Pending) => {
     if (pending.has(id)) throw new SftpViolation(`request id ${id} reused while outstanding`);
@@ -125,7 +128,10 @@ export function createSftpMonitor(events: {
   };
 
   const onResponse = (type: number, body: Reader) => {
-    if (type === T.VERSION) return;
+    if (type === T.VERSION) {
+      started = true;
+      return;
+    }
     const id = body.u32();
     const what = pending.get(id);
     if (what === undefined) return;
@@ -166,6 +172,9 @@ export function createSftpMonitor(events: {
       }
       files.clear();
       pending.clear();
+    },
+    get started() {
+      return started;
     },
   };
 }

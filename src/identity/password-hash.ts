@@ -1,7 +1,6 @@
 import * as crypto from 'node:crypto';
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { TesseraError } from '../errors.ts';
 
 /**
  * Password hashing for Tessera's own users: argon2id where Node provides it (24.7 and newer),
@@ -50,22 +49,17 @@ const nativeArgon2 = (crypto as unknown as { argon2?: Argon2Fn }).argon2;
 /** libuv's pool runs the hashes, and the recordings' files and compression too. */
 const POOL_THREADS = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 const HASHES_AT_ONCE = Math.max(1, Math.min(availableParallelism(), POOL_THREADS) - 1);
-/** Past this many waiting, a hash is refused at once rather than queued without bound. */
-export const MAX_WAITING_HASHES = 256;
 let hashing = 0;
 const waiting: Array<() => void> = [];
 
 /**
- * Runs `work` once fewer than HASHES_AT_ONCE hashes are running; RATE_LIMITED when the queue is
- * full, so a flood of logins cannot make every later one wait minutes.
+ * Runs `work` once fewer than HASHES_AT_ONCE hashes are running. The queue has no bound of its
+ * own, on purpose: refusing past one would let a flood lock every user out, where waiting only
+ * slows them. What one source can queue is bounded where it comes in (the API's per-source
+ * limits, the gateway's MAX_SIGNING_IN_PER_SOURCE with one check at a time per connection).
  */
 async function inTurn<T>(work: () => Promise<T>): Promise<T> {
-  if (hashing >= HASHES_AT_ONCE) {
-    if (waiting.length >= MAX_WAITING_HASHES) {
-      throw new TesseraError('RATE_LIMITED', 'too many sign-ins at once: try again shortly');
-    }
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  }
+  if (hashing >= HASHES_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
   hashing += 1;
   try {
     return await work();
