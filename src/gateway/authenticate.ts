@@ -24,6 +24,11 @@ export interface GatewayUser {
   /** For `console`: the browser's address, as the HTTP request came. */
   readonly browserSource?: string | null;
   readonly keyFingerprint: string | null;
+  /**
+   * For `password`: whether a second factor's code was also given. A login made without one
+   * (the user had no factor then) ends once they have one, as their other sign-ins do.
+   */
+  readonly codeVerified?: boolean;
 }
 
 export interface Authenticator {
@@ -168,7 +173,7 @@ export function createAuthenticator(deps: {
         .verify({ ...request, requestId: null }, user.id, code)
         .then(
           () => {
-            deps.onUser({ ...user, method: 'password', keyFingerprint: null });
+            deps.onUser({ ...user, method: 'password', keyFingerprint: null, codeVerified: true });
             ctx.accept();
           },
           (error: unknown) => {

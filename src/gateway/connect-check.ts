@@ -6,6 +6,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { PolicyService } from '../accounts/policies.ts';
 import type { Clock } from '../clock.ts';
 import { isTesseraError } from '../errors.ts';
+import type { MfaService } from '../identity/mfa.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { UserService } from '../identity/users.ts';
 import type { Store } from '../store/store.ts';
@@ -33,7 +34,9 @@ export type LostAccess =
   /** An ephemeral account's grant ended or was revoked (its account is being dropped). */
   | 'grant-ended'
   /** The console sign-in a browser terminal was opened under ended (sign-out, revocation). */
-  | 'signed-out';
+  | 'signed-out'
+  /** A password login made without a code, once the user confirmed a second factor. */
+  | 'factor-added';
 
 export interface AccountCheckDeps {
   readonly access: Pick<AccessDecision, 'decide'>;
@@ -49,6 +52,8 @@ export interface AccessRecheckDeps extends AccountCheckDeps {
   readonly accounts: Pick<AccountService, 'reload'>;
   readonly keyring: Pick<Keyring, 'isSealed'>;
   readonly ephemeral: Pick<EphemeralLogins, 'holdsLogin'>;
+  /** Without it, no user has a second factor, and no password login ends for one. */
+  readonly mfa?: Pick<MfaService, 'hasFactor'>;
 }
 
 /**
@@ -88,11 +93,6 @@ export async function accountVerdict(
   return emergency ? null : 'rotation-pending';
 }
 
-/**
- * Checks a live connection's right again from what is stored now: the vault unsealed, the user
- * enabled, the key they logged in with still theirs, the account still there and theirs to use
- * (an ephemeral account: its grant still held by this user).
- */
 /** Whether the login token a browser terminal was opened under still holds. */
 async function loginTokenLive(deps: AccessRecheckDeps, tokenId: string | null): Promise<boolean> {
   if (tokenId === null) return false;
@@ -105,6 +105,23 @@ async function loginTokenLive(deps: AccessRecheckDeps, tokenId: string | null): 
   return row.expires_at === null || row.expires_at > deps.clock.now();
 }
 
+/**
+ * Whether a password login made without a code now faces a confirmed second factor: a password
+ * taken before the factor arrived must not keep the connection it opened.
+ */
+async function factorAddedSince(deps: AccessRecheckDeps, user: GatewayUser): Promise<boolean> {
+  if (user.method !== 'password' || user.codeVerified === true || deps.mfa === undefined) {
+    return false;
+  }
+  return deps.mfa.hasFactor(user.id);
+}
+
+/**
+ * Checks a live connection's right again from what is stored now: the vault unsealed, the user
+ * enabled, the key they logged in with still theirs, a password login without a code only while
+ * the user has no second factor, the account still there and theirs to use (an ephemeral
+ * account: its grant still held by this user).
+ */
 export async function recheckAccess(
   deps: AccessRecheckDeps,
   user: GatewayUser,
@@ -120,6 +137,7 @@ export async function recheckAccess(
   if (user.method === 'console' && !(await loginTokenLive(deps, user.tokenId ?? null))) {
     return 'signed-out';
   }
+  if (await factorAddedSince(deps, user)) return 'factor-added';
   if (linked.ephemeralGrantId !== null) {
     return (await deps.ephemeral.holdsLogin(current.id, linked.id)) ? null : 'grant-ended';
   }
@@ -150,6 +168,7 @@ const LOST_MESSAGES: Record<LostAccess, string> = {
   'vault-sealed': 'the vault was sealed',
   'grant-ended': 'your access grant for this account ended',
   'signed-out': 'your console sign-in ended',
+  'factor-added': 'a second factor was added to this user: sign in again',
 };
 
 /** How a connection that lost its right ends: what the user reads and the record's code. */

@@ -12,6 +12,7 @@ import type { PolicyService } from '../accounts/policies.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { SYSTEM_CONTEXT } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
+import type { MfaService } from '../identity/mfa.ts';
 import { sourceKey } from '../identity/source-key.ts';
 import type { UserService } from '../identity/users.ts';
 import type { Store } from '../store/store.ts';
@@ -135,6 +136,8 @@ export type GatewayDeps = Omit<
   readonly keyring: Pick<Keyring, 'isSealed' | 'onSeal'>;
   /** A grant that ends (expiry, revocation) ends the sessions it alone allowed, at once. */
   readonly grants: Pick<GrantService, 'onEnded'>;
+  /** A confirmed factor ends the password logins made without a code, at once. */
+  readonly mfa?: Pick<MfaService, 'hasFactor' | 'verify' | 'onConfirmed'>;
 };
 
 /**
@@ -237,6 +240,7 @@ function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
   deps.users.onDisabled(recheckUser);
   deps.safes.onMembershipChange(({ userId }) => recheckUser(userId));
   deps.gateway.sshKeys.onRemoved(({ userId }) => recheckUser(userId));
+  deps.mfa?.onConfirmed(recheckUser);
   // First, and awaited: the sessions end with their message before the grant's other endings
   // (an ephemeral account dropped on the target) cut them from the other side.
   deps.grants.onEnded(

@@ -47,6 +47,7 @@ export interface MfaService {
   /**
    * Confirms the pending secret with a code from it. Every other login token of the user is
    * revoked with it: one taken with the password alone must not outlive the factor's arrival.
+   * Root tokens (an operator's, the dev root token) stay: they are no sign-in of the user's.
    */
   confirm(
     ctx: RequestContext,
@@ -54,6 +55,11 @@ export interface MfaService {
     code: string,
   ): Promise<MfaStatus>;
   status(userId: string): Promise<MfaStatus>;
+  /**
+   * Calls `listener` with the user's id once a factor is confirmed and its other sign-ins were
+   * revoked, so that connections made with the password alone end at once.
+   */
+  onConfirmed(listener: (userId: string) => void): void;
   /** Whether the user has a confirmed factor: an unconfirmed one proves nothing yet. */
   hasFactor(userId: string): Promise<boolean>;
   /**
@@ -81,6 +87,8 @@ const SECRET_BYTES = 20;
 const STEP_WINDOW = 1;
 const ISSUER = 'Tessera';
 const CODE = /^\d{6}$/;
+/** The tokens a confirmed factor revokes: sign-ins, as `users.ts` issues them. */
+const LOGIN_TOKEN_KIND = 'login';
 
 type MfaRow = UserMfaTable;
 interface UserRef {
@@ -100,6 +108,7 @@ export function createMfaService(deps: {
 }): MfaService {
   const { store, audit, keyring, clock } = deps;
   const throttle = createMfaThrottle();
+  const confirmedListeners: Array<(userId: string) => void> = [];
 
   const findRow = (userId: string) =>
     store.db.selectFrom('user_mfa').selectAll().where('user_id', '=', userId).executeTakeFirst();
@@ -227,11 +236,16 @@ export function createMfaService(deps: {
           // Enrolled again or confirmed meanwhile: this code belongs to a secret now gone.
           throw new TesseraError('CONFLICT', 'the enrolment changed meanwhile: enroll again');
         }
-        await deps.tokens?.revokeAllOf(trx, user.id, principal.tokenId);
+        await deps.tokens?.revokeAllOf(trx, user.id, principal.tokenId, LOGIN_TOKEN_KIND);
         await audit.appendInTx(trx, [mfaEvent(ctx, 'mfa.confirm', user)]);
         return true;
       });
+      for (const listener of confirmedListeners) listener(user.id);
       return statusOf(await findRow(user.id));
+    },
+
+    onConfirmed(listener) {
+      confirmedListeners.push(listener);
     },
 
     async status(userId) {

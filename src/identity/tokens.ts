@@ -14,8 +14,16 @@ export interface TokenService {
   ): Promise<{ id: string; token: string; expiresAt: number | null }>;
   authenticate(token: string): Promise<Principal | null>;
   revoke(db: Queryable, tokenId: string): Promise<boolean>;
-  /** Revokes every live token of the user, except `keep` (the caller's own, when it is theirs). */
-  revokeAllOf(db: Queryable, userId: string, keep?: string): Promise<void>;
+  /**
+   * Revokes every live token of the user, except `keep` (the caller's own, when it is theirs);
+   * with `kind`, only the tokens of that kind (`login`, leaving a root token an operator holds).
+   */
+  revokeAllOf(db: Queryable, userId: string, keep?: string, kind?: string): Promise<void>;
+  /**
+   * Whether the token is still unrevoked, unexpired and its user enabled, asked of the store
+   * itself: a long-lived stream checks its bearer with it, past this node's cache.
+   */
+  isLive(tokenId: string): Promise<boolean>;
 }
 
 const TOKEN_PREFIX = 'tsr_';
@@ -106,15 +114,32 @@ export function createTokenService(deps: { store: Store; clock: Clock }): TokenS
       return result.numUpdatedRows > 0n;
     },
 
-    async revokeAllOf(db, userId, keep) {
+    async revokeAllOf(db, userId, keep, kind) {
       let query = db
         .updateTable('tokens')
         .set({ revoked_at: clock.now() })
         .where('user_id', '=', userId)
         .where('revoked_at', 'is', null);
       if (keep !== undefined) query = query.where('id', '!=', keep);
+      if (kind !== undefined) query = query.where('kind', '=', kind);
       await query.execute();
+      // The cache does not know kinds: a token of another kind is only looked up again.
       forget((p) => p.userId === userId && p.tokenId !== keep);
+    },
+
+    async isLive(tokenId) {
+      const row = await store.db
+        .selectFrom('tokens')
+        .innerJoin('users', 'users.id', 'tokens.user_id')
+        .select([
+          'tokens.expires_at as expiresAt',
+          'tokens.revoked_at as revokedAt',
+          'users.disabled as disabled',
+        ])
+        .where('tokens.id', '=', tokenId)
+        .executeTakeFirst();
+      if (row === undefined || row.revokedAt !== null || row.disabled !== 0) return false;
+      return row.expiresAt === null || row.expiresAt > clock.now();
     },
   };
 

@@ -305,7 +305,7 @@ export function createUserService(deps: {
           .set({ password_hash: hash, updated_at: clock.now() })
           .where('id', '=', row.id)
           .execute();
-        await tokens.revokeAllOf(trx, row.id, principal.tokenId);
+        await tokens.revokeAllOf(trx, row.id, principal.tokenId, 'login');
         await audit.appendInTx(trx, [userEvent(ctx, 'user.password.set', row)]);
       });
       await store.durable();

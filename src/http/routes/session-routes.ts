@@ -9,6 +9,7 @@ import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { LiveSession } from '../../gateway/live-sessions.ts';
 import { DEFAULT_SESSION_POLICY } from '../../gateway/session-policy.ts';
 import type { SessionRecord, SessionStore } from '../../gateway/session-store.ts';
+import type { TokenService } from '../../identity/tokens.ts';
 import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, reason, responses, uuid } from '../schemas.ts';
@@ -95,6 +96,10 @@ interface WatchSocket {
 /** Close codes of a watch refused: the session is over (or unknown), or runs on another node. */
 const WATCH_NOT_LIVE = 4404;
 const WATCH_ELSEWHERE = 4409;
+/** Close code of a watch whose watcher's sign-in ended (sign-out, revocation, a new factor). */
+const WATCH_SIGNED_OUT = 4401;
+/** How often an open watch asks whether its watcher's token still holds. */
+const WATCHER_CHECK_MS = 2_000;
 
 /** A watcher who cannot keep up is let go rather than buffered without bound. */
 const MAX_WATCHER_BACKLOG = 4 * 1024 * 1024;
@@ -103,6 +108,8 @@ export interface SessionRouteDeps {
   readonly gateway: GatewayServices;
   readonly audit: AuditLog;
   readonly clock: Clock;
+  /** A watch streams only while the token it was opened with holds. */
+  readonly tokens: Pick<TokenService, 'isLive'>;
   /** This node: a session its row places here but that is not in memory is ending. */
   readonly nodeId: string;
 }
@@ -355,6 +362,13 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
           socket.close(1011, 'the audit trail cannot be written');
           return;
         }
+        // The session may have ended while the audit event was written: no watcher to add then.
+        if (liveSessions.get(id) !== live) {
+          socket.close(WATCH_NOT_LIVE, NOT_LIVE);
+          return;
+        }
+        const stopChecking = checkWatcher(socket, deps, principalOf(request).tokenId);
+        socket.on('close', stopChecking);
         watch(socket, live);
       },
     );
@@ -387,6 +401,41 @@ function watch(socket: WatchSocket, live: LiveSession): void {
     },
   });
   socket.on('close', stop);
+}
+
+/**
+ * Closes the watch once the watcher's token no longer holds (signed out, revoked, user
+ * disabled): a sign-in that ended must not keep seeing the session. Answers the stop.
+ */
+function checkWatcher(
+  socket: WatchSocket,
+  deps: Pick<SessionRouteDeps, 'tokens'>,
+  tokenId: string,
+): () => void {
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    deps.tokens
+      .isLive(tokenId)
+      .then(
+        (live) => {
+          if (live) return;
+          clearInterval(timer);
+          socket.close(WATCH_SIGNED_OUT, 'your sign-in ended');
+        },
+        // Deny unless allowed: a sign-in that cannot be checked streams nothing more.
+        () => {
+          clearInterval(timer);
+          socket.close(1011, 'your sign-in could not be checked');
+        },
+      )
+      .finally(() => {
+        checking = false;
+      });
+  }, WATCHER_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**
