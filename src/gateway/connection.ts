@@ -41,9 +41,6 @@ export interface ConnectionDeps extends SessionDeps, LinkDeps, AccessRecheckDeps
   readonly logger: Logger;
 }
 
-/** A connection that has not authenticated by then is closed, as OpenSSH's LoginGraceTime. */
-export const LOGIN_GRACE_MS = 30_000;
-
 /**
  * One user connection: authentication, then the access decision and the link to the target,
  * then its channels and forwarding requests, each of which checks the access again. Errors from
@@ -73,9 +70,8 @@ export function handleConnection(
     client.end();
     void link?.then((opened) => opened.client.end()).catch(() => undefined);
   };
+  // The listener closes a connection that has not signed in within its grace (gateway.ts).
   sockets.add(end);
-  const grace = setTimeout(end, LOGIN_GRACE_MS);
-  grace.unref();
 
   const auth = createAuthenticator({
     keys: deps.keys,
@@ -97,7 +93,6 @@ export function handleConnection(
   client.on('error', (error: Error) => log.debug({ err: error }, 'gateway client error'));
 
   client.on('ready', () => {
-    clearTimeout(grace);
     if (closed || user === null) return end();
     signedIn();
     // A browser terminal reaches the gateway from this process over loopback: its source is the
@@ -110,7 +105,6 @@ export function handleConnection(
 
   client.on('close', () => {
     closed = true;
-    clearTimeout(grace);
     sockets.delete(end);
     for (const run of [...running]) run.abandon('the connection closed');
     void link?.then((opened) => opened.client.end()).catch(() => undefined);

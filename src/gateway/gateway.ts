@@ -18,7 +18,7 @@ import type { UserService } from '../identity/users.ts';
 import type { Store } from '../store/store.ts';
 import type { Keyring } from '../vault/keyring.ts';
 import { lostAccessEnding } from './connect-check.ts';
-import { type ConnectionDeps, handleConnection, LOGIN_GRACE_MS } from './connection.ts';
+import { type ConnectionDeps, handleConnection } from './connection.ts';
 import { type ConsoleTickets, createConsoleTickets } from './console-tickets.ts';
 import { shareReads } from './fair-reads.ts';
 import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
@@ -197,8 +197,9 @@ export async function startGateway(
   deps.logger.info({ host: config.host, port }, 'ssh gateway listening');
   if (!nativeCryptoLoaded()) {
     deps.logger.warn(
-      "ssh2's native crypto binding is not loaded, so the gateway encrypts in slower JavaScript: " +
-        'rebuild it against this Node (npm_config_nodedir="$(scripts/node-headers.sh)" npm rebuild ssh2)',
+      "ssh2's native crypto binding is not loaded, so the gateway encrypts in slower " +
+        'JavaScript: rebuild it against this Node ' +
+        '(npm_config_nodedir="$(scripts/node-headers.sh)" npm rebuild ssh2)',
     );
   }
   deps.gateway.endpoint.current = { host: config.host, port, hostKey: publicKeyLine(hostKey) };
@@ -319,6 +320,11 @@ async function closeOrphans(deps: GatewayDeps): Promise<void> {
     deps.logger.warn({ sessions: orphans.length }, 'closed sessions left live by a crash');
 }
 
+/**
+ * A socket that has not signed in this long after it was accepted is closed, as OpenSSH's
+ * LoginGraceTime: whether or not it ever said a word.
+ */
+export const LOGIN_GRACE_MS = 30_000;
 /** Connections of one source that may be signing in at once, as OpenSSH's MaxStartups. */
 export const MAX_SIGNING_IN_PER_SOURCE = 10;
 
@@ -331,7 +337,8 @@ export const MAX_SIGNING_IN_PER_SOURCE = 10;
  */
 function createAcceptedSockets() {
   const all = new Set<net.Socket>();
-  const signingIn = new Map<string, () => void>();
+  // By the remote address and port ssh2 reports the connection with.
+  const signingIn = new Map<string, { socket: net.Socket; settle: () => void }>();
   const perSource = new Map<string, number>();
 
   return {
@@ -357,7 +364,7 @@ function createAcceptedSockets() {
         if (left > 0) perSource.set(source, left);
         else perSource.delete(source);
       };
-      signingIn.set(key, settle);
+      signingIn.set(key, { socket, settle });
       socket.once('close', () => {
         settle();
         all.delete(socket);
@@ -366,11 +373,10 @@ function createAcceptedSockets() {
     },
     /** The connection from `ip`:`port` has signed in: its grace and its place are given up. */
     signedIn(ip: string, port: number) {
-      signingIn.get(`${ip}:${port}`)?.();
+      signingIn.get(`${ip}:${port}`)?.settle();
     },
     destroyUnsigned() {
-      for (const socket of all)
-        if (signingIn.has(`${socket.remoteAddress}:${socket.remotePort}`)) socket.destroy();
+      for (const { socket } of signingIn.values()) socket.destroy();
     },
     destroyAll() {
       for (const socket of all) socket.destroy();

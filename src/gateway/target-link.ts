@@ -30,8 +30,9 @@ const KEEPALIVE_COUNT_MAX = 4;
 /**
  * Connects and logs in to the target's sshd, accepting only the pinned host key: another key
  * refuses the session before the credential is sent. Nagle's algorithm is off, since
- * keystrokes and echoes are small writes, and reads are paced (`shareReads`). `agent` is where the target's agent connections go
- * when a session asks for agent forwarding; it is never used to log in.
+ * keystrokes and echoes are small writes, and reads are paced (`shareReads`). `agent` is where
+ * the target's agent connections go when a session asks for agent forwarding; it is never used
+ * to log in.
  */
 export function connectTarget(
   endpoint: TargetEndpoint,

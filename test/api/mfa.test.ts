@@ -113,7 +113,7 @@ for (const store of STORE_KINDS) {
       assert.equal(await server.services.mfa.hasFactor(await userId('alice')), true);
     });
 
-    it('ends the other sign-ins of a user who confirms a factor, and keeps the one used', async () => {
+    it('ends the other sign-ins of a user who confirms a factor, not the one used', async () => {
       const password = 'grace has a long password';
       await server.api('POST', '/v1/users', { body: { name: 'grace', role: 'user', password } });
       const signIn = async () => {

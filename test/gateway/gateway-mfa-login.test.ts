@@ -35,7 +35,7 @@ describe('gateway: a stolen password without the second factor', () => {
   });
   after(() => h?.stop());
 
-  it('gets no token, so registers no key and opens no session, until the code is given', async () => {
+  it('gives no token, key or session for the password alone, only with the code', async () => {
     const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
     const linux = await sshd().createUser('tmf', { password: linuxPassword });
     const name = unique('mfa-');

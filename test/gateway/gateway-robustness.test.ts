@@ -203,7 +203,7 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
     assert.ok(!h.logText().includes(password));
   });
 
-  it('asks a user with a second factor for its code after the password, and takes each once', async () => {
+  it('asks a user with a second factor for a code after the password, once each', async () => {
     const { login } = await account();
     const name = `kb2-${randomBytes(4).toString('hex')}`;
     const password = `pw-${randomBytes(9).toString('base64url')}`;

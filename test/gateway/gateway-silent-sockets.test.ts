@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { LOGIN_GRACE_MS } from '../../src/gateway/connection.ts';
+import { LOGIN_GRACE_MS } from '../../src/gateway/gateway.ts';
 import { type Harness, startHarness } from './support.ts';
 
 function silent(port: number, first = ''): Promise<{ socket: net.Socket; closed: () => boolean }> {
