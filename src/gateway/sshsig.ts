@@ -45,13 +45,13 @@ export function parseSshSignature(armored: string): SshSignature {
   const publicKey = reader.string();
   const namespace = reader.string().toString('utf8');
   reader.string(); // reserved: readers ignore it, and the signed data always carries it empty
-  const hashAlgorithm = reader.string().toString('ascii');
+  const hashAlgorithm = reader.name();
   const signatureBlob = reader.string();
   reader.end();
   if (!HASHES.includes(hashAlgorithm)) throw malformed('the hash must be sha256 or sha512');
 
   const inner = wireReader(signatureBlob);
-  const algorithm = inner.string().toString('ascii');
+  const algorithm = inner.name();
   const signature = inner.string();
   inner.end();
   return {
@@ -90,7 +90,7 @@ export function verifySshSignature(sig: SshSignature, message: Buffer, namespace
 /** The SSH wire form of a public key as a node:crypto key (Ed25519, RSA, ECDSA NIST curves). */
 export function publicKeyObject(keyBlob: Buffer): KeyObject {
   const reader = wireReader(keyBlob);
-  const type = reader.string().toString('ascii');
+  const type = reader.name();
   if (type === 'ssh-ed25519') {
     const x = reader.string();
     reader.end();
@@ -104,7 +104,7 @@ export function publicKeyObject(keyBlob: Buffer): KeyObject {
   }
   const curve = EC_CURVES[type];
   if (curve === undefined) throw malformed('the key type is not supported');
-  if (reader.string().toString('ascii') !== curve.sshName) throw malformed('the curve differs');
+  if (reader.name() !== curve.sshName) throw malformed('the curve differs');
   const point = reader.string();
   reader.end();
   if (point.length !== 1 + 2 * curve.size || point[0] !== 0x04) throw malformed('bad EC point');
@@ -136,7 +136,7 @@ const RSA_HASHES: Readonly<Record<string, string>> = {
 
 /** The signature algorithm must belong to the key's type; each has its own encoding. */
 function verifyWith(key: KeyObject, sig: SshSignature, signed: Buffer): boolean {
-  const keyType = wireReader(sig.publicKey).string().toString('ascii');
+  const keyType = wireReader(sig.publicKey).name();
   if (keyType === 'ssh-ed25519') {
     if (sig.algorithm !== keyType || sig.signature.length !== 64) return false;
     return verify(null, signed, key, sig.signature);
@@ -187,10 +187,21 @@ function wireReader(buffer: Buffer) {
     return part;
   };
   const uint32 = () => take(4).readUInt32BE(0);
+  const string = () => take(uint32());
   return {
     bytes: take,
     uint32,
-    string: () => take(uint32()),
+    string,
+    /**
+     * An algorithm or curve name: printable ASCII only. Node's 'ascii' decoding drops each byte's
+     * high bit, which would let many byte strings stand for one name.
+     */
+    name() {
+      const bytes = string();
+      const printable = bytes.every((byte) => byte > 0x20 && byte < 0x7f);
+      if (!printable) throw malformed('a name is not printable ASCII');
+      return bytes.toString('latin1');
+    },
     end() {
       if (at !== buffer.length) throw malformed('unexpected bytes after the last field');
     },

@@ -132,6 +132,36 @@ describe('key proof: SSHSIG edge cases and mutations', () => {
     });
   }
 
+  it('refuses every one-byte change of a signature, names included', () => {
+    // Node's 'ascii' decoding drops the high bit, so "ssh-ed25519" with any letter's high bit
+    // set once read as the same name and passed. Every byte, with these values, must fail.
+    const changes = [(b: number) => b ^ 0x80, (b: number) => b ^ 0x01, () => 0x00, () => 0xff];
+    for (const key of [
+      keygen('one-ed', ['-t', 'ed25519']),
+      keygen('one-rsa', ['-t', 'rsa', '-b', '2048']),
+      keygen('one-ec', ['-t', 'ecdsa', '-b', '384']),
+    ]) {
+      const proofs = createKeyProofs({ keyring: { keys: () => keys }, clock });
+      const issued = proofs.issue('u', key.blob);
+      const blob = dearmor(sshSign(key.file, issued.challenge));
+      const accepted: string[] = [];
+      for (let at = 0; at < blob.length; at += 1) {
+        for (const change of changes) {
+          const copy = Buffer.from(blob);
+          copy[at] = change(blob[at] as number);
+          if (copy.equals(blob)) continue;
+          const result = outcome(() =>
+            proofs.check('u', key.blob, { challenge: issued.challenge, signature: armor(copy) }),
+          );
+          if (result !== 'KEY_PROOF_INVALID') accepted.push(`byte ${at} -> ${copy[at]}: ${result}`);
+        }
+      }
+      assert.deepEqual(accepted, [], key.file);
+      // The unchanged signature still passes: the refusals above were the changes' doing.
+      proofs.check('u', key.blob, { challenge: issued.challenge, signature: armor(blob) });
+    }
+  });
+
   it('never crashes nor passes on mutated signatures of each key type', () => {
     const kinds = [
       keygen('fz-ed', ['-t', 'ed25519']),
