@@ -6,6 +6,7 @@
  * Run with `--expose-gc`.
  */
 import path from 'node:path';
+import v8 from 'node:v8';
 import pino from 'pino';
 import { DEFAULT_GATEWAY_CONFIG } from '../../src/gateway/gateway.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -22,6 +23,11 @@ export interface ChildMemory {
   readonly heapUsed: number;
   readonly external: number;
   readonly arrayBuffers: number;
+  /**
+   * V8's young generation (new space), which V8 sizes by the rate of allocation, not by what is
+   * kept: it grows to its maximum under any steady load, however few sessions carry it.
+   */
+  readonly youngGeneration: number;
 }
 
 export type GatewayParentMessage =
@@ -74,7 +80,11 @@ function memory(): ChildMemory {
   const collect = (globalThis as { gc?: () => void }).gc;
   collect?.();
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  return { rss, heapTotal, heapUsed, external, arrayBuffers };
+  const spaces = Object.fromEntries(
+    v8.getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]),
+  );
+  const youngGeneration = (spaces.new_space ?? 0) + (spaces.new_large_object_space ?? 0);
+  return { rss, heapTotal, heapUsed, external, arrayBuffers, youngGeneration };
 }
 
 async function stop(): Promise<void> {

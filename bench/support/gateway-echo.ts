@@ -60,12 +60,16 @@ export async function shellRunning(
   await new Promise<void>((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(
-      () => reject(new Error('the shell never got ready')),
+      () => reject(new Error(`the shell never got ready; it printed ${JSON.stringify(seen)}`)),
       READY_TIMEOUT_MS,
     );
     const onData = (data: Buffer) => {
-      seen = (seen + data.toString('latin1')).slice(-64);
-      if (!seen.includes('READY')) return;
+      // Looked for before trimming: READY and the program's first output may come in one chunk.
+      seen += data.toString('latin1');
+      if (!seen.includes('READY')) {
+        seen = seen.slice(-64);
+        return;
+      }
       clearTimeout(timer);
       channel.off('data', onData);
       resolve();

@@ -54,11 +54,11 @@ export interface LiveSessions {
 }
 
 /**
- * Output kept for a watcher who joins late: a full screen of a busy terminal, many times over.
- * Every live session holds this much once it has printed it, so it counts against the memory a
- * thousand sessions take (bench/gateway.ts).
+ * Output kept for a watcher who joins late: a full-colour redraw of a 200x50 terminal is about
+ * 30 KiB, so this holds a busy screen twice over. Every live session holds this much once it has
+ * printed it, so it counts against the memory a thousand sessions take (bench/gateway.ts).
  */
-export const SCREEN_BUFFER_BYTES = 128 * 1024;
+export const SCREEN_BUFFER_BYTES = 64 * 1024;
 
 // ESC c (reset), CSI 2 J (erase display), CSI ? 1049 h (alternate screen, full-screen programs).
 const CLEARS = [Buffer.from('\x1bc'), Buffer.from('\x1b[2J'), Buffer.from('\x1b[?1049h')];

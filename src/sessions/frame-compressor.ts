@@ -1,95 +1,38 @@
-import { constants, createDeflateRaw } from 'node:zlib';
+import { deflateRaw, inflateRaw } from 'node:zlib';
 
 /**
- * One raw deflate stream for a whole recording, cut into frames. Each `flush` ends with a sync
- * flush, so the bytes handed out so far inflate to every byte given so far: a reader can stop at
- * any frame boundary. Compression runs on libuv's pool, off the event loop.
+ * Each frame of a recording is one whole raw deflate stream of its text. Nothing of zlib stays
+ * alive between frames: a persistent stream held about 120 KiB per live session (Node's zlib
+ * keeps a 64 KiB hash table whatever memLevel asks), which a recording that writes once a second
+ * does not need. Compression runs on libuv's pool, off the event loop.
  */
-export interface FrameCompressor {
-  flush(text: Buffer): Promise<Buffer>;
-  /** Compresses the last text and ends the stream. */
-  finish(text: Buffer): Promise<Buffer>;
-  destroy(): void;
-}
-
-/** Every sync flush ends with an empty stored block: these four bytes. */
-const SYNC_FLUSH_TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-/** Output reaches us before the flush callback; a few turns of the loop cover any lag. */
-const TRAILER_WAIT_TURNS = 8;
-
-/**
- * zlib's memory is (1 << (windowBits + 2)) + (1 << (memLevel + 9)) bytes per stream, and every
- * live session keeps one: 64 KiB here against 256 KiB by default, for terminal text about 2 %
- * larger. Readers inflate with the default 32 KiB window, which takes any smaller one.
- */
-const WINDOW_BITS = 13;
-const MEM_LEVEL = 6;
-const CHUNK_BYTES = 8 * 1024;
-
-export function createFrameCompressor(level: number): FrameCompressor {
-  const deflate = createDeflateRaw({
-    level,
-    windowBits: WINDOW_BITS,
-    memLevel: MEM_LEVEL,
-    chunkSize: CHUNK_BYTES,
-  });
-  let output: Buffer[] = [];
-  let failure: Error | null = null;
-  deflate.on('data', (chunk: Buffer) => output.push(chunk));
-  deflate.on('error', (error) => {
-    failure = error;
-  });
-
-  const take = (): Buffer => {
-    const bytes = Buffer.concat(output);
-    output = [];
-    return bytes;
-  };
-
-  const settled = (run: (done: (error?: Error | null) => void) => void): Promise<void> =>
-    new Promise((resolve, reject) => {
-      if (failure !== null) return reject(failure);
-      const onError = (error: Error) => reject(error);
-      deflate.once('error', onError);
-      run((error) => {
-        deflate.off('error', onError);
-        if (error) reject(error);
-        else if (failure !== null) reject(failure);
-        else resolve();
-      });
+export function compressFrame(text: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    deflateRaw(text, DEFLATE_OPTIONS, (error, compressed) => {
+      if (error === null) resolve(compressed);
+      else reject(error);
     });
-
-  return {
-    async flush(text) {
-      if (text.length > 0) deflate.write(text);
-      await settled((done) => deflate.flush(constants.Z_SYNC_FLUSH, () => done()));
-      for (let turn = 0; turn < TRAILER_WAIT_TURNS && !endsWithTrailer(output); turn++) {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      if (!endsWithTrailer(output)) throw new Error('deflate flush did not complete');
-      return take();
-    },
-
-    async finish(text) {
-      await settled((done) => {
-        deflate.once('end', () => done());
-        deflate.end(text);
-      });
-      return take();
-    },
-
-    destroy() {
-      deflate.destroy();
-    },
-  };
+  });
 }
 
-function endsWithTrailer(chunks: readonly Buffer[]): boolean {
-  const last = chunks.at(-1);
-  if (last === undefined) return false;
-  const tail =
-    last.length >= SYNC_FLUSH_TRAILER.length
-      ? last.subarray(-SYNC_FLUSH_TRAILER.length)
-      : Buffer.concat(chunks.slice(-SYNC_FLUSH_TRAILER.length)).subarray(-4);
-  return tail.equals(SYNC_FLUSH_TRAILER);
+/**
+ * The text of one frame; `maxBytes` bounds it, so a frame that inflates to more than any writer
+ * puts in one fails instead of filling memory.
+ */
+export function inflateFrame(compressed: Buffer, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    inflateRaw(compressed, { maxOutputLength: maxBytes }, (error, text) => {
+      if (error === null) resolve(text);
+      else reject(error);
+    });
+  });
 }
+
+/**
+ * zlib level 1: terminal text still shrinks about eight times, and compression keeps up with
+ * output ten times faster than level 6 on binary garbage (bench/recording.ts). The smaller
+ * window and memLevel keep each compression's own memory near 120 KiB against 330 KiB; on
+ * terminal text the file is about 2 % larger. Readers inflate with the default 32 KiB window,
+ * which takes any smaller one.
+ */
+const DEFLATE_OPTIONS = { level: 1, windowBits: 13, memLevel: 6 } as const;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { createFrameCompressor, type FrameCompressor } from './frame-compressor.ts';
-import { fileHeader, sealFrame } from './recording-format.ts';
+import { compressFrame } from './frame-compressor.ts';
+import { FRAME_TEXT_BYTES, fileHeader, sealFrame } from './recording-format.ts';
 
 /** The part of a file handle the writer uses; `fs/promises` FileHandle fits it. */
 export interface RecordingFile {
@@ -29,14 +29,6 @@ export interface FrameWriter {
   close(): Promise<void>;
 }
 
-/** Text per frame: a frame then stays far below MAX_FRAME_CIPHERTEXT whatever the output. */
-export const FRAME_TEXT_BYTES = 256 * 1024;
-/**
- * zlib level 1: terminal text still shrinks about eight times, and compression keeps up with
- * output ten times faster than level 6 on binary garbage (bench/recording.ts).
- */
-const COMPRESSION_LEVEL = 1;
-
 export interface FrameWriterOptions {
   readonly file: RecordingFile;
   readonly sessionId: string;
@@ -49,7 +41,6 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   const key = Buffer.alloc(options.dataKey.length);
   options.dataKey.copy(key);
   const hash = createHash('sha256');
-  const compressor: FrameCompressor = createFrameCompressor(COMPRESSION_LEVEL);
   let pendingHead: Buffer | null = fileHeader();
   let frames = 0;
   let bytesWritten = 0;
@@ -65,7 +56,7 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   };
 
   const writeFrame = async (text: Buffer, final: boolean): Promise<void> => {
-    const compressed = final ? await compressor.finish(text) : await compressor.flush(text);
+    const compressed = await compressFrame(text);
     const frame = sealFrame(key, sessionId, frames, final, compressed);
     frames += 1;
     // The file header goes out with the first frame: one write, and a file never holds only it.
@@ -95,7 +86,6 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
 
     async close() {
       key.fill(0);
-      compressor.destroy();
       await file.close();
     },
   };

@@ -10,15 +10,18 @@ import { recordingCorrupt } from './recording-errors.ts';
  * frame  = length (u32 BE, of the ciphertext) | flags (1 byte) | nonce (12) | tag (16) | ciphertext
  * ```
  *
- * The plaintexts of all frames, concatenated, are one raw deflate stream of the asciicast text,
- * flushed at every frame boundary, so every whole frame can be read without the ones after it.
- * Each frame is AES-256-GCM under the recording's own data key with a fresh nonce, and its
+ * Version 2: each frame's plaintext is one whole raw deflate stream of the next part of the
+ * asciicast text, at most FRAME_TEXT_BYTES of it (a cut may fall inside a UTF-8 character), so
+ * every whole frame can be read without the ones after it. Version 1, still read, had one raw
+ * deflate stream for the whole file, flushed at every frame boundary. Each frame is AES-256-GCM under the recording's own data key with a fresh nonce, and its
  * additional data names the session, the frame number and whether it is the last frame: frames
  * cannot be moved, dropped from the middle or reordered, and a file cut at a frame boundary is
  * told apart from a finished one.
  */
 export const FILE_MAGIC = Buffer.from('TSREC\r\n', 'latin1');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Versions a reader takes: 1 was written before frames were compressed one by one. */
+export type FormatVersion = 1 | 2;
 export const FILE_HEADER_BYTES = FILE_MAGIC.length + 1;
 
 const NONCE_BYTES = 12;
@@ -26,6 +29,8 @@ const TAG_BYTES = 16;
 export const FRAME_HEADER_BYTES = 4 + 1 + NONCE_BYTES + TAG_BYTES;
 const FLAG_FINAL = 0x01;
 
+/** Text per frame: a frame then stays far below MAX_FRAME_CIPHERTEXT whatever the output. */
+export const FRAME_TEXT_BYTES = 256 * 1024;
 /** The writer keeps frames far below this; a reader refuses anything longer. */
 export const MAX_FRAME_CIPHERTEXT = 4 * 1024 * 1024;
 
@@ -41,14 +46,15 @@ export function fileHeader(): Buffer {
   return Buffer.concat([FILE_MAGIC, Buffer.of(FORMAT_VERSION)]);
 }
 
-export function checkFileHeader(bytes: Buffer): void {
+/** The file's format version, or INTEGRITY_FAILURE for a file that is not a recording. */
+export function checkFileHeader(bytes: Buffer): FormatVersion {
   const magic = bytes.subarray(0, FILE_MAGIC.length);
   if (bytes.length < FILE_HEADER_BYTES || !magic.equals(FILE_MAGIC)) {
     throw recordingCorrupt('not a Tessera recording');
   }
-  if (bytes[FILE_MAGIC.length] !== FORMAT_VERSION) {
-    throw recordingCorrupt('unknown recording format version');
-  }
+  const version = bytes[FILE_MAGIC.length];
+  if (version !== 1 && version !== 2) throw recordingCorrupt('unknown recording format version');
+  return version;
 }
 
 export function frameContext(sessionId: string, frame: number, final: boolean): string {

@@ -9,13 +9,16 @@ import {
   parseEventLine,
   parseHeaderLine,
 } from './asciicast.ts';
+import { inflateFrame } from './frame-compressor.ts';
 import { recordingCorrupt } from './recording-errors.ts';
 import {
   assertDataKey,
   assertSessionId,
   checkFileHeader,
   FILE_HEADER_BYTES,
+  type FormatVersion,
   FRAME_HEADER_BYTES,
+  FRAME_TEXT_BYTES,
   openFrame,
   readFrameHeader,
 } from './recording-format.ts';
@@ -113,14 +116,13 @@ export async function exportAsciicast(
 async function* castLines(source: RecordingSource): AsyncGenerator<string | RecordingEnd> {
   assertSessionId(source.sessionId);
   assertDataKey(source.dataKey);
-  const state: FrameState = { end: null, error: null };
-  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+  const state: FrameState = { version: null, end: null, error: null };
   // Frame errors wait in `state` so that every line before the bad frame is read first.
-  pipeline(Readable.from(framePlaintexts(source, state)), inflate, () => undefined);
+  const frames = framePlaintexts(source, state);
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let partial = '';
   try {
-    for await (const chunk of inflate as AsyncIterable<Buffer>) {
+    for await (const chunk of frameTexts(frames, state)) {
       const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n');
       partial = lines.pop() ?? '';
       yield* lines;
@@ -136,7 +138,30 @@ async function* castLines(source: RecordingSource): AsyncGenerator<string | Reco
   yield end;
 }
 
+/** The asciicast text, frame by frame (version 2) or as one stream across frames (version 1). */
+async function* frameTexts(
+  frames: AsyncGenerator<Buffer>,
+  state: FrameState,
+): AsyncGenerator<Buffer> {
+  const first = await frames.next(); // the file header is read by now
+  if (first.done) return;
+  if (state.version === 2) {
+    yield await inflateFrame(first.value, FRAME_TEXT_BYTES);
+    for await (const frame of frames) yield await inflateFrame(frame, FRAME_TEXT_BYTES);
+    return;
+  }
+  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+  pipeline(Readable.from(prepend(first.value, frames)), inflate, () => undefined);
+  yield* inflate as AsyncIterable<Buffer>;
+}
+
+async function* prepend(first: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  yield first;
+  yield* rest;
+}
+
 interface FrameState {
+  version: FormatVersion | null;
   end: RecordingEnd | null;
   error: unknown;
 }
@@ -162,7 +187,7 @@ async function* readFrames(
   bytes: ByteReader,
   state: FrameState,
 ): AsyncGenerator<Buffer> {
-  checkFileHeader(await bytes.take(FILE_HEADER_BYTES));
+  state.version = checkFileHeader(await bytes.take(FILE_HEADER_BYTES));
   for (let frame = 0; ; frame++) {
     const head = await bytes.take(FRAME_HEADER_BYTES);
     if (head.length < FRAME_HEADER_BYTES || (await isZeroTail(head, bytes, frame))) {

@@ -1,6 +1,7 @@
 import type { TesseraError } from '../errors.ts';
-import { FRAME_TEXT_BYTES, type FrameWriter } from './frame-writer.ts';
+import type { FrameWriter } from './frame-writer.ts';
 import { ioErrorCode, recordingUnavailable } from './recording-errors.ts';
+import { FRAME_TEXT_BYTES } from './recording-format.ts';
 
 /**
  * Lines of a recording on their way to disk. Appending never waits: a frame goes out as soon as

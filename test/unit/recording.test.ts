@@ -1,17 +1,28 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import {
+  createDeflateRaw,
+  deflateRawSync,
+  inflateRawSync,
+  constants as zlibConstants,
+} from 'node:zlib';
 import type { AsciicastEvent } from '../../src/sessions/asciicast.ts';
 import { screenSizeAt } from '../../src/sessions/player.ts';
 import { createRecorder, type RecorderOptions } from '../../src/sessions/recorder.ts';
 import {
   FILE_HEADER_BYTES,
+  FILE_MAGIC,
   FRAME_HEADER_BYTES,
+  FRAME_TEXT_BYTES,
+  openFrame,
   readFrameHeader,
+  sealFrame,
 } from '../../src/sessions/recording-format.ts';
 import {
   exportAsciicast,
@@ -460,5 +471,81 @@ describe('recording: size on disk', () => {
     const packets = Array.from({ length: 256 }, () => Buffer.alloc(4096));
     const { bytesWritten } = await recordPackets(packets);
     assert.ok(bytesWritten < 64 * 1024, `${bytesWritten} bytes`);
+  });
+});
+
+describe('recording: format versions', () => {
+  const castText = (lines: readonly string[]) => Buffer.from(lines.map((l) => `${l}\n`).join(''));
+  const HEADER = '{"version":2,"width":80,"height":24,"timestamp":1760000000}';
+
+  /** A file of `version` whose frames hold these plaintexts, the last one final. */
+  function fileOf(version: number, dataKey: Buffer, plaintexts: readonly Buffer[]): string {
+    const file = path.join(dir, `v${version}-${++fileCount}.rec`);
+    const frames = plaintexts.map((plain, frame) =>
+      sealFrame(dataKey, SESSION, frame, frame === plaintexts.length - 1, plain),
+    );
+    writeFileSync(file, Buffer.concat([FILE_MAGIC, Buffer.of(version), ...frames]));
+    return file;
+  }
+
+  it('still reads version 1: one deflate stream across frames, flushed at each', async () => {
+    const parts = [
+      castText([HEADER, '[0.5, "o", "first\\r\\n"]']),
+      castText(['[1.5, "o", "second\\r\\n"]']),
+      castText(['[2.5, "o", "third\\r\\n"]']),
+    ];
+    const deflate = createDeflateRaw();
+    const chunks: Buffer[] = [];
+    deflate.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const plaintexts: Buffer[] = [];
+    for (const [index, part] of parts.entries()) {
+      if (index === parts.length - 1) {
+        deflate.end(part);
+        await once(deflate, 'end');
+      } else {
+        deflate.write(part);
+        await new Promise((resolve) =>
+          deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve(undefined)),
+        );
+      }
+      plaintexts.push(Buffer.concat(chunks.splice(0)));
+    }
+    const dataKey = randomBytes(32);
+    const file = fileOf(1, dataKey, plaintexts);
+    const loaded = await loadRecording({ path: file, sessionId: SESSION, dataKey });
+    assert.deepEqual(outputs(loaded.events), ['first\r\n', 'second\r\n', 'third\r\n']);
+    assert.equal(loaded.truncated, false);
+  });
+
+  it('writes version 2: every frame inflates on its own, without the ones before it', async () => {
+    const { file, dataKey } = await threeFrames();
+    const bytes = readFileSync(file);
+    assert.equal(bytes[FILE_MAGIC.length], 2);
+    const offsets = frameOffsets(file);
+    const at = offsets[2] as number;
+    const { length } = readFrameHeader(bytes.subarray(at, at + FRAME_HEADER_BYTES), 2);
+    const sealed = bytes.subarray(at, at + FRAME_HEADER_BYTES + length);
+    const text = inflateRawSync(openFrame(dataKey, SESSION, 2, sealed)).toString('utf8');
+    assert.match(text, /frame 2 line a/);
+    assert.doesNotMatch(text, /frame 1/);
+  });
+
+  it('refuses a frame that inflates past what a writer puts in one', async () => {
+    const dataKey = randomBytes(32);
+    const big = castText([HEADER, ...Array.from({ length: 30_000 }, () => '[1, "o", "aaaa"]')]);
+    assert.ok(big.length > FRAME_TEXT_BYTES);
+    const file = fileOf(2, dataKey, [deflateRawSync(big)]);
+    await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
+      code: 'INTEGRITY_FAILURE',
+    });
+  });
+
+  it('refuses an unknown version', async () => {
+    const dataKey = randomBytes(32);
+    const file = fileOf(3, dataKey, [deflateRawSync(castText([HEADER]))]);
+    await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
+      code: 'INTEGRITY_FAILURE',
+      message: /unknown recording format version/,
+    });
   });
 });
