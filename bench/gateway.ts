@@ -258,7 +258,9 @@ async function measureLevel(
   const cpu = startCpuMeter();
   const gatewayCpu = rig.gatewayCpuSeconds();
   const label = `${count} sessions`;
+  await rig.loopDelay();
   const window = await keystrokes(label, probes.direct, probes.through, LEVEL_KEYSTROKES);
+  const loopDelay = await rig.loopDelay();
   const rate = await load.rate();
   const used = cpu();
   const cores = (seconds: number) => seconds / rate.seconds;
@@ -275,6 +277,7 @@ async function measureLevel(
       others: cores(used.othersSeconds),
     },
     memory: await rig.memory(),
+    loopDelay,
   };
 }
 

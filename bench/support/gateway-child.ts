@@ -6,6 +6,7 @@
  * Run with `--expose-gc`.
  */
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import pino from 'pino';
 import { DEFAULT_GATEWAY_CONFIG } from '../../src/gateway/gateway.ts';
@@ -30,9 +31,17 @@ export interface ChildMemory {
   readonly youngGeneration: number;
 }
 
+/** How late the gateway's event loop ran, in milliseconds, since the last time it was asked. */
+export interface LoopDelay {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
 export type GatewayParentMessage =
   | { readonly type: 'start'; readonly config: GatewayChildConfig }
   | { readonly type: 'memory' }
+  | { readonly type: 'loop-delay' }
   | { readonly type: 'stop' };
 
 export type GatewayChildMessage =
@@ -43,6 +52,7 @@ export type GatewayChildMessage =
       readonly hostKey: string;
     }
   | { readonly type: 'memory'; readonly memory: ChildMemory }
+  | { readonly type: 'loop-delay'; readonly delay: LoopDelay }
   | { readonly type: 'failed'; readonly message: string };
 
 /** The intervals the `server` command uses, so background work runs as it would in production. */
@@ -50,6 +60,9 @@ const SCHEDULER_INTERVAL_MS = 15_000;
 const CHECKPOINT_INTERVAL_MS = 1_000;
 
 let running: RunningServer | null = null;
+// Every keystroke through the gateway waits for its event loop: a late loop is a late echo.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 
 async function start(config: GatewayChildConfig): Promise<void> {
   // Logged at info, as in production, to a file rather than a pipe the parent must drain.
@@ -104,6 +117,15 @@ process.on('message', (message: GatewayParentMessage) => {
     });
   } else if (message.type === 'memory') {
     send({ type: 'memory', memory: memory() });
+  } else if (message.type === 'loop-delay') {
+    const ms = (nanoseconds: number) => nanoseconds / 1e6;
+    const delay = {
+      p50: ms(loopDelay.percentile(50)),
+      p99: ms(loopDelay.percentile(99)),
+      max: ms(loopDelay.max),
+    };
+    loopDelay.reset();
+    send({ type: 'loop-delay', delay });
   } else {
     void stop();
   }

@@ -2,7 +2,7 @@
  * The figures of bench/gateway.ts turned into its report: every measurement beside a baseline
  * from the same run, the issue's goals beside what was measured, and the facts behind them.
  */
-import type { ChildMemory } from './gateway-child.ts';
+import type { ChildMemory, LoopDelay } from './gateway-child.ts';
 import type { NagleCheck } from './gateway-nagle.ts';
 import type { Transfer } from './gateway-openssh.ts';
 import type { BenchReport, GoalCheck, Measurement } from './report.ts';
@@ -33,6 +33,8 @@ export interface ConcurrencyLevel {
   /** Output each session received, on average, while the keystrokes were measured. */
   readonly kibPerSessionSecond: number;
   readonly memory: ChildMemory;
+  /** How late the gateway's event loop ran while the keystrokes were measured. */
+  readonly loopDelay: LoopDelay;
   /**
    * Cores busy while the keystrokes were measured: the gateway process; everything this bench
    * started (gateway, load, sshd and its sessions, the probes); every other process.
@@ -298,8 +300,7 @@ function setupGoal(setup: GatewayFigures['setup']): GoalCheck {
 function concurrencyGoals(c: GatewayFigures['concurrency']): GoalCheck[] {
   const held = c.levels.filter((l) => LEVEL_GOAL.broken(l) === null).at(-1);
   const perSession = held === undefined ? Number.NaN : kibPerSession(c.baseline, held);
-  const young = held === undefined ? Number.NaN : kibPerSession(c.baseline, held, true);
-  const youngMib = ((held?.memory.youngGeneration ?? Number.NaN) / 2 ** 20).toFixed(0);
+  const mib = (bytes: number | undefined) => ((bytes ?? Number.NaN) / 2 ** 20).toFixed(0);
   return [
     {
       goal: `${LEVEL_GOAL.sessions} recorded sessions (1 KiB × 100/s) with added p99 < ${LEVEL_GOAL.addedP99Ms} ms`,
@@ -309,21 +310,15 @@ function concurrencyGoals(c: GatewayFigures['concurrency']): GoalCheck[] {
     {
       goal: `< ${LEVEL_GOAL.kibPerSession} KiB resident per session (at ${held?.sessions ?? 0})`,
       measured:
-        `${perSession.toFixed(0)} KiB; ${young.toFixed(0)} KiB besides V8's young generation ` +
-        `(${youngMib} MiB, sized by the rate of allocation, not by the number of sessions)`,
+        `${perSession.toFixed(0)} KiB (V8's young generation, sized by the rate of allocation, ` +
+        `was ${mib(held?.memory.youngGeneration)} MiB of the gateway's ${mib(held?.memory.rss)})`,
       met: perSession < LEVEL_GOAL.kibPerSession,
     },
   ];
 }
 
-/**
- * Resident memory the gateway gained per session since the baseline; `besidesYoung` leaves out
- * V8's young generation, counting it as resident whole at both ends (so the figure errs high).
- */
-function kibPerSession(baseline: ChildMemory, level: ConcurrencyLevel, besidesYoung = false) {
-  const young = (m: ChildMemory) => (besidesYoung ? m.youngGeneration : 0);
-  const gained = level.memory.rss - young(level.memory) - (baseline.rss - young(baseline));
-  return gained / 1024 / Math.max(1, level.sessions);
+function kibPerSession(baseline: ChildMemory, level: ConcurrencyLevel): number {
+  return (level.memory.rss - baseline.rss) / 1024 / Math.max(1, level.sessions);
 }
 
 function recordingGoals(f: GatewayFigures): GoalCheck[] {
@@ -386,6 +381,8 @@ function concurrencyNotes(c: GatewayFigures['concurrency']): string[] {
       `${l.cores.gateway.toFixed(2)}, all of this bench ${l.cores.ours.toFixed(2)}, other ` +
       `processes ${l.cores.others.toFixed(2)}; keys p99 direct ` +
       `${percentile(l.window.direct, 0.99).toFixed(2)} ms, gateway ${percentile(l.window.gateway, 0.99).toFixed(2)} ms; ` +
+      `gateway event loop late p50 ${l.loopDelay.p50.toFixed(1)} ms, p99 ` +
+      `${l.loopDelay.p99.toFixed(1)} ms, max ${l.loopDelay.max.toFixed(1)} ms; ` +
       `gateway rss ${mib(l.memory.rss)} MiB; per session KiB: rss ${per('rss')}, heap used ` +
       `${per('heapUsed')}, heap total ${per('heapTotal')}, external ${per('external')}, ` +
       `array buffers ${per('arrayBuffers')}; V8's young generation ${mib(l.memory.youngGeneration)} MiB`

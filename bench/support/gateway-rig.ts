@@ -31,6 +31,7 @@ import type {
   GatewayChildConfig,
   GatewayChildMessage,
   GatewayParentMessage,
+  LoopDelay,
 } from './gateway-child.ts';
 import { ask } from './gateway-ipc.ts';
 import { type TempDir, tempDir } from './places.ts';
@@ -71,6 +72,8 @@ export interface GatewayRig {
   recordingFiles(): { name: string; bytes: number }[];
   /** The gateway process's memory after a full garbage collection. */
   memory(): Promise<ChildMemory>;
+  /** How late the gateway's event loop ran since the last call (the first call starts it). */
+  loopDelay(): Promise<LoopDelay>;
   /** CPU seconds the gateway process has used (all its threads), from /proc; NaN elsewhere. */
   gatewayCpuSeconds(): number;
   stop(): Promise<void>;
@@ -174,6 +177,7 @@ async function build(
     setRecording: (on) => setRecording(recordings, on),
     recordingFiles: () => recordingFiles(recordings),
     memory: () => child.memory(),
+    loopDelay: () => child.loopDelay(),
     gatewayCpuSeconds: () => cpuSecondsOf(child.pid),
     stop: stopAll,
   };
@@ -371,6 +375,7 @@ interface GatewayChild {
   readonly rootToken: string;
   readonly pid: number;
   memory(): Promise<ChildMemory>;
+  loopDelay(): Promise<LoopDelay>;
   stop(): Promise<void>;
 }
 
@@ -381,7 +386,14 @@ async function spawnGateway(
   const profile = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   if (profileDir !== null) mkdirSync(profileDir, { recursive: true });
   const child = fork(CHILD, [], {
-    execArgv: ['--expose-gc', ...profile],
+    // TESSERA_BENCH_GATEWAY_NODE_FLAGS, for experiments only: e.g. "--trace-gc" or a V8 heap size.
+    execArgv: [
+      '--expose-gc',
+      ...profile,
+      ...(process.env.TESSERA_BENCH_GATEWAY_NODE_FLAGS ?? '')
+        .split(' ')
+        .filter((flag) => flag !== ''),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const start: GatewayParentMessage = { type: 'start', config };
@@ -401,6 +413,16 @@ async function spawnGateway(
         READY_TIMEOUT_MS,
       );
       return answer.memory;
+    },
+    async loopDelay() {
+      const message: GatewayParentMessage = { type: 'loop-delay' };
+      const answer = await ask<GatewayChildMessage, 'loop-delay'>(
+        child,
+        message,
+        'loop-delay',
+        READY_TIMEOUT_MS,
+      );
+      return answer.delay;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
