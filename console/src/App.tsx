@@ -10,6 +10,7 @@ import { NotFound } from './pages/NotFound.tsx';
 import { Requests } from './pages/Requests.tsx';
 import { Sessions } from './pages/Sessions.tsx';
 import { SignIn } from './pages/SignIn.tsx';
+import { SshKeys } from './pages/SshKeys.tsx';
 import { SessionProvider, useSession } from './session.tsx';
 
 /**
@@ -35,6 +36,7 @@ export function App() {
             <Route path="sessions/*" element={<Sessions />} />
             <Route path="audit/*" element={<Audit />} />
             <Route path="admin/*" element={<Admin />} />
+            <Route path="ssh-keys" element={<SshKeys />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

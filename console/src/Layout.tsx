@@ -23,7 +23,10 @@ const NAV: readonly NavItem[] = [
   { to: '/admin', label: 'Admin', roles: ['admin'] },
 ];
 
-/** The frame of every signed-in screen: the navigation, who is signed in, and sign-out. */
+/**
+ * The frame of every signed-in screen: the navigation, who is signed in with their own settings
+ * (SSH keys), and sign-out.
+ */
 export function Layout() {
   const user = useUser();
   const { signOut } = useSession();
@@ -68,6 +71,10 @@ export function Layout() {
             <span className="visually-hidden">Signed in as </span>
             <strong>{user.name}</strong> <span className="role">{user.role}</span>
           </span>
+          {/* The user's own settings, beside their name: every role has them. */}
+          <nav aria-label="Your account" className="accountnav">
+            <NavLink to="/ssh-keys">SSH keys</NavLink>
+          </nav>
           <button
             type="button"
             className="button-secondary"

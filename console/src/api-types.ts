@@ -89,3 +89,21 @@ export interface SessionSummary {
   readonly startedAt: string;
   readonly state: string;
 }
+
+/** GET /v1/users/me/ssh-keys: a public key the user registered for the SSH gateway. */
+export interface SshKey {
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly type: string;
+  readonly publicKey: string;
+  readonly comment: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+/** POST /v1/users/me/ssh-keys/challenge: the text to sign with `ssh-keygen -Y sign`. */
+export interface SshKeyChallenge {
+  readonly challenge: string;
+  readonly namespace: string;
+  readonly expiresAt: string;
+}

@@ -283,6 +283,10 @@ export function createSshKeyService(deps: {
 /** Reads `TYPE BASE64 [COMMENT]`, refusing private keys, weak types and anything malformed. */
 export function parsePublicKeyLine(line: string): { type: string; blob: Buffer; comment: string } {
   const trimmed = line.trim();
+  // Two keys pasted at once would otherwise register the first, the second as its comment.
+  if (/[\r\n]/.test(trimmed)) {
+    throw new TesseraError('VALIDATION_FAILED', 'one public key line at a time');
+  }
   const [type = '', base64 = '', ...rest] = trimmed.split(/\s+/);
   const comment = rest.join(' ').slice(0, 200);
   if (!ACCEPTED_TYPES.includes(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {

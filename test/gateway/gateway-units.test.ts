@@ -50,6 +50,11 @@ describe('gateway units', () => {
       const { stdout: line } = await execFileAsync('cat', [`${file}.pub`]);
       const parsed = parsePublicKeyLine(line);
       assert.equal(fingerprintOf(parsed.blob), stdout.split(' ')[1]);
+      // A file's own newline is fine; a second key line is not taken as the first one's comment.
+      assert.throws(() => parsePublicKeyLine(`${line}${line}`), {
+        code: 'VALIDATION_FAILED',
+        message: /one public key line/,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
