@@ -38,7 +38,7 @@ import {
   type SizeRun,
   VARIANTS,
 } from './support/gateway-report.ts';
-import { type GatewayRig, startGatewayRig } from './support/gateway-rig.ts';
+import { GATEWAY_NODE_FLAGS, type GatewayRig, startGatewayRig } from './support/gateway-rig.ts';
 import type { BenchContext, Benchmark, BenchReport } from './support/report.ts';
 
 /** 1 GiB as the issue asks; TESSERA_BENCH_GATEWAY_MIB=256 for a quicker run. */
@@ -112,6 +112,7 @@ async function measureAll(
       sizes,
       bulkMib: BULK_MIB,
       loadAverage,
+      gatewayNodeFlags: GATEWAY_NODE_FLAGS,
     };
   } finally {
     direct.close();
@@ -261,6 +262,7 @@ async function measureLevel(
   await rig.loopDelay();
   const window = await keystrokes(label, probes.direct, probes.through, LEVEL_KEYSTROKES);
   const loopDelay = await rig.loopDelay();
+  if (loopDelay === null) throw new Error('the gateway was not watching its event loop');
   const rate = await load.rate();
   const used = cpu();
   const cores = (seconds: number) => seconds / rate.seconds;

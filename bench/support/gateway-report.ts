@@ -86,6 +86,8 @@ export interface GatewayFigures {
   readonly sizes: SizeRun[];
   readonly bulkMib: number;
   readonly loadAverage: string[];
+  /** Flags given to the gateway's Node for an experiment; none in a run for the record. */
+  readonly gatewayNodeFlags: readonly string[];
 }
 
 const NOMINAL_KIB_PER_SECOND = 100;
@@ -141,15 +143,22 @@ export function report(f: GatewayFigures): BenchReport {
       ...f.concurrency.levels.flatMap((l) => keystrokeMeasurements(l.window).slice(1)),
       ...sizeMeasurements(f),
     ],
-    goals: [
+    goals: forTheRecord(f, [
       ...bulkGoals(f.bulk),
       ...keystrokeGoals(f.keystrokes),
       setupGoal(f.setup),
       ...concurrencyGoals(f.concurrency),
       ...recordingGoals(f),
-    ],
+    ]),
     notes: notes(f),
   };
+}
+
+/** A run with experiment flags for the gateway's Node meets no goal, and says why. */
+function forTheRecord(f: GatewayFigures, goals: GoalCheck[]): GoalCheck[] {
+  if (f.gatewayNodeFlags.length === 0) return goals;
+  const flags = f.gatewayNodeFlags.join(' ');
+  return goals.map((g) => ({ ...g, measured: `${g.measured} (experiment: ${flags})`, met: false }));
 }
 
 function bulkMeasurements(bulk: BulkRuns): Measurement[] {
@@ -336,6 +345,9 @@ function recordingGoals(f: GatewayFigures): GoalCheck[] {
 
 function notes(f: GatewayFigures): string[] {
   const lines = [
+    ...(f.gatewayNodeFlags.length === 0
+      ? []
+      : [`EXPERIMENT: the gateway's Node ran with ${f.gatewayNodeFlags.join(' ')}`]),
     `load average (1, 5, 15 min) at start, after keystrokes, at end: ${f.loadAverage.join(' | ')}; ` +
       'other work on this machine shares its cores with every figure',
     `bulk: median of ${f.bulk.download.direct.length} downloads (target runs cat of a text file) ` +
@@ -381,11 +393,12 @@ function concurrencyNotes(c: GatewayFigures['concurrency']): string[] {
       `${l.cores.gateway.toFixed(2)}, all of this bench ${l.cores.ours.toFixed(2)}, other ` +
       `processes ${l.cores.others.toFixed(2)}; keys p99 direct ` +
       `${percentile(l.window.direct, 0.99).toFixed(2)} ms, gateway ${percentile(l.window.gateway, 0.99).toFixed(2)} ms; ` +
-      `gateway event loop late p50 ${l.loopDelay.p50.toFixed(1)} ms, p99 ` +
+      `gateway event loop late by p50 ${l.loopDelay.p50.toFixed(1)} ms, p99 ` +
       `${l.loopDelay.p99.toFixed(1)} ms, max ${l.loopDelay.max.toFixed(1)} ms; ` +
       `gateway rss ${mib(l.memory.rss)} MiB; per session KiB: rss ${per('rss')}, heap used ` +
       `${per('heapUsed')}, heap total ${per('heapTotal')}, external ${per('external')}, ` +
-      `array buffers ${per('arrayBuffers')}; V8's young generation ${mib(l.memory.youngGeneration)} MiB`
+      `array buffers ${per('arrayBuffers')}; ` +
+      `V8's young generation ${mib(l.memory.youngGeneration)} MiB`
     );
   });
 }

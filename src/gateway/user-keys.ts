@@ -79,6 +79,7 @@ const ACCEPTED_TYPES: readonly string[] = [
   'ecdsa-sha2-nistp521',
 ];
 const MIN_RSA_BITS = 2048;
+const MAX_RSA_BITS = 16_384;
 export const MAX_KEYS_PER_USER = 50;
 export const MAX_KEY_LINE = 16 * 1024;
 
@@ -283,11 +284,12 @@ export function createSshKeyService(deps: {
 /** Reads `TYPE BASE64 [COMMENT]`, refusing private keys, weak types and anything malformed. */
 export function parsePublicKeyLine(line: string): { type: string; blob: Buffer; comment: string } {
   const trimmed = line.trim();
-  // Two keys pasted at once would otherwise register the first, the second as its comment.
-  if (/[\r\n]/.test(trimmed)) {
+  // Two keys pasted at once would otherwise register the first, the second as its comment:
+  // every line break Unicode knows is refused.
+  if (/[\n\v\f\r\u0085\u2028\u2029]/.test(trimmed)) {
     throw new TesseraError('VALIDATION_FAILED', 'one public key line at a time');
   }
-  const [type = '', base64 = '', ...rest] = trimmed.split(/\s+/);
+  const [type = '', base64 = '', ...rest] = trimmed.split(/[ \t]+/);
   const comment = rest.join(' ').slice(0, 200);
   if (!ACCEPTED_TYPES.includes(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
     throw new TesseraError(
@@ -299,17 +301,66 @@ export function parsePublicKeyLine(line: string): { type: string; blob: Buffer; 
   if (parsed instanceof Error || parsed.isPrivateKey() || parsed.type !== type) {
     throw new TesseraError('VALIDATION_FAILED', 'the public key does not parse');
   }
-  if (type === 'ssh-rsa') {
-    const bits = createPublicKey(parsed.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS) {
-      throw new TesseraError('VALIDATION_FAILED', `RSA keys need at least ${MIN_RSA_BITS} bits`);
-    }
+  if (type === 'ssh-rsa') checkRsaKey(parsed.getPublicPEM());
+  if (type === 'ssh-ed25519' && hasSmallOrder(parsed.getPublicSSH().subarray(-32))) {
+    throw new TesseraError('VALIDATION_FAILED', 'this Ed25519 key is one anyone can sign for');
   }
   return {
     type,
     blob: parsed.getPublicSSH(),
     comment: /^[\x20-\x7e]*$/.test(comment) ? comment : '',
   };
+}
+
+/**
+ * RSA keys of a useful size and a sound exponent. With e = 1 or an even e, signing needs no
+ * private key (or no single one), so wherever such a key is accepted its signatures prove nothing
+ * about who used it. Above 16,384 bits (OpenSSH's own limit) a key only makes each check slow.
+ */
+function checkRsaKey(pem: string): void {
+  let bits: number;
+  let exponent: bigint;
+  try {
+    const key = createPublicKey(pem);
+    bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    exponent = BigInt(key.asymmetricKeyDetails?.publicExponent ?? 0);
+  } catch {
+    throw new TesseraError('VALIDATION_FAILED', 'the public key does not parse');
+  }
+  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+    throw new TesseraError(
+      'VALIDATION_FAILED',
+      `RSA keys need ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits`,
+    );
+  }
+  if (exponent < 3n || exponent % 2n === 0n) {
+    throw new TesseraError('VALIDATION_FAILED', 'this RSA key has an unsafe public exponent');
+  }
+}
+
+const ED25519_P = 2n ** 255n - 19n;
+/** y of a point of order 8; p - y is the other. */
+const ED25519_ORDER_8_Y =
+  2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+/**
+ * The y coordinates of the Ed25519 points of order 1, 2, 4 and 8: no one's key. A verifier that
+ * takes them (OpenSSL refuses the simplest forgery, not every verifier does) accepts signatures
+ * made without a private key.
+ */
+const SMALL_ORDER_Y: readonly bigint[] = [
+  0n,
+  1n,
+  ED25519_P - 1n,
+  ED25519_ORDER_8_Y,
+  ED25519_P - ED25519_ORDER_8_Y,
+];
+
+/** Whether a 32-byte Ed25519 public key is a small-order point, in any of its encodings. */
+export function hasSmallOrder(encoded: Buffer): boolean {
+  const littleEndian = Buffer.from(encoded).reverse().toString('hex');
+  let y = BigInt(`0x${littleEndian}`) & ((1n << 255n) - 1n); // the top bit is x's sign
+  if (y >= ED25519_P) y -= ED25519_P; // a y past p is another spelling of y - p
+  return SMALL_ORDER_Y.includes(y);
 }
 
 async function taken(db: Store['db'], fingerprint: string): Promise<boolean> {

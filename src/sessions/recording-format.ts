@@ -19,7 +19,7 @@ import { recordingCorrupt } from './recording-errors.ts';
  * told apart from a finished one.
  */
 export const FILE_MAGIC = Buffer.from('TSREC\r\n', 'latin1');
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION: FormatVersion = 2;
 /** Versions a reader takes: 1 was written before frames were compressed one by one. */
 export type FormatVersion = 1 | 2;
 export const FILE_HEADER_BYTES = FILE_MAGIC.length + 1;
@@ -57,8 +57,19 @@ export function checkFileHeader(bytes: Buffer): FormatVersion {
   return version;
 }
 
-export function frameContext(sessionId: string, frame: number, final: boolean): string {
-  return `tessera/recording-frame/v1|session=${sessionId}|frame=${frame}|final=${final ? 1 : 0}`;
+/**
+ * A frame's additional data. It names the format version too: the version byte in the file's
+ * header is not encrypted, and a version 2 file relabelled 1 would otherwise read as its first
+ * frame alone, a file with frames dropped that still authenticates.
+ */
+export function frameContext(
+  version: FormatVersion,
+  sessionId: string,
+  frame: number,
+  final: boolean,
+): string {
+  const at = `session=${sessionId}|frame=${frame}|final=${final ? 1 : 0}`;
+  return `tessera/recording-frame/v${version}|${at}`;
 }
 
 export function assertSessionId(sessionId: string): void {
@@ -73,16 +84,22 @@ export function assertDataKey(dataKey: Buffer): void {
   }
 }
 
+/**
+ * Seals a frame. Tessera writes only the current version; `version` is there for tests that
+ * build files of an older one.
+ */
 export function sealFrame(
   key: Buffer,
   sessionId: string,
   frame: number,
   final: boolean,
   plaintext: Buffer,
+  version: FormatVersion = FORMAT_VERSION,
 ): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(frameContext(sessionId, frame, final), 'utf8'));
+  const context = frameContext(version, sessionId, frame, final);
+  cipher.setAAD(Buffer.from(context, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const head = Buffer.alloc(5);
   head.writeUInt32BE(body.length, 0);
@@ -101,12 +118,18 @@ export function readFrameHeader(bytes: Buffer, frame: number): FrameHeader {
 }
 
 /** Opens one whole frame (header and ciphertext), or throws INTEGRITY_FAILURE naming it. */
-export function openFrame(key: Buffer, sessionId: string, frame: number, bytes: Buffer): Buffer {
+export function openFrame(
+  version: FormatVersion,
+  key: Buffer,
+  sessionId: string,
+  frame: number,
+  bytes: Buffer,
+): Buffer {
   const { final } = readFrameHeader(bytes, frame);
   const nonce = bytes.subarray(5, 5 + NONCE_BYTES);
   const tag = bytes.subarray(5 + NONCE_BYTES, FRAME_HEADER_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
-  decipher.setAAD(Buffer.from(frameContext(sessionId, frame, final), 'utf8'));
+  decipher.setAAD(Buffer.from(frameContext(version, sessionId, frame, final), 'utf8'));
   decipher.setAuthTag(tag);
   try {
     return Buffer.concat([decipher.update(bytes.subarray(FRAME_HEADER_BYTES)), decipher.final()]);

@@ -143,16 +143,21 @@ async function* frameTexts(
   frames: AsyncGenerator<Buffer>,
   state: FrameState,
 ): AsyncGenerator<Buffer> {
-  const first = await frames.next(); // the file header is read by now
-  if (first.done) return;
-  if (state.version === 2) {
-    yield await inflateFrame(first.value, FRAME_TEXT_BYTES);
-    for await (const frame of frames) yield await inflateFrame(frame, FRAME_TEXT_BYTES);
-    return;
+  // Closes the file however the reading ends, also while the first frame is being read.
+  try {
+    const first = await frames.next(); // the file header is read by now
+    if (first.done) return;
+    if (state.version === 2) {
+      yield await inflateFrame(first.value, FRAME_TEXT_BYTES);
+      for await (const frame of frames) yield await inflateFrame(frame, FRAME_TEXT_BYTES);
+      return;
+    }
+    const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+    pipeline(Readable.from(prepend(first.value, frames)), inflate, () => undefined);
+    yield* inflate as AsyncIterable<Buffer>;
+  } finally {
+    await frames.return(undefined);
   }
-  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
-  pipeline(Readable.from(prepend(first.value, frames)), inflate, () => undefined);
-  yield* inflate as AsyncIterable<Buffer>;
 }
 
 async function* prepend(first: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
@@ -187,7 +192,8 @@ async function* readFrames(
   bytes: ByteReader,
   state: FrameState,
 ): AsyncGenerator<Buffer> {
-  state.version = checkFileHeader(await bytes.take(FILE_HEADER_BYTES));
+  const version = checkFileHeader(await bytes.take(FILE_HEADER_BYTES));
+  state.version = version;
   for (let frame = 0; ; frame++) {
     const head = await bytes.take(FRAME_HEADER_BYTES);
     if (head.length < FRAME_HEADER_BYTES || (await isZeroTail(head, bytes, frame))) {
@@ -200,7 +206,8 @@ async function* readFrames(
       state.end = { truncated: true, frames: frame, sha256: await bytes.digestToEnd() };
       return;
     }
-    yield openFrame(source.dataKey, source.sessionId, frame, Buffer.concat([head, body]));
+    const sealed = Buffer.concat([head, body]);
+    yield openFrame(version, source.dataKey, source.sessionId, frame, sealed);
     if (final) {
       if ((await bytes.take(1)).length > 0) throw recordingCorrupt('bytes after the final frame');
       state.end = { truncated: false, frames: frame + 1, sha256: bytes.digest() };

@@ -479,10 +479,10 @@ describe('recording: format versions', () => {
   const HEADER = '{"version":2,"width":80,"height":24,"timestamp":1760000000}';
 
   /** A file of `version` whose frames hold these plaintexts, the last one final. */
-  function fileOf(version: number, dataKey: Buffer, plaintexts: readonly Buffer[]): string {
+  function fileOf(version: 1 | 2, dataKey: Buffer, plaintexts: readonly Buffer[]): string {
     const file = path.join(dir, `v${version}-${++fileCount}.rec`);
     const frames = plaintexts.map((plain, frame) =>
-      sealFrame(dataKey, SESSION, frame, frame === plaintexts.length - 1, plain),
+      sealFrame(dataKey, SESSION, frame, frame === plaintexts.length - 1, plain, version),
     );
     writeFileSync(file, Buffer.concat([FILE_MAGIC, Buffer.of(version), ...frames]));
     return file;
@@ -525,7 +525,7 @@ describe('recording: format versions', () => {
     const at = offsets[2] as number;
     const { length } = readFrameHeader(bytes.subarray(at, at + FRAME_HEADER_BYTES), 2);
     const sealed = bytes.subarray(at, at + FRAME_HEADER_BYTES + length);
-    const text = inflateRawSync(openFrame(dataKey, SESSION, 2, sealed)).toString('utf8');
+    const text = inflateRawSync(openFrame(2, dataKey, SESSION, 2, sealed)).toString('utf8');
     assert.match(text, /frame 2 line a/);
     assert.doesNotMatch(text, /frame 1/);
   });
@@ -540,12 +540,38 @@ describe('recording: format versions', () => {
     });
   });
 
+  /** The file with its clear version byte set to `version`. */
+  const relabelled = (file: string, version: number) => {
+    const bytes = readFileSync(file);
+    bytes[FILE_MAGIC.length] = version;
+    const copy = path.join(dir, `relabelled-${++fileCount}.rec`);
+    writeFileSync(copy, bytes);
+    return copy;
+  };
+
   it('refuses an unknown version', async () => {
-    const dataKey = randomBytes(32);
-    const file = fileOf(3, dataKey, [deflateRawSync(castText([HEADER]))]);
-    await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
+    const { file, dataKey } = await threeFrames();
+    const source = { path: relabelled(file, 3), sessionId: SESSION, dataKey };
+    await assert.rejects(loadRecording(source), {
       code: 'INTEGRITY_FAILURE',
       message: /unknown recording format version/,
+    });
+  });
+
+  it('refuses a file relabelled with the other version: the version is authenticated', async () => {
+    // Read as version 1, a version 2 file would yield its first frame and seem whole.
+    const { file, dataKey } = await threeFrames();
+    const asOne = { path: relabelled(file, 1), sessionId: SESSION, dataKey };
+    await assert.rejects(loadRecording(asOne), {
+      code: 'INTEGRITY_FAILURE',
+      message: /frame 0 failed authentication/,
+    });
+    const oldKey = randomBytes(32);
+    const old = fileOf(1, oldKey, [deflateRawSync(castText([HEADER, '[1, "o", "x"]']))]);
+    const asTwo = { path: relabelled(old, 2), sessionId: SESSION, dataKey: oldKey };
+    await assert.rejects(loadRecording(asTwo), {
+      code: 'INTEGRITY_FAILURE',
+      message: /frame 0 failed authentication/,
     });
   });
 });

@@ -21,6 +21,7 @@ export function RemoveKeyDialog({
 }) {
   const api = useApi();
   const ref = useRef<HTMLDialogElement>(null);
+  const keep = useRef<HTMLButtonElement>(null);
   const titleId = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -31,6 +32,8 @@ export function RemoveKeyDialog({
     const dialog = ref.current;
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     dialog?.showModal();
+    // The safe choice has focus: a second Enter from the list must not remove the key.
+    keep.current?.focus();
     return () => {
       dialog?.close();
       opener?.focus();
@@ -80,7 +83,13 @@ export function RemoveKeyDialog({
           <button type="submit" className="sk-button-danger" disabled={busy}>
             {busy ? 'Removing…' : 'Remove key'}
           </button>
-          <button type="button" className="button-secondary" onClick={onClose} disabled={busy}>
+          <button
+            ref={keep}
+            type="button"
+            className="button-secondary"
+            onClick={onClose}
+            disabled={busy}
+          >
             Keep it
           </button>
         </div>

@@ -41,14 +41,14 @@ export function keyLineOf(text: string): KeyLine | PasteRefusal {
   return { line, type, comment: comment.join(' ') };
 }
 
-/** Whether a paste holds a private key (OpenSSH's, or PEM's RSA, EC and PKCS#8 forms). */
+/** Whether a paste holds a private key (OpenSSH's, PEM's RSA, EC and PKCS#8 forms, PuTTY's). */
 export function holdsPrivateKey(text: string): boolean {
-  return /PRIVATE KEY-----/.test(text);
+  return /PRIVATE KEY-----|PuTTY-User-Key-File-|Private-Lines:/.test(text);
 }
 
 /** `~/.ssh/id_ed25519` and the like: where ssh-keygen puts a key of this type by default. */
 export function defaultKeyFile(type: string): string {
-  return `~/.ssh/${KEY_FILES[type] ?? 'id_ed25519'}`;
+  return `~/.ssh/${Object.hasOwn(KEY_FILES, type) ? KEY_FILES[type] : 'id_ed25519'}`;
 }
 
 /**
