@@ -301,7 +301,10 @@ async function measureBulk(context: BenchContext, rig: GatewayRig): Promise<Bulk
       runs.download[variant].push(down);
       if (variant === 'gateway, recording on') {
         const file = rig.recordingFiles().slice(before).at(-1);
-        if (file !== undefined) runs.recordings.push({ output: down.bytes, file: file.bytes });
+        const dropped = await rig.lastDroppedBytes();
+        if (file !== undefined) {
+          runs.recordings.push({ output: down.bytes, file: file.bytes, dropped });
+        }
       }
       // One upload round: it is the same relay, the other way.
       if (round === 0) runs.upload[variant].push(await transfer(rig.sshConfig, host, upload));
@@ -352,8 +355,9 @@ async function measureSizes(rig: GatewayRig): Promise<SizeRun[]> {
     const before = rig.recordingFiles().length;
     const sent = await transfer(rig.sshConfig, 'gateway', { download: command });
     const file = rig.recordingFiles().slice(before).at(-1);
+    const dropped = await rig.lastDroppedBytes();
     const cast = asciinemaCast(rig, command);
-    runs.push({ kind, output: sent.bytes, file: file?.bytes ?? Number.NaN, cast });
+    runs.push({ kind, output: sent.bytes, file: file?.bytes ?? Number.NaN, dropped, cast });
   }
   return runs;
 }

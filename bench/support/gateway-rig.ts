@@ -70,6 +70,11 @@ export interface GatewayRig {
   setRecording(on: boolean): void;
   /** Recording files, newest last, with their size in bytes. */
   recordingFiles(): { name: string; bytes: number }[];
+  /**
+   * Bytes of output the newest ended session's recording left out because its recorder could
+   * not keep up (it drops past a bounded buffer and says so in the recording).
+   */
+  lastDroppedBytes(): Promise<number>;
   /** The gateway process's memory after a full garbage collection. */
   memory(): Promise<ChildMemory>;
   /**
@@ -93,6 +98,7 @@ export const GATEWAY_NODE_FLAGS: readonly string[] = (
   .filter((flag) => flag !== '');
 
 const TEXT_FILE_BYTES = 64 * 1024 * 1024;
+const SESSION_END_WAIT_MS = 10_000;
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 const CHILD = path.join(import.meta.dirname, 'gateway-child.ts');
@@ -189,6 +195,7 @@ async function build(
     gatewayPid: child.pid,
     setRecording: (on) => setRecording(recordings, on),
     recordingFiles: () => recordingFiles(recordings),
+    lastDroppedBytes: () => lastDroppedBytes(api),
     memory: () => child.memory(),
     loopDelay: () => child.loopDelay(),
     gatewayCpuSeconds: () => cpuSecondsOf(child.pid),
@@ -439,4 +446,18 @@ async function spawnGateway(
       clearTimeout(timer);
     },
   };
+}
+
+/** Waits for the newest session to be written as ended, then reads its dropped bytes. */
+async function lastDroppedBytes(api: Api): Promise<number> {
+  const deadline = performance.now() + SESSION_END_WAIT_MS;
+  for (;;) {
+    const { sessions } = await api.call<{
+      sessions: { endedAt: string | null; droppedBytes: number }[];
+    }>('GET', '/v1/sessions?limit=1');
+    const newest = sessions[0];
+    if (newest?.endedAt != null) return newest.droppedBytes;
+    if (performance.now() > deadline) throw new Error('the last session never ended');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -15,12 +15,15 @@ export type OpenRecordingFile = (file: string) => Promise<RecordingFile>;
 
 /**
  * Appends compressed, encrypted frames to a new recording file and flushes each batch to disk.
- * Not safe for concurrent calls: the recorder runs one `write` at a time.
+ * Calls may overlap: each write's frames are compressed at once, side by side with those of the
+ * writes before it (every frame is a deflate stream of its own), and sealed and appended in the
+ * order of the calls. After a failed write or sync nothing more is appended, so a file never
+ * holds a frame after a broken one.
  */
 export interface FrameWriter {
   /** Compresses, seals and appends `text`, in frames of at most FRAME_TEXT_BYTES. */
   write(text: Buffer, final: boolean): Promise<void>;
-  /** Waits until everything written is on disk. */
+  /** Waits until everything written by the calls before is on disk. */
   sync(): Promise<void>;
   readonly bytesWritten: number;
   /** SHA-256 of every byte written so far, hex. */
@@ -44,6 +47,23 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   let pendingHead: Buffer | null = fileHeader();
   let frames = 0;
   let bytesWritten = 0;
+  // Appends, syncs and the close run one after another, in the order they were asked for.
+  let tail: Promise<void> = Promise.resolve();
+  let broken: unknown = null;
+
+  const inOrder = (work: () => Promise<void>): Promise<void> => {
+    const run = tail.then(async () => {
+      if (broken !== null) throw broken;
+      try {
+        await work();
+      } catch (error) {
+        broken = error;
+        throw error;
+      }
+    });
+    tail = run.catch(() => undefined);
+    return run;
+  };
 
   const append = async (bytes: Buffer): Promise<void> => {
     let offset = 0;
@@ -55,8 +75,7 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
     bytesWritten += bytes.length;
   };
 
-  const writeFrame = async (text: Buffer, final: boolean): Promise<void> => {
-    const compressed = await compressFrame(text);
+  const appendFrame = async (compressed: Buffer, final: boolean): Promise<void> => {
     const frame = sealFrame(key, sessionId, frames, final, compressed);
     frames += 1;
     // The file header goes out with the first frame: one write, and a file never holds only it.
@@ -66,15 +85,20 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   };
 
   return {
-    async write(text, final) {
-      if (text.length === 0 && !final) return;
+    write(text, final) {
+      if (text.length === 0 && !final) return Promise.resolve();
       const slices = sliceText(text);
-      for (const [index, slice] of slices.entries()) {
-        await writeFrame(slice, final && index === slices.length - 1);
-      }
+      const compressing = slices.map((slice) => compressFrame(slice));
+      // Handled in order below; until then a failure must not count as unhandled.
+      for (const compressed of compressing) compressed.catch(() => undefined);
+      return inOrder(async () => {
+        for (const [index, compressed] of compressing.entries()) {
+          await appendFrame(await compressed, final && index === slices.length - 1);
+        }
+      });
     },
 
-    sync: () => file.datasync(),
+    sync: () => inOrder(() => file.datasync()),
 
     get bytesWritten() {
       return bytesWritten;
@@ -85,6 +109,8 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
     },
 
     async close() {
+      // After every write and sync asked for, whether or not they failed.
+      await tail;
       key.fill(0);
       await file.close();
     },

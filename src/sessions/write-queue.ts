@@ -6,7 +6,8 @@ import { FRAME_TEXT_BYTES } from './recording-format.ts';
 /**
  * Lines of a recording on their way to disk. Appending never waits: a frame goes out as soon as
  * a frame's worth is buffered, and everything is synced at least once per interval (one sync per
- * interval however much is written). One write runs at a time, in order.
+ * interval however much is written). Up to WRITES_IN_FLIGHT batches are written at once, so one
+ * batch compresses while the one before is sealed and appended; the writer keeps their order.
  */
 export interface WriteQueue {
   /**
@@ -30,12 +31,19 @@ export interface WriteQueueOptions {
   readonly onFailure: (error: TesseraError) => void;
 }
 
+/**
+ * Two batches keep two of libuv's threads compressing for a session that outputs faster than one
+ * thread compresses; more would only hold more memory (each compression takes about 120 KiB).
+ */
+const WRITES_IN_FLIGHT = 2;
+
 export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   const { writer, flushIntervalMs } = options;
   let pending: string[] = [];
   let pendingBytes = 0;
   let inFlightBytes = 0;
   let queue: Promise<void> = Promise.resolve();
+  const writing = new Set<Promise<void>>();
   let flushQueued = false;
   let syncWanted = false;
   let ending = false;
@@ -74,14 +82,16 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
     if (failure !== null) return;
     const text = takePending();
     inFlightBytes += text.length;
-    try {
-      await writer.write(text, false);
-      if (sync) await writer.sync();
-    } catch (error) {
-      fail(error);
-    } finally {
-      inFlightBytes -= text.length;
-    }
+    const written = writer
+      .write(text, false)
+      .then(() => (sync ? writer.sync() : undefined))
+      .catch(fail)
+      .finally(() => {
+        inFlightBytes -= text.length;
+        writing.delete(written);
+      });
+    writing.add(written);
+    while (writing.size >= WRITES_IN_FLIGHT) await Promise.race(writing);
     if (pendingBytes >= FRAME_TEXT_BYTES && !ending) queueFlush(false);
   };
 
@@ -101,6 +111,7 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   const drain = async (): Promise<void> => {
     for (let settled = queue; ; settled = queue) {
       await settled;
+      await Promise.all(writing);
       if (settled === queue) return;
     }
   };
