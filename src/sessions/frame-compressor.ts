@@ -1,14 +1,24 @@
-import { deflateRaw, inflateRaw } from 'node:zlib';
+import { deflateRaw, inflateRaw, type ZlibOptions } from 'node:zlib';
 
 /**
- * Each frame of a recording is one whole raw deflate stream of its text. Nothing of zlib stays
- * alive between frames: a persistent stream held about 120 KiB per live session (Node's zlib
+ * Each frame of a recording is one whole raw deflate stream of its plaintext. Nothing of zlib
+ * stays alive between frames: a persistent stream held about 120 KiB per live session (Node's zlib
  * keeps a 64 KiB hash table whatever memLevel asks), which a recording that writes once a second
  * does not need. Compression runs on libuv's pool, off the event loop.
  */
-export function compressFrame(text: Buffer): Promise<Buffer> {
+export async function compressFrame(text: Buffer): Promise<Buffer> {
+  // Bytes that do not compress (random, already compressed) cost zlib ten times what text does,
+  // for nothing: a sample that saves little sends the frame as stored blocks, at copying speed.
+  if (text.length > SAMPLE_BYTES * 2) {
+    const sample = await deflate(text.subarray(0, SAMPLE_BYTES), DEFLATE_OPTIONS);
+    if (sample.length > SAMPLE_BYTES * INCOMPRESSIBLE) return deflate(text, STORE_OPTIONS);
+  }
+  return deflate(text, DEFLATE_OPTIONS);
+}
+
+function deflate(bytes: Buffer, options: ZlibOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    deflateRaw(text, DEFLATE_OPTIONS, (error, compressed) => {
+    deflateRaw(bytes, options, (error, compressed) => {
       if (error === null) resolve(compressed);
       else reject(error);
     });
@@ -36,3 +46,8 @@ export function inflateFrame(compressed: Buffer, maxBytes: number): Promise<Buff
  * which takes any smaller one.
  */
 const DEFLATE_OPTIONS = { level: 1, windowBits: 13, memLevel: 6 } as const;
+/** Level 0: the frame is still a raw deflate stream, of stored blocks. */
+const STORE_OPTIONS = { level: 0, windowBits: 13, memLevel: 6 } as const;
+const SAMPLE_BYTES = 4096;
+/** A sample compressed to more than this share of itself is not worth compressing. */
+const INCOMPRESSIBLE = 0.9;

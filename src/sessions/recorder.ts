@@ -1,9 +1,7 @@
-import { TextDecoder } from 'node:util';
 import type { Clock } from '../clock.ts';
 import type { TesseraError } from '../errors.ts';
 import {
   type AsciicastEvent,
-  eventLine,
   eventTime,
   headerLine,
   isScreenDimension,
@@ -17,7 +15,15 @@ import {
 } from './frame-writer.ts';
 import { ioErrorCode, recordingUnavailable } from './recording-errors.ts';
 import { assertDataKey, assertSessionId } from './recording-format.ts';
+import {
+  createEventDecoder,
+  RECORD_HEAD_BYTES,
+  type RecordKind,
+  writeRecordHead,
+} from './recording-records.ts';
 import { createWriteQueue } from './write-queue.ts';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface RecordingHeaderFields {
   readonly width: number;
@@ -102,7 +108,11 @@ export async function createRecorder(options: RecorderOptions): Promise<Recorder
     dataKey: options.dataKey,
   });
   try {
-    await writer.write(Buffer.from(`${headerLine({ version: 2, ...options.header })}\n`), false);
+    const header = Buffer.from(headerLine({ version: 2, ...options.header }), 'utf8');
+    const record = Buffer.alloc(RECORD_HEAD_BYTES + header.length);
+    writeRecordHead(record, 0, 'h', 0, header.length);
+    header.copy(record, RECORD_HEAD_BYTES);
+    await writer.write(record, false);
     await writer.sync();
   } catch (error) {
     await writer.close().catch(() => undefined); // the write failure is the one to report
@@ -132,8 +142,8 @@ function startRecorder(writer: FrameWriter, options: RecorderOptions): Recorder 
     flushIntervalMs: options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
     onFailure: options.onFailure,
   });
-  // One streaming decoder per direction: a character split across packets is held, not broken.
-  const decoders: Record<Direction, TextDecoder> = { o: utf8Decoder(), i: utf8Decoder() };
+  // Bytes are kept as they came; events are made of them when read, or here for onEvent only.
+  const live = options.onEvent === undefined ? null : createEventDecoder();
   const drop: DropState = { total: 0, sinceMarker: 0, since: 0, active: false };
   let lastTime = 0;
   let closing: Promise<RecordingResult> | null = null;
@@ -145,10 +155,12 @@ function startRecorder(writer: FrameWriter, options: RecorderOptions): Recorder 
     return lastTime;
   };
 
-  const record = (code: AsciicastEvent['code'], data: string): void => {
-    const event: AsciicastEvent = { time: now(), code, data };
-    queue.append(`${eventLine(event)}\n`);
-    options.onEvent?.(event);
+  const record = (kind: RecordKind, data: Buffer | string): void => {
+    const time = now();
+    queue.append(kind, time, data);
+    if (live === null) return;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    for (const event of live.events({ kind, time, data: bytes })) options.onEvent?.(event);
   };
 
   const isFull = (): boolean => {
@@ -157,19 +169,15 @@ function startRecorder(writer: FrameWriter, options: RecorderOptions): Recorder 
     return queue.bufferedBytes >= limit;
   };
 
-  const flushDecoders = (): void => {
-    for (const code of ['o', 'i'] as const) {
-      const tail = decoders[code].decode();
-      if (tail.length > 0) record(code, tail);
-    }
-  };
+  /** Where a decoder would end: a character cut here becomes U+FFFD, not a mix of two. */
+  const breakDecoding = (): void => record('f', EMPTY);
 
   const dropped = (bytes: Buffer): void => {
     const first = !drop.active;
     if (first) {
       drop.active = true;
       drop.since = now();
-      flushDecoders(); // a character cut by the gap becomes U+FFFD, not a mix of two packets
+      breakDecoding(); // a character cut by the gap becomes U+FFFD, not a mix of two packets
     }
     drop.total += bytes.length;
     drop.sinceMarker += bytes.length;
@@ -191,14 +199,13 @@ function startRecorder(writer: FrameWriter, options: RecorderOptions): Recorder 
       return false;
     }
     if (drop.active) endDropping();
-    const text = decoders[code].decode(bytes, { stream: true });
-    if (text.length > 0) record(code, text);
+    record(code, bytes);
     return true;
   };
 
   const finish = async (): Promise<RecordingResult> => {
     if (queue.failure === null) {
-      flushDecoders();
+      breakDecoding();
       if (drop.active) endDropping();
     }
     await queue.end();
@@ -252,9 +259,4 @@ function checkOptions(options: RecorderOptions): void {
   if (max !== undefined && !(Number.isInteger(max) && max > 0)) {
     throw new RangeError('maxBufferedBytes must be a positive integer');
   }
-}
-
-function utf8Decoder(): TextDecoder {
-  // ignoreBOM keeps a leading U+FEFF: it is output like any other.
-  return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 }

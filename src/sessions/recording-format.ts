@@ -11,9 +11,10 @@ import { recordingCorrupt } from './recording-errors.ts';
  * ```
  *
  * Version 2: each frame's plaintext is one whole raw deflate stream of the next part of the
- * asciicast text, at most FRAME_TEXT_BYTES of it (a cut may fall inside a UTF-8 character), so
- * every whole frame can be read without the ones after it. Version 1, still read, had one raw
- * deflate stream for the whole file, flushed at every frame boundary. Each frame is AES-256-GCM under the recording's own data key with a fresh nonce, and its
+ * session's records (recording-records.ts), at most FRAME_TEXT_BYTES of them (a cut may fall
+ * inside a record), so every whole frame can be read without the ones after it. Version 1,
+ * still read, held asciicast text in one raw deflate stream for the whole file, flushed at every
+ * frame boundary. Each frame is AES-256-GCM under the recording's own data key with a fresh nonce, and its
  * additional data names the session, the frame number and whether it is the last frame: frames
  * cannot be moved, dropped from the middle or reordered, and a file cut at a frame boundary is
  * told apart from a finished one.
@@ -29,8 +30,8 @@ const TAG_BYTES = 16;
 export const FRAME_HEADER_BYTES = 4 + 1 + NONCE_BYTES + TAG_BYTES;
 const FLAG_FINAL = 0x01;
 
-/** Text per frame: a frame then stays far below MAX_FRAME_CIPHERTEXT whatever the output. */
-export const FRAME_TEXT_BYTES = 256 * 1024;
+/** Plaintext per frame: a frame then stays far below MAX_FRAME_CIPHERTEXT whatever the output. */
+export const FRAME_TEXT_BYTES = 1024 * 1024;
 /** The writer keeps frames far below this; a reader refuses anything longer. */
 export const MAX_FRAME_CIPHERTEXT = 4 * 1024 * 1024;
 

@@ -6,6 +6,8 @@ import { constants, createInflateRaw } from 'node:zlib';
 import {
   type AsciicastEvent,
   type AsciicastHeader,
+  eventLine,
+  headerLine,
   parseEventLine,
   parseHeaderLine,
 } from './asciicast.ts';
@@ -22,6 +24,11 @@ import {
   openFrame,
   readFrameHeader,
 } from './recording-format.ts';
+import {
+  createEventDecoder,
+  createRecordParser,
+  type RecordingRecord,
+} from './recording-records.ts';
 
 /** How a read ended: `truncated` when the file stops before its final frame (a crash). */
 export interface RecordingEnd {
@@ -55,25 +62,12 @@ const READ_CHUNK_BYTES = 256 * 1024;
  * altered frame, another session's file or another key throws INTEGRITY_FAILURE.
  */
 export async function* readRecording(source: RecordingSource): AsyncGenerator<RecordingItem> {
-  let header: AsciicastHeader | null = null;
-  let lineNumber = 0;
-  for await (const item of castLines(source)) {
-    lineNumber += 1;
-    if (typeof item !== 'string') {
-      if (header === null) throw recordingCorrupt('recording holds no asciicast header');
-      yield { kind: 'end', ...item };
-      return;
-    }
-    if (header === null) {
-      header = parseHeaderLine(item);
-      if (header === null)
-        throw recordingCorrupt('recording does not start with an asciicast header');
-      yield { kind: 'header', header };
-      continue;
-    }
-    const event = parseEventLine(item);
-    if (event === null) throw recordingCorrupt(`recording line ${lineNumber} is not an event`);
-    yield { kind: 'event', event };
+  const opened = await openRecording(source);
+  try {
+    if (opened.version === 2) yield* itemsOfRecords(opened);
+    else yield* itemsOfLines(castLines(opened));
+  } finally {
+    await opened.frames.return(undefined);
   }
 }
 
@@ -97,32 +91,142 @@ export async function loadRecording(source: RecordingSource): Promise<LoadedReco
   throw recordingCorrupt('recording ended without an end'); // readRecording always ends with one
 }
 
-/** The .cast text, exactly as recorded, for `asciinema play` and other players. */
+/**
+ * The .cast text for `asciinema play` and other players: a version 1 file's text exactly as
+ * written, a version 2 file's events written as its recorder would have.
+ */
 export async function exportAsciicast(
   source: RecordingSource,
 ): Promise<{ readonly cast: string } & RecordingEnd> {
-  const lines: string[] = [];
-  for await (const item of castLines(source)) {
-    if (typeof item === 'string') lines.push(item, '\n');
-    else return { cast: lines.join(''), ...item };
+  const opened = await openRecording(source);
+  try {
+    const lines: string[] = [];
+    const text = opened.version === 2 ? linesOf(itemsOfRecords(opened)) : castLines(opened);
+    for await (const item of text) {
+      if (typeof item === 'string') lines.push(item, '\n');
+      else return { cast: lines.join(''), ...item };
+    }
+  } finally {
+    await opened.frames.return(undefined);
   }
   throw recordingCorrupt('recording ended without an end');
 }
 
-/**
- * Every whole line of the asciicast text, then the end. A last line without its newline can only
- * come from a cut file and is left out.
- */
-async function* castLines(source: RecordingSource): AsyncGenerator<string | RecordingEnd> {
+/** A recording whose file header has been read: its version, and its frames from the first. */
+interface OpenedRecording {
+  readonly version: FormatVersion | null;
+  readonly first: IteratorResult<Buffer>;
+  readonly frames: AsyncGenerator<Buffer>;
+  readonly state: FrameState;
+}
+
+async function openRecording(source: RecordingSource): Promise<OpenedRecording> {
   assertSessionId(source.sessionId);
   assertDataKey(source.dataKey);
   const state: FrameState = { version: null, end: null, error: null };
-  // Frame errors wait in `state` so that every line before the bad frame is read first.
+  // Frame errors wait in `state` so that everything before the bad frame is read first.
   const frames = framePlaintexts(source, state);
+  const first = await frames.next(); // the file header is read by now, or failed
+  return { version: state.version, first, frames, state };
+}
+
+/** The frames' plaintexts, the first included. */
+async function* plaintexts(opened: OpenedRecording): AsyncGenerator<Buffer> {
+  if (opened.first.done) return;
+  yield opened.first.value;
+  yield* opened.frames;
+}
+
+/** How a read ended, once every whole frame has been read; throws what stopped it early. */
+function endOf(state: FrameState): RecordingEnd {
+  if (state.error !== null) throw state.error;
+  if (state.end === null) throw recordingCorrupt('recording ended unexpectedly');
+  return state.end;
+}
+
+/** Version 2: records (recording-records.ts), made into the events a recorder would write. */
+async function* itemsOfRecords(opened: OpenedRecording): AsyncGenerator<RecordingItem> {
+  const parser = createRecordParser();
+  const events = createEventDecoder();
+  let header = false;
+  for await (const plaintext of plaintexts(opened)) {
+    let records: RecordingRecord[];
+    try {
+      records = [...parser.push(await inflateFrame(plaintext, FRAME_TEXT_BYTES))];
+    } catch {
+      // Authenticated bytes that do not inflate or parse: written by something other than Tessera.
+      throw recordingCorrupt('recording records cannot be decoded');
+    }
+    for (const record of records) {
+      if (!header) {
+        const parsed = record.kind === 'h' ? parseHeaderLine(record.data.toString('utf8')) : null;
+        if (parsed === null) {
+          throw recordingCorrupt('recording does not start with an asciicast header');
+        }
+        header = true;
+        yield { kind: 'header', header: parsed };
+      } else if (record.kind === 'h') {
+        throw recordingCorrupt('recording holds a second header');
+      } else {
+        for (const event of events.events(record)) yield { kind: 'event', event };
+      }
+    }
+  }
+  const end = endOf(opened.state);
+  if (!end.truncated && parser.cut) throw recordingCorrupt('recording ends mid-record');
+  if (!header) throw recordingCorrupt('recording holds no asciicast header');
+  yield { kind: 'end', ...end };
+}
+
+/** asciicast lines of the items, then the end. */
+async function* linesOf(
+  items: AsyncGenerator<RecordingItem>,
+): AsyncGenerator<string | RecordingEnd> {
+  for await (const item of items) {
+    if (item.kind === 'header') yield headerLine(item.header);
+    else if (item.kind === 'event') yield eventLine(item.event);
+    else {
+      const { kind: _end, ...end } = item;
+      yield end;
+    }
+  }
+}
+
+/** Version 1: the header and events of asciicast lines. */
+async function* itemsOfLines(
+  lines: AsyncGenerator<string | RecordingEnd>,
+): AsyncGenerator<RecordingItem> {
+  let header: AsciicastHeader | null = null;
+  let lineNumber = 0;
+  for await (const item of lines) {
+    lineNumber += 1;
+    if (typeof item !== 'string') {
+      if (header === null) throw recordingCorrupt('recording holds no asciicast header');
+      yield { kind: 'end', ...item };
+      return;
+    }
+    if (header === null) {
+      header = parseHeaderLine(item);
+      if (header === null)
+        throw recordingCorrupt('recording does not start with an asciicast header');
+      yield { kind: 'header', header };
+      continue;
+    }
+    const event = parseEventLine(item);
+    if (event === null) throw recordingCorrupt(`recording line ${lineNumber} is not an event`);
+    yield { kind: 'event', event };
+  }
+}
+
+/**
+ * Version 1: every whole line of the asciicast text, then the end. A last line without its
+ * newline can only come from a cut file and is left out.
+ */
+async function* castLines(opened: OpenedRecording): AsyncGenerator<string | RecordingEnd> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let partial = '';
   try {
-    for await (const chunk of frameTexts(frames, state)) {
+    for await (const chunk of streamText(opened)) {
       const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n');
       partial = lines.pop() ?? '';
       yield* lines;
@@ -131,38 +235,17 @@ async function* castLines(source: RecordingSource): AsyncGenerator<string | Reco
     // Authenticated bytes that do not inflate or decode: written by something other than Tessera.
     throw recordingCorrupt('recording text cannot be decoded');
   }
-  if (state.error !== null) throw state.error;
-  const end = state.end;
-  if (end === null) throw recordingCorrupt('recording ended unexpectedly');
+  const end = endOf(opened.state);
   if (!end.truncated && partial.length > 0) throw recordingCorrupt('recording ends mid-line');
   yield end;
 }
 
-/** The asciicast text, frame by frame (version 2) or as one stream across frames (version 1). */
-async function* frameTexts(
-  frames: AsyncGenerator<Buffer>,
-  state: FrameState,
-): AsyncGenerator<Buffer> {
-  // Closes the file however the reading ends, also while the first frame is being read.
-  try {
-    const first = await frames.next(); // the file header is read by now
-    if (first.done) return;
-    if (state.version === 2) {
-      yield await inflateFrame(first.value, FRAME_TEXT_BYTES);
-      for await (const frame of frames) yield await inflateFrame(frame, FRAME_TEXT_BYTES);
-      return;
-    }
-    const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
-    pipeline(Readable.from(prepend(first.value, frames)), inflate, () => undefined);
-    yield* inflate as AsyncIterable<Buffer>;
-  } finally {
-    await frames.return(undefined);
-  }
-}
-
-async function* prepend(first: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
-  yield first;
-  yield* rest;
+/** Version 1: the frames' plaintexts are one deflate stream. */
+async function* streamText(opened: OpenedRecording): AsyncGenerator<Buffer> {
+  if (opened.first.done) return;
+  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+  pipeline(Readable.from(plaintexts(opened)), inflate, () => undefined);
+  yield* inflate as AsyncIterable<Buffer>;
 }
 
 interface FrameState {

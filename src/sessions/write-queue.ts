@@ -2,19 +2,21 @@ import type { TesseraError } from '../errors.ts';
 import type { FrameWriter } from './frame-writer.ts';
 import { ioErrorCode, recordingUnavailable } from './recording-errors.ts';
 import { FRAME_TEXT_BYTES } from './recording-format.ts';
+import { RECORD_HEAD_BYTES, type RecordKind, writeRecordHead } from './recording-records.ts';
 
 /**
- * Lines of a recording on their way to disk. Appending never waits: a frame goes out as soon as
+ * Records of a recording on their way to disk. Appending never waits: a frame goes out as soon as
  * a frame's worth is buffered, and everything is synced at least once per interval (one sync per
  * interval however much is written). Up to WRITES_IN_FLIGHT batches are written at once, so one
  * batch compresses while the one before is sealed and appended; the writer keeps their order.
  */
 export interface WriteQueue {
   /**
-   * Text kept as the string it is until written: a small Buffer per line would be cut from
-   * Node's shared pool, and lines of many sessions interleaved keep most of its slabs alive.
+   * Copies one record (recording-records.ts) into the session's own growing buffer: no string
+   * and no Buffer per record, so nothing on the JavaScript heap outlives a young collection and
+   * nothing is cut from Node's shared pool, whose slabs many sessions' records would pin.
    */
-  append(line: string): void;
+  append(kind: RecordKind, time: number, data: Buffer | string): void;
   /** Writes and syncs what is buffered now. */
   flush(): Promise<void>;
   /** Writes the rest as the final frame, syncs and closes the file. */
@@ -39,8 +41,10 @@ const WRITES_IN_FLIGHT = 2;
 
 export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   const { writer, flushIntervalMs } = options;
-  let pending: string[] = [];
+  // Allocated for this session alone (never from the pool), and handed whole to the writer.
+  let pending: Buffer | null = null;
   let pendingBytes = 0;
+  const spare: Buffer[] = [];
   let inFlightBytes = 0;
   let queue: Promise<void> = Promise.resolve();
   const writing = new Set<Promise<void>>();
@@ -52,10 +56,25 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   let failure: TesseraError | null = null;
 
   const takePending = (): Buffer => {
-    const text = Buffer.from(pending.join(''), 'utf8');
-    pending = [];
+    const taken = pending === null ? Buffer.alloc(0) : pending.subarray(0, pendingBytes);
+    pending = null;
     pendingBytes = 0;
-    return text;
+    return taken;
+  };
+
+  /**
+   * Room for `more` bytes after those pending, doubling so that copies stay few. Buffers come
+   * back once written and serve again: every large Buffer allocated counts towards V8's next
+   * full collection, which a busy session would otherwise bring on many times a second.
+   */
+  const room = (more: number): Buffer => {
+    const needed = pendingBytes + more;
+    pending ??= spare.pop() ?? null;
+    if (pending !== null && pending.length >= needed) return pending;
+    const larger = Buffer.allocUnsafeSlow(Math.max(needed, (pending?.length ?? 0) * 2, 4096));
+    pending?.copy(larger, 0, 0, pendingBytes);
+    pending = larger;
+    return larger;
   };
 
   const clearDeadline = (): void => {
@@ -84,7 +103,12 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
     inFlightBytes += text.length;
     const written = writer
       .write(text, false)
-      .then(() => (sync ? writer.sync() : undefined))
+      .then(() => {
+        // Compressed and appended: its memory may take the next records.
+        if (text.length > 0 && spare.length < WRITES_IN_FLIGHT)
+          spare.push(Buffer.from(text.buffer));
+        return sync ? writer.sync() : undefined;
+      })
       .catch(fail)
       .finally(() => {
         inFlightBytes -= text.length;
@@ -117,10 +141,15 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   };
 
   return {
-    append(line) {
+    append(kind, time, data) {
       if (failure !== null || ending) return;
-      pending.push(line);
-      pendingBytes += Buffer.byteLength(line, 'utf8');
+      const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+      const into = room(RECORD_HEAD_BYTES + length);
+      writeRecordHead(into, pendingBytes, kind, time, length);
+      const at = pendingBytes + RECORD_HEAD_BYTES;
+      if (typeof data === 'string') into.write(data, at, 'utf8');
+      else data.copy(into, at);
+      pendingBytes = at + length;
       deadline ??= setTimeout(onDeadline, flushIntervalMs).unref();
       if (pendingBytes >= FRAME_TEXT_BYTES) queueFlush(false);
     },

@@ -467,6 +467,13 @@ describe('recording: size on disk', () => {
     assert.ok(bytesWritten <= 1.1 * output, `${bytesWritten} bytes for ${output} of output`);
   });
 
+  it('stores 1 MiB of random bytes at about their own size, and reads them back as text', async () => {
+    // Compressing what does not compress costs ten times what text does: such frames are stored.
+    const packets = Array.from({ length: 256 }, () => randomBytes(4096));
+    const { output, bytesWritten } = await recordPackets(packets);
+    assert.ok(bytesWritten <= 1.01 * output, `${bytesWritten} bytes for ${output} of output`);
+  });
+
   it('stays small for 1 MiB of NUL bytes (escaped six times over in JSON)', async () => {
     const packets = Array.from({ length: 256 }, () => Buffer.alloc(4096));
     const { bytesWritten } = await recordPackets(packets);
@@ -532,7 +539,8 @@ describe('recording: format versions', () => {
 
   it('refuses a frame that inflates past what a writer puts in one', async () => {
     const dataKey = randomBytes(32);
-    const big = castText([HEADER, ...Array.from({ length: 30_000 }, () => '[1, "o", "aaaa"]')]);
+    const lines = Math.ceil(FRAME_TEXT_BYTES / 16) + 1;
+    const big = castText([HEADER, ...Array.from({ length: lines }, () => '[1, "o", "aaaa"]')]);
     assert.ok(big.length > FRAME_TEXT_BYTES);
     const file = fileOf(2, dataKey, [deflateRawSync(big)]);
     await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
@@ -573,5 +581,64 @@ describe('recording: format versions', () => {
       code: 'INTEGRITY_FAILURE',
       message: /frame 0 failed authentication/,
     });
+  });
+
+  /** Version 2 records (recording-records.ts), as a recorder writes them. */
+  const records = (...items: [string, number, string | Buffer][]) =>
+    Buffer.concat(
+      items.map(([kind, time, data]) => {
+        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+        const head = Buffer.alloc(13);
+        head.write(kind, 0, 'latin1');
+        head.writeDoubleBE(time, 1);
+        head.writeUInt32BE(bytes.length, 9);
+        return Buffer.concat([head, bytes]);
+      }),
+    );
+
+  it('makes events of version 2 records when read, as a recorder decoding as it went', async () => {
+    const dataKey = randomBytes(32);
+    const euro = Buffer.from('€', 'utf8');
+    const plain = records(
+      ['h', 0, HEADER],
+      ['o', 0.5, 'a'],
+      ['o', 0.5, euro.subarray(0, 2)], // "€" split across two packets comes out whole
+      ['o', 0.7, euro.subarray(2)],
+      ['o', 1, 'x'],
+      ['r', 1.5, '80x24'],
+      ['m', 2, 'note'],
+      ['o', 2.5, euro.subarray(0, 1)], // cut by the end: U+FFFD at the break
+      ['f', 3, ''],
+    );
+    const file = fileOf(2, dataKey, [deflateRawSync(plain)]);
+    const loaded = await loadRecording({ path: file, sessionId: SESSION, dataKey });
+    assert.deepEqual(loaded.events, [
+      { time: 0.5, code: 'o', data: 'a' },
+      { time: 0.7, code: 'o', data: '€' },
+      { time: 1, code: 'o', data: 'x' },
+      { time: 1.5, code: 'r', data: '80x24' },
+      { time: 2, code: 'm', data: 'note' },
+      { time: 3, code: 'o', data: '\ufffd' },
+    ]);
+    const { cast } = await exportAsciicast({ path: file, sessionId: SESSION, dataKey });
+    assert.equal(cast.split('\n')[2], '[0.7,"o","€"]');
+  });
+
+  it('refuses version 2 records that no recorder writes', async () => {
+    const dataKey = randomBytes(32);
+    const cases: [string, Buffer][] = [
+      ['does not start with an asciicast header', records(['o', 0, 'x'])],
+      ['a second header', records(['h', 0, HEADER], ['h', 1, HEADER])],
+      ['cannot be decoded', records(['h', 0, HEADER], ['z', 1, 'x'])],
+      ['cannot be decoded', records(['h', 0, HEADER], ['o', -1, 'x'])],
+      ['ends mid-record', records(['h', 0, HEADER], ['o', 1, 'xyz']).subarray(0, -1)],
+    ];
+    for (const [message, plain] of cases) {
+      const file = fileOf(2, dataKey, [deflateRawSync(plain)]);
+      await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
+        code: 'INTEGRITY_FAILURE',
+        message: new RegExp(message),
+      });
+    }
   });
 });
