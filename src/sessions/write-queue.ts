@@ -38,6 +38,13 @@ export interface WriteQueueOptions {
  * thread compresses; more would only hold more memory (each compression takes about 120 KiB).
  */
 const WRITES_IN_FLIGHT = 2;
+/**
+ * A session that fills frames (a bulk transfer) keeps one written buffer for its next records,
+ * which spares V8 a full collection every few frames; one that writes on the interval keeps none,
+ * so that a thousand quiet sessions do not each hold a spare.
+ */
+const RECYCLED_BYTES = FRAME_TEXT_BYTES / 4;
+const FIRST_BUFFER_BYTES = 4096;
 
 export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   const { writer, flushIntervalMs } = options;
@@ -45,6 +52,7 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
   let pending: Buffer | null = null;
   let pendingBytes = 0;
   const spare: Buffer[] = [];
+  let expected = FIRST_BUFFER_BYTES;
   let inFlightBytes = 0;
   let queue: Promise<void> = Promise.resolve();
   const writing = new Set<Promise<void>>();
@@ -57,21 +65,25 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
 
   const takePending = (): Buffer => {
     const taken = pending === null ? Buffer.alloc(0) : pending.subarray(0, pendingBytes);
+    expected = Math.max(FIRST_BUFFER_BYTES, pendingBytes);
     pending = null;
     pendingBytes = 0;
     return taken;
   };
 
   /**
-   * Room for `more` bytes after those pending, doubling so that copies stay few. Buffers come
-   * back once written and serve again: every large Buffer allocated counts towards V8's next
-   * full collection, which a busy session would otherwise bring on many times a second.
+   * Room for `more` bytes after those pending, doubling so that copies stay few. A busy
+   * session's buffer comes back once written and serves again: every large Buffer allocated
+   * counts towards V8's next full collection, which bulk output would bring on several times a
+   * second.
    */
   const room = (more: number): Buffer => {
     const needed = pendingBytes + more;
     pending ??= spare.pop() ?? null;
     if (pending !== null && pending.length >= needed) return pending;
-    const larger = Buffer.allocUnsafeSlow(Math.max(needed, (pending?.length ?? 0) * 2, 4096));
+    // As large as the last batch and a quarter, so that a steady session grows it rarely.
+    const size = Math.max(needed, (pending?.length ?? 0) * 2, expected + expected / 4);
+    const larger = Buffer.allocUnsafeSlow(Math.ceil(size));
     pending?.copy(larger, 0, 0, pendingBytes);
     pending = larger;
     return larger;
@@ -105,8 +117,9 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
       .write(text, false)
       .then(() => {
         // Compressed and appended: its memory may take the next records.
-        if (text.length > 0 && spare.length < WRITES_IN_FLIGHT)
+        if (text.length >= RECYCLED_BYTES && spare.length === 0) {
           spare.push(Buffer.from(text.buffer));
+        }
         return sync ? writer.sync() : undefined;
       })
       .catch(fail)
