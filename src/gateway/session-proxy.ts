@@ -20,8 +20,11 @@ export interface ProxyTaps {
    * each chunk, before the tap sees it.
    */
   readonly inputChecked: boolean;
-  /** Bytes from the target, right after they went on their way to the user. */
-  output(data: Buffer, stream: 'stdout' | 'stderr'): void;
+  /**
+   * Bytes from the target, right after they went on their way to the user. May return a hold:
+   * the target's side then waits until the hold calls `resume` (the recording catching up).
+   */
+  output(data: Buffer, stream: 'stdout' | 'stderr'): ((resume: () => void) => void) | undefined;
   /** The target ended the channel; the user has been told its exit status. */
   targetEnded(exit: ExitInfo | null): void;
   /** The user closed the channel or went away. */
@@ -86,13 +89,27 @@ export function proxyChannel(
   const toUser = createUserLane(user);
 
   const fromTarget = (source: Readable, stream: 'stdout' | 'stderr') => {
+    // The source reads again only once every reason to wait (the user's lane, a tap) is over.
+    let holds = 0;
+    const hold = () => {
+      if (holds++ === 0) source.pause();
+    };
+    const release = () => {
+      if (--holds === 0) source.resume();
+    };
     source.on('data', (data: Buffer) => {
       if (!open) return;
       const room = toUser.send(stream, data);
-      taps.output(data, stream);
-      if (room || !open) return;
-      source.pause();
-      toUser.drained(() => source.resume());
+      const wait = taps.output(data, stream);
+      if (!open) return;
+      if (!room) {
+        hold();
+        toUser.drained(release);
+      }
+      if (wait !== undefined) {
+        hold();
+        wait(release);
+      }
     });
   };
   fromTarget(target, 'stdout');

@@ -14,6 +14,7 @@ import type { Link } from './link.ts';
 import type { LiveSessionFeed } from './live-sessions.ts';
 import { escapeControls } from './printable.ts';
 import type { OpenedRecording } from './recording.ts';
+import { createRecordingPace } from './recording-pace.ts';
 import { GatewayRefusal } from './refusal.ts';
 import { type ExitInfo, proxyChannel } from './session-proxy.ts';
 import {
@@ -180,6 +181,7 @@ function wire(
   target: ClientChannel,
 ): SessionRun {
   const recorder: Recorder | null = s.recording?.recorder ?? null;
+  const pace = recorder === null ? null : createRecordingPace(recorder);
   const { policy } = link;
   let ended = false;
   const timers: NodeJS.Timeout[] = [];
@@ -310,6 +312,7 @@ function wire(
       s.tracker?.output(data);
       // A server's log on stderr (`sftp-server -e`) is no part of the SFTP conversation.
       if (stream === 'stdout') sftp?.response(data);
+      return pace?.check();
     },
     targetEnded: (exit) => finish(exitReason(exit), exit),
     userEnded: () => finish('client closed the session', null),
