@@ -398,8 +398,8 @@ function notes(f: GatewayFigures): string[] {
     ),
     ...f.bulk.recordings.map(
       (r, index) =>
-        `recorded download ${index + 1}: ${r.dropped} of ${r.output} bytes of output dropped ` +
-        'from the recording (the recorder fell behind)',
+        `recorded download ${index + 1}: ${r.dropped} of ${r.output} bytes of output left out ` +
+        'of the recording (it drops only what it cannot catch up with)',
     ),
   ];
   return lines;
