@@ -50,7 +50,10 @@ export interface RecorderOptions {
   readonly onFailure: (error: TesseraError) => void;
   /** Called when a run of dropped data begins; policy decides whether the session ends. */
   readonly onDrop?: (droppedBytes: number) => void;
-  /** Every event as recorded, for live view and command tracking. */
+  /**
+   * Every event as a reader will make it, at once. Given only where needed (tests): it costs the
+   * UTF-8 decoding that recording otherwise leaves to the reader.
+   */
   readonly onEvent?: (event: AsciicastEvent) => void;
   /** Only differences between readings are used; defaults to a monotonic clock. */
   readonly clock?: Clock;
@@ -66,9 +69,10 @@ export interface RecordingResult {
 }
 
 /**
- * Records one session as asciicast v2 into an encrypted file. Calls never wait for the disk:
- * data is buffered and written at least every `flushIntervalMs`. `output` and `input` answer
- * false when their bytes were not recorded (dropped, failed or closed).
+ * Records one session into an encrypted file that reads back as asciicast v2 (the bytes are
+ * kept as they passed, recording-records.ts). Calls never wait for the disk: data is buffered
+ * and written at least every `flushIntervalMs`. `output` and `input` answer false when their
+ * bytes were not recorded (dropped, failed or closed).
  */
 export interface Recorder {
   output(bytes: Buffer): boolean;
@@ -76,7 +80,7 @@ export interface Recorder {
   resize(cols: number, rows: number): boolean;
   marker(text: string): void;
   readonly droppedBytes: number;
-  /** Recorded text not yet written: a caller may pause the channel (SSH window) while it is high. */
+  /** Recorded bytes not yet written: the gateway holds output briefly while this is high. */
   readonly bufferedBytes: number;
   /** Writes and syncs what is buffered now, without waiting for the interval. */
   flush(): Promise<void>;
