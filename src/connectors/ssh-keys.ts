@@ -37,9 +37,20 @@ export interface SshPublicKey {
   readonly blob: Buffer;
 }
 
-/** Generates an Ed25519 key pair and returns the private key in OpenSSH format. */
+const MAX_KEYGEN_ATTEMPTS = 16;
+
+/**
+ * Generates an Ed25519 key pair and returns the private key in OpenSSH format. ssh2 (1.17)
+ * writes a key whose public half starts with a zero byte one byte short, and then cannot read it
+ * back: about one key in 256, which a rotation would have put on a host as a key no one can
+ * use. Such a key is made again.
+ */
 export function generateSshPrivateKey(comment: string): string {
-  return utils.generateKeyPairSync('ed25519', { comment }).private;
+  for (let attempt = 0; attempt < MAX_KEYGEN_ATTEMPTS; attempt++) {
+    const key = utils.generateKeyPairSync('ed25519', { comment }).private;
+    if (!(utils.parseKey(key) instanceof Error)) return key;
+  }
+  throw new Error('could not generate an Ed25519 key that parses');
 }
 
 /**
