@@ -50,7 +50,7 @@ describe('recording pace', () => {
     assert.equal(pace.check(), undefined);
   });
 
-  it('lets output go after the longest hold, then leaves the recorder to drop until it catches up', async () => {
+  it('lets go after the longest hold, then leaves the recorder to drop', async () => {
     const recorder = { bufferedBytes: 5000 };
     const pace = createRecordingPace(recorder, { ...LIMITS, maxHoldMs: 30 });
     const hold = pace.check();

@@ -467,7 +467,7 @@ describe('recording: size on disk', () => {
     assert.ok(bytesWritten <= 1.1 * output, `${bytesWritten} bytes for ${output} of output`);
   });
 
-  it('stores 1 MiB of random bytes at about their own size, and reads them back as text', async () => {
+  it('stores 1 MiB of random bytes at about their own size', async () => {
     // Compressing what does not compress costs ten times what text does: such frames are stored.
     const packets = Array.from({ length: 256 }, () => randomBytes(4096));
     const { output, bytesWritten } = await recordPackets(packets);

@@ -13,7 +13,7 @@ import type { AccountView } from './types.ts';
 export function AccountTable({ accounts }: { readonly accounts: readonly AccountView[] }) {
   const now = useNow();
   return (
-    <table className="acct-table acct-list">
+    <table className="acct-table acct-list card-table">
       <caption className="visually-hidden">Accounts, by target and user name</caption>
       <thead>
         <tr>

@@ -43,7 +43,7 @@ export function VersionHistory({
         (versions.data.versions.length === 0 ? (
           <EmptyState>No version yet: the account was onboarded without a secret.</EmptyState>
         ) : (
-          <table className="acct-table acct-history">
+          <table className="acct-table acct-history card-table">
             <caption className="visually-hidden">Versions of the secret, newest first</caption>
             <thead>
               <tr>
