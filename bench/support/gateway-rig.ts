@@ -23,6 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { SERVER_NODE_FLAGS } from '../../src/node-settings.ts';
 import { keyPair } from '../../test/gateway/support.ts';
 import { type Sshd, startSshd, type TestUser } from '../../test/support/sshd.ts';
 import { type Api, apiClient } from './api.ts';
@@ -406,7 +407,8 @@ async function spawnGateway(
   const profile = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   if (profileDir !== null) mkdirSync(profileDir, { recursive: true });
   const child = fork(CHILD, [], {
-    execArgv: ['--expose-gc', ...profile, ...GATEWAY_NODE_FLAGS],
+    // The server's own settings (as `tessera server` runs), then the experiment's, which win.
+    execArgv: ['--expose-gc', ...SERVER_NODE_FLAGS, ...profile, ...GATEWAY_NODE_FLAGS],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const start: GatewayParentMessage = { type: 'start', config };

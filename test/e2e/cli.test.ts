@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
+import { SERVER_NODE_FLAGS } from '../../src/node-settings.ts';
 import { type PgCluster, uniqueRoleName, usePgCluster } from '../support/pg-cluster.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
@@ -225,6 +226,15 @@ describe('tessera CLI against a dev server', () => {
       await root(['operator', 'status', '-o', 'json']),
     );
     assert.deepEqual([json.initialized, json.sealed], [true, false]);
+  });
+
+  test('the server runs with its Node settings, in the process that was started', async () => {
+    const pid = server.child.pid ?? assert.fail('the server has no process id');
+    const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    for (const flag of SERVER_NODE_FLAGS) assert.ok(command.includes(flag), command.join(' '));
+    assert.ok(command.includes('server'), 'the same command, run again');
+    const warnings = server.stderr().match(/WARNING: dev mode/g) ?? [];
+    assert.equal(warnings.length, 1, 'what the first start printed is not printed again');
   });
 
   test('the database files are private to the server account', async () => {

@@ -61,6 +61,8 @@ export function registerServer(program: Command, io: Io): void {
     .action(async (options: ServerFlags, command: Command) => {
       const session = sessionOf(command, io);
       const { config, warnings, secrets, gateway } = parseServerConfig(options, io.env, io.cwd);
+      // Before anything is printed or opened: the command may start again, in this process.
+      io.useServerNodeSettings?.();
       for (const warning of warnings) printWarning(session, warning);
 
       const note = (line: string) => printNote(session, line);
