@@ -117,16 +117,27 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   };
 }
 
-/** Creates the file (never over an existing one, readable by the owner only) and syncs its entry. */
+/**
+ * Creates the file, never over an existing one, readable by the owner only. Its folder's entry
+ * is synced beside the first writes rather than before them, and every sync of the file waits
+ * for it: a file whose data was synced is always found again after a crash.
+ */
 export const openRecordingFile: OpenRecordingFile = async (file) => {
   const handle = await open(file, 'wx', 0o600);
-  try {
-    await syncDirectory(path.dirname(file));
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-  return handle;
+  const entry = syncDirectory(path.dirname(file));
+  // Its failure is reported by the sync that waits for it.
+  entry.catch(() => undefined);
+  return {
+    write: (buffer, offset, length) => handle.write(buffer, offset, length),
+    datasync: async () => {
+      await entry;
+      await handle.datasync();
+    },
+    close: async () => {
+      await entry.catch(() => undefined);
+      await handle.close();
+    },
+  };
 };
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -123,6 +123,32 @@ describe('recording: F14, the disk fails mid-session', () => {
     }
   });
 
+  it('ends the session through onFailure when the first sync fails, just after the start', async () => {
+    // The header is synced while the session starts: a disk that takes writes but fails to
+    // sync them (EIO) is found at once, and the session ends instead of running unrecorded.
+    const failingSync: OpenRecordingFile = async (file) => {
+      const handle = await open(file, 'wx', 0o600);
+      return {
+        write: (buffer, offset, length) => handle.write(buffer, offset, length),
+        datasync: () => Promise.reject(Object.assign(new Error('i/o error'), { code: 'EIO' })),
+        close: () => handle.close(),
+      };
+    };
+    const failures: TesseraError[] = [];
+    const file = path.join(dir, 'sync-fails.rec');
+    const rec = await createRecorder(
+      options(file, { openFile: failingSync, onFailure: (e) => failures.push(e) }),
+    );
+    for (let turn = 0; turn < 100 && failures.length === 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0]?.code, unavailable.code);
+    assert.match(failures[0]?.message ?? '', /EIO/);
+    assert.equal(rec.output(Buffer.from('after\r\n')), false, 'nothing more is recorded');
+    await assert.rejects(rec.close(), unavailable);
+  });
+
   it('calls onFailure once when a write fails, however much more comes', async () => {
     const failures: TesseraError[] = [];
     const file = path.join(dir, 'write-fails.rec');
