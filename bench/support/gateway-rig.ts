@@ -23,7 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { SERVER_NODE_FLAGS } from '../../src/node-settings.ts';
+import { knownServerNodeFlags } from '../../src/node-settings.ts';
 import { keyPair } from '../../test/gateway/support.ts';
 import { type Sshd, startSshd, type TestUser } from '../../test/support/sshd.ts';
 import { type Api, apiClient } from './api.ts';
@@ -408,7 +408,7 @@ async function spawnGateway(
   if (profileDir !== null) mkdirSync(profileDir, { recursive: true });
   const child = fork(CHILD, [], {
     // The server's own settings (as `tessera server` runs), then the experiment's, which win.
-    execArgv: ['--expose-gc', ...SERVER_NODE_FLAGS, ...profile, ...GATEWAY_NODE_FLAGS],
+    execArgv: ['--expose-gc', ...knownServerNodeFlags(), ...profile, ...GATEWAY_NODE_FLAGS],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const start: GatewayParentMessage = { type: 'start', config };

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { SERVER_NODE_FLAGS } from '../../src/node-settings.ts';
+import { knownServerNodeFlags } from '../../src/node-settings.ts';
 import type { ChildMessage, ChildServerConfig, ParentMessage } from './server-child.ts';
 
 export interface ServerProcess {
@@ -32,7 +32,7 @@ export async function spawnServer(spec: ServerSpec): Promise<ServerProcess> {
   const rootToken = `tsr_${randomBytes(24).toString('base64url')}`;
   const child = fork(CHILD, [], {
     // The Node settings `tessera server` runs under.
-    execArgv: [...SERVER_NODE_FLAGS, ...profileArgs(spec.profileDir ?? null)],
+    execArgv: [...knownServerNodeFlags(), ...profileArgs(spec.profileDir ?? null)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const config: ChildServerConfig = {

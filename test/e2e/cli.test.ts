@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
-import { SERVER_NODE_FLAGS } from '../../src/node-settings.ts';
+import { knownServerNodeFlags } from '../../src/node-settings.ts';
 import { type PgCluster, uniqueRoleName, usePgCluster } from '../support/pg-cluster.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
@@ -231,7 +231,7 @@ describe('tessera CLI against a dev server', () => {
   test('the server runs with its Node settings, in the process that was started', async () => {
     const pid = server.child.pid ?? assert.fail('the server has no process id');
     const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    for (const flag of SERVER_NODE_FLAGS) assert.ok(command.includes(flag), command.join(' '));
+    for (const flag of knownServerNodeFlags()) assert.ok(command.includes(flag), command.join(' '));
     assert.ok(command.includes('server'), 'the same command, run again');
     const warnings = server.stderr().match(/WARNING: dev mode/g) ?? [];
     assert.equal(warnings.length, 1, 'what the first start printed is not printed again');
