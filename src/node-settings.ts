@@ -21,8 +21,8 @@ import { spawnSync } from 'node:child_process';
  * Measured on a fresh server relaying 512 MiB through the gateway (bench/support/gateway-rig.ts,
  * `--trace-gc`), without these settings and then with them: full collections 77 and 2; the
  * gateway's CPU 2.6 and 1.3 seconds with recording off, 8.0 and 4.1 with it on; its peak resident
- * memory 320 to 390 MiB and 450 MiB. Beside a session flooding output, keystrokes' p99 went from 24 to 10 ms.
- * An idle server's memory does not change: these are limits, not allocations.
+ * memory 320 to 390 MiB and 450 MiB. Beside a session flooding output, keystrokes' p99 went from
+ * 24 to 10 ms. An idle server's memory does not change: these are limits, not allocations.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [
   '--initial-old-space-size=128',

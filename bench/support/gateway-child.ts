@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import pino from 'pino';
 import { DEFAULT_GATEWAY_CONFIG } from '../../src/gateway/gateway.ts';
@@ -111,9 +112,16 @@ async function start(config: GatewayChildConfig): Promise<void> {
   send({ type: 'ready', url: running.url, gatewayPort: gateway.port, hostKey: gateway.hostKey });
 }
 
-function memory(): ChildMemory {
+/**
+ * V8 frees the Buffers a full collection found dead on another thread, after the collection
+ * returns; read at once, their memory still counted (tens of MiB under a relay's load).
+ */
+const SWEEP_WAIT_MS = 100;
+
+async function memory(): Promise<ChildMemory> {
   const collect = (globalThis as { gc?: () => void }).gc;
   collect?.();
+  await sleep(SWEEP_WAIT_MS);
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
   const spaces = Object.fromEntries(
     v8.getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]),
@@ -138,7 +146,7 @@ process.on('message', (message: GatewayParentMessage) => {
       process.exit(1);
     });
   } else if (message.type === 'memory') {
-    send({ type: 'memory', memory: memory() });
+    void memory().then((measured) => send({ type: 'memory', memory: measured }));
   } else if (message.type === 'loop-delay') {
     send({ type: 'loop-delay', delay: toggleLoopDelay() });
   } else {

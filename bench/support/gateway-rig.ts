@@ -76,7 +76,7 @@ export interface GatewayRig {
    * not keep up (it drops past a bounded buffer and says so in the recording).
    */
   lastDroppedBytes(): Promise<number>;
-  /** The gateway process's memory after a full garbage collection. */
+  /** The gateway process's memory after a full garbage collection and the freeing it sets off. */
   memory(): Promise<ChildMemory>;
   /**
    * The first call starts watching how late the gateway's event loop runs (and gives null), the

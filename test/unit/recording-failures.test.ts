@@ -123,7 +123,7 @@ describe('recording: F14, the disk fails mid-session', () => {
     }
   });
 
-  it('ends the session through onFailure when the first sync fails, just after the start', async () => {
+  it('ends the session through onFailure when the first sync fails', async () => {
     // The header is synced while the session starts: a disk that takes writes but fails to
     // sync them (EIO) is found at once, and the session ends instead of running unrecorded.
     const failingSync: OpenRecordingFile = async (file) => {
