@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 
 /**
  * The Node settings the server runs under, for its memory.
@@ -20,9 +21,10 @@ import { spawnSync } from 'node:child_process';
  *
  * Measured on a fresh server relaying 512 MiB through the gateway (bench/support/gateway-rig.ts,
  * `--trace-gc`), without these settings and then with them: full collections 77 and 2; the
- * gateway's CPU 2.6 and 1.3 seconds with recording off, 8.0 and 4.1 with it on; its peak resident
- * memory 320 to 390 MiB and 450 MiB. Beside a session flooding output, keystrokes' p99 went from
- * 24 to 10 ms. An idle server's memory does not change: these are limits, not allocations.
+ * gateway's CPU 2.6 and 1.3 seconds with recording off, 8.0 and 4.1 with it on. The price is
+ * memory held while relaying: the peak resident size went from 320–390 MiB to 450 MiB. Beside a
+ * session flooding output, keystrokes' p99 went from 24 to 10 ms. An idle server's memory does
+ * not change: these are limits, not allocations.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [
   '--initial-old-space-size=128',
@@ -30,59 +32,111 @@ export const SERVER_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=8',
 ];
 
-/** Set in the environment of the command run again, so that it is never run a third time. */
+/** `off` keeps Node's own settings: for a small container, or a Node these do not suit. */
+export const NODE_SETTINGS_SWITCH = 'TESSERA_NODE_SETTINGS';
+/** Set for the command run again, which removes it, so that it is run again only once. */
 const RESTARTED = 'TESSERA_NODE_SETTINGS_APPLIED';
-const PROBE_TIMEOUT_MS = 10_000;
+/** Node's exit status for an option it does not know. */
+const BAD_OPTION = 9;
+/** A Node start with no script takes about 50 ms; this much means something else is wrong. */
+const PROBE_TIMEOUT_MS = 5_000;
 
 /**
- * Runs the same command again in this same process, with the server's settings in front of
- * Node's own arguments, unless they are there already; the heap's settings can only be given when
- * Node starts. execve keeps the process id, the standard streams and the environment, so a
- * service manager, a container runtime or a terminal sees one process, and signals reach it as
- * before. Returns, changing nothing, where execve is missing (Windows) or the settings were given
- * by hand; call it before anything is opened.
+ * For `tessera server` (`argv` without node and the script): runs the same command again in this
+ * same process, with the server's settings in front of Node's own arguments; the heap's settings
+ * can only be given when Node starts. execve keeps the process id, the standard streams'
+ * descriptors and the environment, so a service manager, a container runtime or a terminal sees
+ * one process, and signals reach it as before. `bin/tessera` calls it before it loads the CLI:
+ * loading commander opens stdin, and a piped stdin, once opened, would be left non-blocking for
+ * whoever shares it.
+ *
+ * Returns, changing nothing, for any other command, where execve is missing (Windows), with
+ * TESSERA_NODE_SETTINGS=off, or when every setting was given by hand (on the command line or in
+ * NODE_OPTIONS; a value given by hand wins). Settings this Node does not know are left out, and
+ * `note` says so. A failed execve aborts the process (Node 24), so the executable is checked
+ * first.
  */
-export function restartWithServerNodeFlags(): void {
-  if (process.env[RESTARTED] === '1' || typeof process.execve !== 'function') return;
-  const missing = knownServerNodeFlags().filter((flag) => !given(flag));
-  if (missing.length === 0) return;
+export function restartForServer(argv: readonly string[], note: (line: string) => void): void {
+  if (commandOf(argv) !== 'server') return;
+  if (process.env[RESTARTED] === '1') {
+    // The server's own child processes do not inherit it.
+    delete process.env[RESTARTED];
+    return;
+  }
+  if (process.env[NODE_SETTINGS_SWITCH] === 'off' || typeof process.execve !== 'function') return;
+  const wanted = SERVER_NODE_FLAGS.filter((flag) => !given(flag));
+  if (wanted.length === 0) return;
+  const flags = startableFlags(wanted);
+  const left = wanted.filter((flag) => !flags.includes(flag));
+  if (left.length > 0) note(`tessera: the server runs without ${left.join(' ')} on this Node`);
+  if (flags.length === 0 || !executable(process.execPath)) return;
   process.execve(
     process.execPath,
-    [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
+    [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
     { ...process.env, [RESTARTED]: '1' },
   );
 }
 
-let known: readonly string[] | null = null;
+/**
+ * The command's name: the first argument that is not an option, nor the value of a global option
+ * that takes one (main.ts). Were a new such option missed here, a server would only run without
+ * the settings, or another command with them.
+ */
+export function commandOf(argv: readonly string[]): string | null {
+  for (let at = 0; at < argv.length; at++) {
+    const arg = argv[at] ?? '';
+    if (arg === '--') return argv[at + 1] ?? null;
+    if (VALUE_OPTIONS.has(arg)) at += 1;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return null;
+}
+
+const VALUE_OPTIONS: ReadonlySet<string> = new Set(['-o', '--output', '--addr']);
+
+/** SERVER_NODE_FLAGS that this Node starts with (benches start their servers with these). */
+export function knownServerNodeFlags(): readonly string[] {
+  return startableFlags(SERVER_NODE_FLAGS);
+}
 
 /**
- * SERVER_NODE_FLAGS that this Node starts with. V8's options change between Node versions, and
- * Node refuses to start with one it does not know: an option missing here is left out, not fatal.
- * Asking costs one short Node start, once.
+ * The options this Node starts with, of those given: one Node start when all of them do, one
+ * more for each when one does not. A start that fails for another reason (a timeout) applies
+ * none of them rather than guess. The probe gets no environment: no NODE_OPTIONS preloads, no
+ * secrets.
  */
-export function knownServerNodeFlags(): readonly string[] {
-  known ??= startableFlags(SERVER_NODE_FLAGS);
-  return known;
-}
-
-/** The options this Node starts with, of those given; one Node start when all of them do. */
 export function startableFlags(flags: readonly string[]): readonly string[] {
-  return startsWith(flags) ? flags : flags.filter((flag) => startsWith([flag]));
+  const all = probe(flags);
+  if (all === 'starts') return flags;
+  if (all === 'failed') return [];
+  return flags.filter((flag) => probe([flag]) === 'starts');
 }
 
-function startsWith(flags: readonly string[]): boolean {
-  const probe = spawnSync(process.execPath, [...flags, '-e', ''], {
+function probe(flags: readonly string[]): 'starts' | 'bad-option' | 'failed' {
+  const started = spawnSync(process.execPath, [...flags, '-e', ''], {
     stdio: 'ignore',
+    env: {},
     timeout: PROBE_TIMEOUT_MS,
   });
-  return probe.status === 0;
+  if (started.status === 0) return 'starts';
+  return started.status === BAD_OPTION ? 'bad-option' : 'failed';
 }
 
-/** Whether Node was started with this option, whatever its value: a value given by hand wins. */
+/** Whether Node was started with this option, whatever its value or its `--no-` form. */
 function given(flag: string): boolean {
   const name = flag.split('=')[0] ?? flag;
   const negated = name.replace(/^--/, '--no-');
-  return process.execArgv.some(
+  const fromEnvironment = (process.env.NODE_OPTIONS ?? '').split(/\s+/);
+  return [...process.execArgv, ...fromEnvironment].some(
     (arg) => arg === name || arg === negated || arg.startsWith(`${name}=`),
   );
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

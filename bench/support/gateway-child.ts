@@ -146,7 +146,10 @@ process.on('message', (message: GatewayParentMessage) => {
       process.exit(1);
     });
   } else if (message.type === 'memory') {
-    void memory().then((measured) => send({ type: 'memory', memory: measured }));
+    memory().then(
+      (measured) => send({ type: 'memory', memory: measured }),
+      (error: unknown) => send({ type: 'failed', message: String(error) }),
+    );
   } else if (message.type === 'loop-delay') {
     send({ type: 'loop-delay', delay: toggleLoopDelay() });
   } else {

@@ -1,6 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { restartWithServerNodeFlags } from '../node-settings.ts';
 import { type ApiClient, createApiClient, DEFAULT_ADDR } from './client.ts';
 import type { Output } from './output.ts';
 
@@ -10,11 +9,6 @@ export interface Io extends Output {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly now: () => number;
   readonly cwd: string;
-  /**
-   * Present only when the CLI is its own process: runs the same command again with the server's
-   * Node settings (node-settings.ts). A program that calls `main` itself (tests) keeps its own.
-   */
-  readonly useServerNodeSettings?: () => void;
 }
 
 /** The options every command takes, declared once on the program. */
@@ -45,7 +39,6 @@ export function processIo(): Io {
     env: process.env,
     now: () => Date.now(),
     cwd: process.cwd(),
-    useServerNodeSettings: restartWithServerNodeFlags,
   };
 }
 

@@ -117,27 +117,16 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   };
 }
 
-/**
- * Creates the file, never over an existing one, readable by the owner only. Its folder's entry
- * is synced beside the first writes rather than before them, and every sync of the file waits
- * for it: a file whose data was synced is always found again after a crash.
- */
+/** Creates the file (never over an existing one, readable by the owner only) and syncs its entry. */
 export const openRecordingFile: OpenRecordingFile = async (file) => {
   const handle = await open(file, 'wx', 0o600);
-  const entry = syncDirectory(path.dirname(file));
-  // Its failure is reported by the sync that waits for it.
-  entry.catch(() => undefined);
-  return {
-    write: (buffer, offset, length) => handle.write(buffer, offset, length),
-    datasync: async () => {
-      await entry;
-      await handle.datasync();
-    },
-    close: async () => {
-      await entry.catch(() => undefined);
-      await handle.close();
-    },
-  };
+  try {
+    await syncDirectory(path.dirname(file));
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
 };
 
 async function syncDirectory(dir: string): Promise<void> {

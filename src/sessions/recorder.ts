@@ -95,9 +95,7 @@ const monotonicClock: Clock = { now: () => performance.now() };
 
 /**
  * Creates the recording file and writes its header before resolving, so a session whose
- * recording cannot be written is refused before it starts (RECORDING_UNAVAILABLE). The header
- * is synced while the session starts, not before: a sync that fails ends the session through
- * onFailure, and a crash before it loses the first second, as it would any other.
+ * recording cannot be written is refused before it starts (RECORDING_UNAVAILABLE).
  */
 export async function createRecorder(options: RecorderOptions): Promise<Recorder> {
   checkOptions(options);
@@ -119,6 +117,7 @@ export async function createRecorder(options: RecorderOptions): Promise<Recorder
     writeRecordHead(record, 0, 'h', 0, header.length);
     header.copy(record, RECORD_HEAD_BYTES);
     await writer.write(record, false);
+    await writer.sync();
   } catch (error) {
     await writer.close().catch(() => undefined); // the write failure is the one to report
     throw recordingUnavailable(
@@ -126,10 +125,7 @@ export async function createRecorder(options: RecorderOptions): Promise<Recorder
       error,
     );
   }
-  const recorder = startRecorder(writer, options);
-  // A failure is told to onFailure, once, by the queue; the promise has nothing more to say.
-  recorder.flush().catch(() => undefined);
-  return recorder;
+  return startRecorder(writer, options);
 }
 
 type Direction = 'o' | 'i';

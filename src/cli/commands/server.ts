@@ -18,6 +18,8 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 const SERVER_HELP = `
 Environment (better than the flags: arguments are visible to every local user):
   TESSERA_DATABASE_URL    postgres://... for a PostgreSQL store
+  TESSERA_NODE_SETTINGS   off: keep Node's own heap settings (the server's hold more memory
+                          while relaying, for less CPU; see src/node-settings.ts)
   TESSERA_DEV_ROOT_TOKEN  with --dev: a fixed root token
   TESSERA_SSH_LISTEN      the SSH gateway's HOST:PORT, or off (as --ssh-listen)
 
@@ -61,8 +63,6 @@ export function registerServer(program: Command, io: Io): void {
     .action(async (options: ServerFlags, command: Command) => {
       const session = sessionOf(command, io);
       const { config, warnings, secrets, gateway } = parseServerConfig(options, io.env, io.cwd);
-      // Before anything is printed or opened: the command may start again, in this process.
-      io.useServerNodeSettings?.();
       for (const warning of warnings) printWarning(session, warning);
 
       const note = (line: string) => printNote(session, line);
