@@ -40,21 +40,21 @@ const RESTARTED = 'TESSERA_NODE_SETTINGS_APPLIED';
 const BAD_OPTION = 9;
 /** A Node start with no script takes about 50 ms; this much means something else is wrong. */
 const PROBE_TIMEOUT_MS = 5_000;
+const KEPT = "tessera: the server keeps Node's own heap settings";
 
 /**
  * For `tessera server` (`argv` without node and the script): runs the same command again in this
  * same process, with the server's settings in front of Node's own arguments; the heap's settings
  * can only be given when Node starts. execve keeps the process id, the standard streams'
  * descriptors and the environment, so a service manager, a container runtime or a terminal sees
- * one process, and signals reach it as before. `bin/tessera` calls it before it loads the CLI:
- * loading commander opens stdin, and a piped stdin, once opened, would be left non-blocking for
- * whoever shares it.
+ * one process, and signals reach it as before. Nothing may use the standard streams through Node
+ * before it, `note` included (write it with fs.writeSync): a piped stream Node has opened is
+ * non-blocking, and would stay so for whoever shares the pipe.
  *
  * Returns, changing nothing, for any other command, where execve is missing (Windows), with
- * TESSERA_NODE_SETTINGS=off, or when every setting was given by hand (on the command line or in
- * NODE_OPTIONS; a value given by hand wins). Settings this Node does not know are left out, and
- * `note` says so. A failed execve aborts the process (Node 24), so the executable is checked
- * first.
+ * TESSERA_NODE_SETTINGS=off, when every setting was given by hand (a value given by hand wins),
+ * or when a preload (`--require`, `--import`) would run a second time, and says why in `note`
+ * where that is news. Settings this Node does not know are left out.
  */
 export function restartForServer(argv: readonly string[], note: (line: string) => void): void {
   if (commandOf(argv) !== 'server') return;
@@ -63,18 +63,34 @@ export function restartForServer(argv: readonly string[], note: (line: string) =
     delete process.env[RESTARTED];
     return;
   }
-  if (process.env[NODE_SETTINGS_SWITCH] === 'off' || typeof process.execve !== 'function') return;
-  const wanted = SERVER_NODE_FLAGS.filter((flag) => !given(flag));
+  const off = process.env[NODE_SETTINGS_SWITCH]?.toLowerCase() === 'off';
+  if (off || typeof process.execve !== 'function') return;
+  const own = nodeArguments(process.execArgv, process.env.NODE_OPTIONS);
+  const wanted = notGiven(SERVER_NODE_FLAGS, own);
   if (wanted.length === 0) return;
-  const flags = startableFlags(wanted);
-  const left = wanted.filter((flag) => !flags.includes(flag));
-  if (left.length > 0) note(`tessera: the server runs without ${left.join(' ')} on this Node`);
-  if (flags.length === 0 || !executable(process.execPath)) return;
-  process.execve(
-    process.execPath,
-    [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
-    { ...process.env, [RESTARTED]: '1' },
-  );
+  if (own.some(isPreload)) {
+    note(`${KEPT}: a --require or --import preload would run twice`);
+    return;
+  }
+  const tried = trial(wanted);
+  if (tried === null) {
+    note(`${KEPT}: a trial start of Node with them failed`);
+    return;
+  }
+  if (tried.unknown.length > 0) {
+    note(`tessera: this Node does not know ${tried.unknown.join(' ')}; the server runs without`);
+  }
+  if (tried.starts.length === 0 || !executable(process.execPath)) return;
+  try {
+    process.execve(
+      process.execPath,
+      [process.execPath, ...tried.starts, ...process.execArgv, ...process.argv.slice(1)],
+      { ...process.env, [RESTARTED]: '1' },
+    );
+  } catch {
+    // Node 24 aborts on a failed execve; later versions throw.
+    note(`${KEPT}: Node could not be started again`);
+  }
 }
 
 /**
@@ -99,36 +115,71 @@ export function knownServerNodeFlags(): readonly string[] {
   return startableFlags(SERVER_NODE_FLAGS);
 }
 
-/**
- * The options this Node starts with, of those given: one Node start when all of them do, one
- * more for each when one does not. A start that fails for another reason (a timeout) applies
- * none of them rather than guess. The probe gets no environment: no NODE_OPTIONS preloads, no
- * secrets.
- */
+/** The options this Node starts with, of those given; none when a trial start fails. */
 export function startableFlags(flags: readonly string[]): readonly string[] {
+  return trial(flags)?.starts ?? [];
+}
+
+/**
+ * Which options this Node starts with and which it does not know: one Node start when it knows
+ * them all, one more for each otherwise. Null when a start fails for another reason (a timeout,
+ * a Node that cannot run): no guess is made then. The trial gets no environment: no
+ * NODE_OPTIONS preloads, no secrets.
+ */
+function trial(flags: readonly string[]): { starts: string[]; unknown: string[] } | null {
   const all = probe(flags);
-  if (all === 'starts') return flags;
-  if (all === 'failed') return [];
-  return flags.filter((flag) => probe([flag]) === 'starts');
+  if (all === 'starts') return { starts: [...flags], unknown: [] };
+  if (all === 'failed') return null;
+  const starts: string[] = [];
+  const unknown: string[] = [];
+  for (const flag of flags) {
+    const one = probe([flag]);
+    if (one === 'failed') return null;
+    (one === 'starts' ? starts : unknown).push(flag);
+  }
+  return { starts, unknown };
 }
 
 function probe(flags: readonly string[]): 'starts' | 'bad-option' | 'failed' {
-  const started = spawnSync(process.execPath, [...flags, '-e', ''], {
-    stdio: 'ignore',
-    env: {},
-    timeout: PROBE_TIMEOUT_MS,
-  });
-  if (started.status === 0) return 'starts';
-  return started.status === BAD_OPTION ? 'bad-option' : 'failed';
+  try {
+    const started = spawnSync(process.execPath, [...flags, '-e', ''], {
+      stdio: 'ignore',
+      env: {},
+      timeout: PROBE_TIMEOUT_MS,
+    });
+    if (started.status === 0) return 'starts';
+    return started.status === BAD_OPTION ? 'bad-option' : 'failed';
+  } catch {
+    // Starting a process is not allowed here (Node's permission model).
+    return 'failed';
+  }
 }
 
-/** Whether Node was started with this option, whatever its value or its `--no-` form. */
-function given(flag: string): boolean {
-  const name = flag.split('=')[0] ?? flag;
-  const negated = name.replace(/^--/, '--no-');
-  const fromEnvironment = (process.env.NODE_OPTIONS ?? '').split(/\s+/);
-  return [...process.execArgv, ...fromEnvironment].some(
-    (arg) => arg === name || arg === negated || arg.startsWith(`${name}=`),
+/**
+ * The settings Node was not started with, in any value or in their `--no-` form: a value given
+ * by hand wins. V8 reads `_` in an option's name as `-`.
+ */
+export function notGiven(flags: readonly string[], own: readonly string[]): string[] {
+  const names = new Set(own.map(optionName));
+  return flags.filter((flag) => {
+    const name = optionName(flag);
+    return !names.has(name) && !names.has(name.replace(/^--/, '--no-'));
+  });
+}
+
+/** Node's own arguments: its command line, then NODE_OPTIONS (quotes dropped). */
+export function nodeArguments(execArgv: readonly string[], nodeOptions = ''): string[] {
+  const fromEnvironment = nodeOptions.replaceAll(/["']/g, '').split(/\s+/);
+  return [...execArgv, ...fromEnvironment].filter((arg) => arg !== '');
+}
+
+function optionName(arg: string): string {
+  return (arg.split('=')[0] ?? arg).replaceAll('_', '-');
+}
+
+function isPreload(arg: string): boolean {
+  return ['-r', '--require', '--import', '--loader', '--experimental-loader'].includes(
+    optionName(arg),
   );
 }
 

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { commandOf, SERVER_NODE_FLAGS, startableFlags } from '../../src/node-settings.ts';
+import {
+  commandOf,
+  nodeArguments,
+  notGiven,
+  SERVER_NODE_FLAGS,
+  startableFlags,
+} from '../../src/node-settings.ts';
 
 describe('the server Node settings', () => {
   it('are all options this Node starts with', () => {
@@ -28,5 +34,21 @@ describe('the server Node settings', () => {
       [],
     ];
     for (const argv of others) assert.notEqual(commandOf(argv), 'server', argv.join(' '));
+  });
+});
+
+describe('settings given by hand', () => {
+  it('win, on the command line or in NODE_OPTIONS, in any spelling V8 reads', () => {
+    const own = nodeArguments(
+      ['--no-external-memory-accounted-in-global-limit'],
+      ' --max_semi_space_size=32 "--stack-size=900"',
+    );
+    assert.deepEqual(own, [
+      '--no-external-memory-accounted-in-global-limit',
+      '--max_semi_space_size=32',
+      '--stack-size=900',
+    ]);
+    assert.deepEqual(notGiven(SERVER_NODE_FLAGS, own), ['--initial-old-space-size=128']);
+    assert.deepEqual(notGiven(SERVER_NODE_FLAGS, nodeArguments([], undefined)), SERVER_NODE_FLAGS);
   });
 });
