@@ -41,6 +41,8 @@ const BAD_OPTION = 9;
 /** A Node start with no script takes about 50 ms; this much means something else is wrong. */
 const PROBE_TIMEOUT_MS = 5_000;
 const KEPT = "tessera: the server keeps Node's own heap settings";
+/** The CLI's global options that take a value (main.ts). */
+const VALUE_OPTIONS: ReadonlySet<string> = new Set(['-o', '--output', '--addr']);
 
 /**
  * For `tessera server` (`argv` without node and the script): runs the same command again in this
@@ -107,8 +109,6 @@ export function commandOf(argv: readonly string[]): string | null {
   }
   return null;
 }
-
-const VALUE_OPTIONS: ReadonlySet<string> = new Set(['-o', '--output', '--addr']);
 
 /** SERVER_NODE_FLAGS that this Node starts with (benches start their servers with these). */
 export function knownServerNodeFlags(): readonly string[] {
