@@ -2,7 +2,7 @@
  * The figures of bench/gateway.ts turned into its report: every measurement beside a baseline
  * from the same run, the issue's goals beside what was measured, and the facts behind them.
  */
-import { knownServerNodeFlags } from '../../src/node-settings.ts';
+import { knownServerNodeFlags, SERVER_ENVIRONMENT } from '../../src/node-settings.ts';
 import type { ChildMemory, LoopDelay } from './gateway-child.ts';
 import type { NagleCheck } from './gateway-nagle.ts';
 import type { Transfer } from './gateway-openssh.ts';
@@ -366,7 +366,10 @@ function notes(f: GatewayFigures): string[] {
     ...(f.gatewayNodeFlags.length === 0
       ? []
       : [`EXPERIMENT: the gateway's Node ran with ${f.gatewayNodeFlags.join(' ')}`]),
-    `the gateway's Node runs with the settings \`tessera server\` uses: ${knownServerNodeFlags().join(' ')} ` +
+    `the gateway's Node runs with the settings \`tessera server\` uses: ${knownServerNodeFlags().join(' ')}, ` +
+      `${Object.entries(SERVER_ENVIRONMENT)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(' ')} ` +
       '(src/node-settings.ts)',
     `load average (1, 5, 15 min) at start, after keystrokes, at end: ${f.loadAverage.join(' | ')}; ` +
       'other work on this machine shares its cores with every figure',

@@ -23,7 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { knownServerNodeFlags } from '../../src/node-settings.ts';
+import { knownServerNodeFlags, SERVER_ENVIRONMENT } from '../../src/node-settings.ts';
 import { keyPair } from '../../test/gateway/support.ts';
 import { type Sshd, startSshd, type TestUser } from '../../test/support/sshd.ts';
 import { type Api, apiClient } from './api.ts';
@@ -409,6 +409,7 @@ async function spawnGateway(
   const child = fork(CHILD, [], {
     // The server's own settings (as `tessera server` runs), then the experiment's, which win.
     execArgv: ['--expose-gc', ...knownServerNodeFlags(), ...profile, ...GATEWAY_NODE_FLAGS],
+    env: { ...SERVER_ENVIRONMENT, ...process.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const start: GatewayParentMessage = { type: 'start', config };

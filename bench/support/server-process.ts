@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { knownServerNodeFlags } from '../../src/node-settings.ts';
+import { knownServerNodeFlags, SERVER_ENVIRONMENT } from '../../src/node-settings.ts';
 import type { ChildMessage, ChildServerConfig, ParentMessage } from './server-child.ts';
 
 export interface ServerProcess {
@@ -33,6 +33,7 @@ export async function spawnServer(spec: ServerSpec): Promise<ServerProcess> {
   const child = fork(CHILD, [], {
     // The Node settings `tessera server` runs under.
     execArgv: [...knownServerNodeFlags(), ...profileArgs(spec.profileDir ?? null)],
+    env: { ...SERVER_ENVIRONMENT, ...process.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const config: ChildServerConfig = {

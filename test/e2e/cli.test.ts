@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
-import { knownServerNodeFlags } from '../../src/node-settings.ts';
+import { knownServerNodeFlags, SERVER_ENVIRONMENT } from '../../src/node-settings.ts';
 import { type PgCluster, uniqueRoleName, usePgCluster } from '../support/pg-cluster.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tessera', import.meta.url));
@@ -235,6 +235,10 @@ describe('tessera CLI against a dev server', () => {
     const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
     for (const flag of knownServerNodeFlags()) assert.ok(command.includes(flag), command.join(' '));
     assert.ok(command.includes('server'), 'the same command, run again');
+    const environment = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    for (const [name, value] of Object.entries(SERVER_ENVIRONMENT)) {
+      assert.ok(environment.includes(`${name}=${value}`), name);
+    }
     const warnings = server.stderr().match(/WARNING: dev mode/g) ?? [];
     assert.equal(warnings.length, 1, 'what the first start printed is not printed again');
   });
