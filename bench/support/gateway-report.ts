@@ -366,10 +366,7 @@ function notes(f: GatewayFigures): string[] {
     ...(f.gatewayNodeFlags.length === 0
       ? []
       : [`EXPERIMENT: the gateway's Node ran with ${f.gatewayNodeFlags.join(' ')}`]),
-    `the gateway's Node runs with the settings \`tessera server\` uses: ${knownServerNodeFlags().join(' ')}, ` +
-      `${Object.entries(SERVER_ENVIRONMENT)
-        .map(([name, value]) => `${name}=${value}`)
-        .join(' ')} ` +
+    `the gateway's Node runs with the settings \`tessera server\` uses: ${serverSettings()} ` +
       '(src/node-settings.ts)',
     `load average (1, 5, 15 min) at start, after keystrokes, at end: ${f.loadAverage.join(' | ')}; ` +
       'other work on this machine shares its cores with every figure',
@@ -459,4 +456,10 @@ function cpuBudget(bulk: BulkRuns): string[] {
       `${cores(runs).toFixed(2)} cores busy${share}`
     );
   });
+}
+
+/** The Node options and environment `tessera server` runs with, as one line. */
+function serverSettings(): string {
+  const environment = Object.entries(SERVER_ENVIRONMENT).map(([name, value]) => `${name}=${value}`);
+  return [...knownServerNodeFlags(), ...environment].join(' ');
 }

@@ -18,8 +18,8 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 const SERVER_HELP = `
 Environment (better than the flags: arguments are visible to every local user):
   TESSERA_DATABASE_URL    postgres://... for a PostgreSQL store
-  TESSERA_NODE_SETTINGS   off: keep Node's own heap settings (the server's hold more memory
-                          while relaying, for less CPU; see src/node-settings.ts)
+  TESSERA_NODE_SETTINGS   off: keep Node's own heap and malloc settings, not the server's
+                          (half the CPU while relaying; see src/node-settings.ts)
   TESSERA_DEV_ROOT_TOKEN  with --dev: a fixed root token
   TESSERA_SSH_LISTEN      the SSH gateway's HOST:PORT, or off (as --ssh-listen)
 
