@@ -13,7 +13,7 @@ export function KeyTable({
   readonly onRemove: (key: SshKey) => void;
 }) {
   return (
-    <table className="sk-table card-table">
+    <table className="card-table">
       <caption className="visually-hidden">Your SSH keys</caption>
       <thead>
         <tr>
