@@ -4,7 +4,8 @@
  * packets, and compared with writing the same bytes raw to a file in the same run. A keystroke
  * session (one byte typed, one echoed) shows the cost of many tiny events. The bytes on disk per
  * byte of output are reported for each, and, when `asciinema` is installed, set against the size
- * of `asciinema rec -c 'cat FILE'` of the same output.
+ * of `asciinema rec -c 'cat FILE'` of the same output. The frames' compression (brotli, format
+ * version 3) is timed against version 2's (raw deflate, level 1) on the same frames.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,8 @@ import { statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deflateRaw } from 'node:zlib';
+import { compressFrame } from '../src/sessions/frame-compressor.ts';
 import { createRecorder, type Recorder } from '../src/sessions/recorder.ts';
 import { type TempDir, tempDir } from './support/places.ts';
 import type {
@@ -34,6 +37,12 @@ const KEYSTROKES = 20_000;
 const ASCIINEMA_BYTES = 4 * MIB;
 const GOAL_TEXT_RATIO = 1.1;
 const GOAL_TEXT_MIB_S = 50;
+/** Output compressed per workload and frame size in the codec comparison. */
+const CODEC_MIB = 16;
+/** A bulk transfer's frames, and an interactive session's second of output. */
+const CODEC_FRAME_BYTES = [1024 * 1024, 16 * 1024] as const;
+/** What version 2 of the format compressed each frame with. */
+const VERSION_2_DEFLATE = { level: 1, windowBits: 13, memLevel: 6 } as const;
 
 interface Workload {
   readonly name: string;
@@ -46,6 +55,14 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'NUL bytes', mib: 64, packet: () => Buffer.alloc(PACKET_BYTES) },
   { name: 'random bytes', mib: 32, packet: () => randomBytes(PACKET_BYTES) },
 ];
+
+interface CodecRun {
+  readonly workload: string;
+  readonly frameBytes: number;
+  readonly outputBytes: number;
+  readonly brotli: { seconds: number; bytes: number };
+  readonly deflate: { seconds: number; bytes: number };
+}
 
 interface Run {
   readonly workload: string;
@@ -74,9 +91,13 @@ async function run(context: BenchContext): Promise<BenchReport> {
     }
     context.log(`keystrokes: ${KEYSTROKES} typed and echoed`);
     const keystrokes = await recordKeystrokes(dir);
+    context.log(
+      'frame compression: brotli (version 3) against deflate (version 2), frame by frame',
+    );
+    const codecs = await compareCodecs();
     context.log('asciinema rec of the same output, if installed');
     const asciinema = compareWithAsciinema(dir, context);
-    return report(runs, keystrokes, await asciinema);
+    return report(runs, keystrokes, codecs, await asciinema);
   } finally {
     dir.remove();
   }
@@ -185,6 +206,50 @@ async function recordKeystrokes(dir: TempDir): Promise<Run> {
   };
 }
 
+/** Each frame compressed both ways, one after the other, so that both see the same machine. */
+async function compareCodecs(): Promise<CodecRun[]> {
+  const runs: CodecRun[] = [];
+  for (const workload of WORKLOADS) {
+    const output = Buffer.concat(packetsOf({ ...workload, mib: CODEC_MIB }));
+    for (const frameBytes of CODEC_FRAME_BYTES) {
+      const brotli = { seconds: 0, bytes: 0 };
+      const deflate = { seconds: 0, bytes: 0 };
+      for (let at = 0; at < output.length; at += frameBytes) {
+        const frame = output.subarray(at, at + frameBytes);
+        await timeInto(brotli, () => compressFrame(frame));
+        await timeInto(deflate, () => deflated(frame));
+      }
+      runs.push({
+        workload: workload.name,
+        frameBytes,
+        outputBytes: output.length,
+        brotli,
+        deflate,
+      });
+    }
+  }
+  return runs;
+}
+
+async function timeInto(
+  total: { seconds: number; bytes: number },
+  compress: () => Promise<Buffer>,
+): Promise<void> {
+  const started = performance.now();
+  const compressed = await compress();
+  total.seconds += (performance.now() - started) / 1000;
+  total.bytes += compressed.length;
+}
+
+function deflated(frame: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    deflateRaw(frame, VERSION_2_DEFLATE, (error, compressed) => {
+      if (error === null) resolve(compressed);
+      else reject(error);
+    });
+  });
+}
+
 interface AsciinemaSizes {
   readonly workload: string;
   readonly outputBytes: number;
@@ -222,6 +287,7 @@ async function compareWithAsciinema(dir: TempDir, context: BenchContext) {
 function report(
   runs: readonly { recorded: Run; raw: Run }[],
   keystrokes: Run,
+  codecs: readonly CodecRun[],
   asciinema: readonly AsciinemaSizes[] | null,
 ): BenchReport {
   const mibPerSecond = (r: Run) => r.outputBytes / MIB / r.seconds;
@@ -248,6 +314,18 @@ function report(
     baseline: { label: 'bytes echoed', value: keystrokes.outputBytes },
     better: 'lower',
   });
+  for (const codec of codecs) {
+    measurements.push({
+      subject: `compress ${codec.workload}, ${codec.frameBytes / 1024} KiB frames`,
+      value: codec.outputBytes / MIB / codec.brotli.seconds,
+      unit: 'MiB/s',
+      baseline: {
+        label: 'deflate level 1 (version 2)',
+        value: codec.outputBytes / MIB / codec.deflate.seconds,
+      },
+      better: 'higher',
+    });
+  }
   for (const sizes of asciinema ?? []) {
     measurements.push({
       subject: `size vs asciinema, ${sizes.workload} (${ASCIINEMA_BYTES / MIB} MiB)`,
@@ -262,7 +340,7 @@ function report(
     title: `recorder, ${PACKET_BYTES} B packets; keystrokes ${KEYSTROKES} typed and echoed`,
     measurements,
     goals: goals(runs),
-    notes: notes(runs, keystrokes, asciinema),
+    notes: notes(runs, keystrokes, codecs, asciinema),
   };
 }
 
@@ -288,6 +366,7 @@ function goals(runs: readonly { recorded: Run; raw: Run }[]): GoalCheck[] {
 function notes(
   runs: readonly { recorded: Run; raw: Run }[],
   keystrokes: Run,
+  codecs: readonly CodecRun[],
   asciinema: readonly AsciinemaSizes[] | null,
 ): string[] {
   const lines = runs.map(
@@ -300,6 +379,13 @@ function notes(
       `echoed (${(keystrokes.fileBytes / keystrokes.outputBytes).toFixed(2)} per key, input and output)`,
     'random bytes are mostly invalid UTF-8: recorded as U+FFFD, as asciicast requires',
   );
+  for (const c of codecs) {
+    const share = (bytes: number) => (bytes / c.outputBytes).toFixed(3);
+    lines.push(
+      `compressed ${c.workload}, ${c.frameBytes / 1024} KiB frames: brotli ${share(c.brotli.bytes)} ` +
+        `of the output, deflate ${share(c.deflate.bytes)}`,
+    );
+  }
   if (asciinema === null) lines.push('asciinema not installed: no size comparison');
   for (const s of asciinema ?? []) {
     lines.push(

@@ -1,24 +1,20 @@
-import { deflateRaw, inflateRaw, type ZlibOptions } from 'node:zlib';
+import {
+  type BrotliOptions,
+  brotliCompress,
+  brotliDecompress,
+  constants,
+  inflateRaw,
+} from 'node:zlib';
 
 /**
- * Each frame of a recording is one whole raw deflate stream of its plaintext. Nothing of zlib
- * stays alive between frames: a persistent stream held about 120 KiB per live session (Node's zlib
- * keeps a 64 KiB hash table whatever memLevel asks), which a recording that writes once a second
- * does not need. Compression runs on libuv's pool, off the event loop.
+ * Each frame of a recording is one whole compressed stream of its plaintext: brotli from version
+ * 3, raw deflate in version 2. Nothing of the compressor stays alive between frames: a persistent
+ * stream held about 120 KiB per live session, which a recording that writes once a second does
+ * not need. Compression runs on libuv's pool, off the event loop.
  */
-export async function compressFrame(text: Buffer): Promise<Buffer> {
-  // Bytes that do not compress (random, already compressed) cost zlib ten times what text does,
-  // for nothing: a sample that saves little sends the frame as stored blocks, at copying speed.
-  if (text.length > SAMPLE_BYTES * 2) {
-    const sample = await deflate(text.subarray(0, SAMPLE_BYTES), DEFLATE_OPTIONS);
-    if (sample.length > SAMPLE_BYTES * INCOMPRESSIBLE) return deflate(text, STORE_OPTIONS);
-  }
-  return deflate(text, DEFLATE_OPTIONS);
-}
-
-function deflate(bytes: Buffer, options: ZlibOptions): Promise<Buffer> {
+export function compressFrame(text: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    deflateRaw(bytes, options, (error, compressed) => {
+    brotliCompress(text, brotliOptions(text.length), (error, compressed) => {
       if (error === null) resolve(compressed);
       else reject(error);
     });
@@ -26,28 +22,45 @@ function deflate(bytes: Buffer, options: ZlibOptions): Promise<Buffer> {
 }
 
 /**
- * The text of one frame; `maxBytes` bounds it, so a frame that inflates to more than any writer
- * puts in one fails instead of filling memory.
+ * The text of one frame of a file of `version`; `maxBytes` bounds it, so a frame that
+ * expands to more than any writer puts in one fails instead of filling memory.
  */
-export function inflateFrame(compressed: Buffer, maxBytes: number): Promise<Buffer> {
+export function expandFrame(version: 2 | 3, compressed: Buffer, maxBytes: number): Promise<Buffer> {
+  const options = { maxOutputLength: maxBytes };
   return new Promise((resolve, reject) => {
-    inflateRaw(compressed, { maxOutputLength: maxBytes }, (error, text) => {
+    const done = (error: Error | null, text: Buffer) => {
       if (error === null) resolve(text);
       else reject(error);
-    });
+    };
+    if (version === 2) inflateRaw(compressed, options, done);
+    else brotliDecompress(compressed, options, done);
   });
 }
 
 /**
- * zlib level 1: terminal text still shrinks about eight times, and compression keeps up with
- * output ten times faster than level 6 on binary garbage (bench/recording.ts). The smaller
- * window and memLevel keep each compression's own memory near 120 KiB against 330 KiB; on
- * terminal text the file is about 2 % larger. Readers inflate with the default 32 KiB window,
- * which takes any smaller one.
+ * Brotli's two fastest qualities, against zlib's level 1 that version 2 used, on this project's
+ * machines (2 cores; bench/recording.ts):
+ * - bulk terminal text in 1 MiB frames: quality 0 compresses in a third of the time (2.7 against
+ *   7.6 CPU-seconds per GiB), to 19 % of the text against 18 %;
+ * - random bytes: quality 0 copies them at about 1.3 s/GiB, where deflate spent 39 s/GiB and
+ *   version 2 had to test a sample first;
+ * - frames under 64 KiB, an interactive session's second of output: quality 1 is still faster
+ *   than deflate and about as small, where quality 0 leaves them a third larger.
+ * The 256 KiB window keeps a decoder's memory small; these qualities look back less than that.
  */
-const DEFLATE_OPTIONS = { level: 1, windowBits: 13, memLevel: 6 } as const;
-/** Level 0: the frame is still a raw deflate stream, of stored blocks. */
-const STORE_OPTIONS = { level: 0, windowBits: 13, memLevel: 6 } as const;
-const SAMPLE_BYTES = 4096;
-/** A sample compressed to more than this share of itself is not worth compressing. */
-const INCOMPRESSIBLE = 0.9;
+function brotliOptions(bytes: number): BrotliOptions {
+  return {
+    // Every output chunk is a round trip from libuv's pool to the event loop and back; Node's
+    // 16 KiB made a 1 MiB frame of random bytes 64 of them, and took three times as long.
+    chunkSize: Math.min(Math.max(bytes, DEFAULT_CHUNK_BYTES), MAX_CHUNK_BYTES),
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: bytes < SMALL_FRAME_BYTES ? 1 : 0,
+      [constants.BROTLI_PARAM_LGWIN]: 18,
+      [constants.BROTLI_PARAM_SIZE_HINT]: bytes,
+    },
+  };
+}
+
+const SMALL_FRAME_BYTES = 64 * 1024;
+const DEFAULT_CHUNK_BYTES = constants.Z_DEFAULT_CHUNK;
+const MAX_CHUNK_BYTES = 256 * 1024;

@@ -16,7 +16,7 @@ export type OpenRecordingFile = (file: string) => Promise<RecordingFile>;
 /**
  * Appends compressed, encrypted frames to a new recording file and flushes each batch to disk.
  * Calls may overlap: each write's frames are compressed at once, side by side with those of the
- * writes before it (every frame is a deflate stream of its own), and sealed and appended in the
+ * writes before it (every frame is compressed on its own), and sealed and appended in the
  * order of the calls. After a failed write or sync nothing more is appended, so a file never
  * holds a frame after a broken one.
  */

@@ -10,19 +10,22 @@ import { recordingCorrupt } from './recording-errors.ts';
  * frame  = length (u32 BE, of the ciphertext) | flags (1 byte) | nonce (12) | tag (16) | ciphertext
  * ```
  *
- * Version 2: each frame's plaintext is one whole raw deflate stream of the next part of the
- * session's records (recording-records.ts), at most FRAME_TEXT_BYTES of them (a cut may fall
- * inside a record), so every whole frame can be read without the ones after it. Version 1,
- * still read, held asciicast text in one raw deflate stream for the whole file, flushed at every
- * frame boundary. Each frame is AES-256-GCM under the recording's own data key with a fresh
+ * Version 3: each frame's plaintext is one whole brotli stream of the next part of the session's
+ * records (recording-records.ts), at most FRAME_TEXT_BYTES of them (a cut may fall inside a
+ * record), so every whole frame can be read without the ones after it. Two older versions are
+ * still read: version 2 is the same with raw deflate instead of brotli, and version 1 held
+ * asciicast text in one raw deflate stream for the whole file, flushed at every frame boundary. Each frame is AES-256-GCM under the recording's own data key with a fresh
  * nonce, and its additional data names the format version, the session, the frame number and
  * whether it is the last frame: frames cannot be moved, dropped from the middle or reordered,
  * and a file cut at a frame boundary is told apart from a finished one.
  */
 export const FILE_MAGIC = Buffer.from('TSREC\r\n', 'latin1');
-export const FORMAT_VERSION: FormatVersion = 2;
-/** Versions a reader takes: 1 was written before frames were compressed one by one. */
-export type FormatVersion = 1 | 2;
+export const FORMAT_VERSION: FormatVersion = 3;
+/**
+ * Versions a reader takes: 1 was written before frames were compressed one by one, 2 before they
+ * were compressed with brotli.
+ */
+export type FormatVersion = 1 | 2 | 3;
 export const FILE_HEADER_BYTES = FILE_MAGIC.length + 1;
 
 const NONCE_BYTES = 12;
@@ -54,7 +57,8 @@ export function checkFileHeader(bytes: Buffer): FormatVersion {
     throw recordingCorrupt('not a Tessera recording');
   }
   const version = bytes[FILE_MAGIC.length];
-  if (version !== 1 && version !== 2) throw recordingCorrupt('unknown recording format version');
+  if (version !== 1 && version !== 2 && version !== 3)
+    throw recordingCorrupt('unknown recording format version');
   return version;
 }
 

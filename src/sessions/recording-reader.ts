@@ -11,7 +11,7 @@ import {
   parseEventLine,
   parseHeaderLine,
 } from './asciicast.ts';
-import { inflateFrame } from './frame-compressor.ts';
+import { expandFrame } from './frame-compressor.ts';
 import { recordingCorrupt } from './recording-errors.ts';
 import {
   assertDataKey,
@@ -64,7 +64,7 @@ const READ_CHUNK_BYTES = 256 * 1024;
 export async function* readRecording(source: RecordingSource): AsyncGenerator<RecordingItem> {
   const opened = await openRecording(source);
   try {
-    if (opened.version === 2) yield* itemsOfRecords(opened);
+    if (opened.version === 2 || opened.version === 3) yield* itemsOfRecords(opened, opened.version);
     else yield* itemsOfLines(castLines(opened));
   } finally {
     await opened.frames.return(undefined);
@@ -93,7 +93,7 @@ export async function loadRecording(source: RecordingSource): Promise<LoadedReco
 
 /**
  * The .cast text for `asciinema play` and other players: a version 1 file's text exactly as
- * written, a version 2 file's events written as its recorder would have.
+ * written, a later file's events written as its recorder would have.
  */
 export async function exportAsciicast(
   source: RecordingSource,
@@ -101,7 +101,9 @@ export async function exportAsciicast(
   const opened = await openRecording(source);
   try {
     const lines: string[] = [];
-    const text = opened.version === 2 ? linesOf(itemsOfRecords(opened)) : castLines(opened);
+    const { version } = opened;
+    const text =
+      version === 2 || version === 3 ? linesOf(itemsOfRecords(opened, version)) : castLines(opened);
     for await (const item of text) {
       if (typeof item === 'string') lines.push(item, '\n');
       else return { cast: lines.join(''), ...item };
@@ -144,17 +146,20 @@ function endOf(state: FrameState): RecordingEnd {
   return state.end;
 }
 
-/** Version 2: records (recording-records.ts), made into the events a recorder would write. */
-async function* itemsOfRecords(opened: OpenedRecording): AsyncGenerator<RecordingItem> {
+/** Versions 2 and 3: records (recording-records.ts), made into the events a recorder would write. */
+async function* itemsOfRecords(
+  opened: OpenedRecording,
+  version: 2 | 3,
+): AsyncGenerator<RecordingItem> {
   const parser = createRecordParser();
   const events = createEventDecoder();
   let header = false;
   for await (const plaintext of plaintexts(opened)) {
     let records: RecordingRecord[];
     try {
-      records = [...parser.push(await inflateFrame(plaintext, FRAME_TEXT_BYTES))];
+      records = [...parser.push(await expandFrame(version, plaintext, FRAME_TEXT_BYTES))];
     } catch {
-      // Authenticated bytes that do not inflate or parse: written by something other than Tessera.
+      // Authenticated bytes that do not expand or parse: written by something other than Tessera.
       throw recordingCorrupt('recording records cannot be decoded');
     }
     for (const record of records) {

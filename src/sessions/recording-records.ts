@@ -2,7 +2,7 @@ import { TextDecoder } from 'node:util';
 import type { AsciicastEvent, EventCode } from './asciicast.ts';
 
 /**
- * What a version 2 recording holds once decrypted and inflated: the session's bytes as they
+ * What a recording (version 2 on) holds once decrypted and expanded: the session's bytes as they
  * passed, in records, not yet asciicast text.
  *
  * ```

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  brotliCompressSync,
+  brotliDecompressSync,
   createDeflateRaw,
   deflateRawSync,
-  inflateRawSync,
   constants as zlibConstants,
 } from 'node:zlib';
 import type { AsciicastEvent } from '../../src/sessions/asciicast.ts';
@@ -486,7 +487,7 @@ describe('recording: format versions', () => {
   const HEADER = '{"version":2,"width":80,"height":24,"timestamp":1760000000}';
 
   /** A file of `version` whose frames hold these plaintexts, the last one final. */
-  function fileOf(version: 1 | 2, dataKey: Buffer, plaintexts: readonly Buffer[]): string {
+  function fileOf(version: 1 | 2 | 3, dataKey: Buffer, plaintexts: readonly Buffer[]): string {
     const file = path.join(dir, `v${version}-${++fileCount}.rec`);
     const frames = plaintexts.map((plain, frame) =>
       sealFrame(dataKey, SESSION, frame, frame === plaintexts.length - 1, plain, version),
@@ -494,6 +495,19 @@ describe('recording: format versions', () => {
     writeFileSync(file, Buffer.concat([FILE_MAGIC, Buffer.of(version), ...frames]));
     return file;
   }
+
+  /** Records (recording-records.ts), as a recorder writes them. */
+  const records = (...items: [string, number, string | Buffer][]) =>
+    Buffer.concat(
+      items.map(([kind, time, data]) => {
+        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+        const head = Buffer.alloc(13);
+        head.write(kind, 0, 'latin1');
+        head.writeDoubleBE(time, 1);
+        head.writeUInt32BE(bytes.length, 9);
+        return Buffer.concat([head, bytes]);
+      }),
+    );
 
   it('still reads version 1: one deflate stream across frames, flushed at each', async () => {
     const parts = [
@@ -524,28 +538,32 @@ describe('recording: format versions', () => {
     assert.equal(loaded.truncated, false);
   });
 
-  it('writes version 2: every frame inflates on its own, without the ones before it', async () => {
+  it('writes version 3: every frame is a brotli stream of its own, without the ones before it', async () => {
     const { file, dataKey } = await threeFrames();
     const bytes = readFileSync(file);
-    assert.equal(bytes[FILE_MAGIC.length], 2);
+    assert.equal(bytes[FILE_MAGIC.length], 3);
     const offsets = frameOffsets(file);
     const at = offsets[2] as number;
     const { length } = readFrameHeader(bytes.subarray(at, at + FRAME_HEADER_BYTES), 2);
     const sealed = bytes.subarray(at, at + FRAME_HEADER_BYTES + length);
-    const text = inflateRawSync(openFrame(2, dataKey, SESSION, 2, sealed)).toString('utf8');
+    const text = brotliDecompressSync(openFrame(3, dataKey, SESSION, 2, sealed)).toString('utf8');
     assert.match(text, /frame 2 line a/);
     assert.doesNotMatch(text, /frame 1/);
   });
 
-  it('refuses a frame that inflates past what a writer puts in one', async () => {
+  it('refuses a frame that expands past what a writer puts in one', async () => {
     const dataKey = randomBytes(32);
-    const lines = Math.ceil(FRAME_TEXT_BYTES / 16) + 1;
-    const big = castText([HEADER, ...Array.from({ length: lines }, () => '[1, "o", "aaaa"]')]);
+    const big = records(['h', 0, HEADER], ['o', 1, 'a'.repeat(FRAME_TEXT_BYTES)]);
     assert.ok(big.length > FRAME_TEXT_BYTES);
-    const file = fileOf(2, dataKey, [deflateRawSync(big)]);
-    await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
-      code: 'INTEGRITY_FAILURE',
-    });
+    for (const file of [
+      fileOf(2, dataKey, [deflateRawSync(big)]),
+      fileOf(3, dataKey, [brotliCompressSync(big)]),
+    ]) {
+      await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
+        code: 'INTEGRITY_FAILURE',
+        message: /cannot be decoded/,
+      });
+    }
   });
 
   /** The file with its clear version byte set to `version`. */
@@ -559,21 +577,23 @@ describe('recording: format versions', () => {
 
   it('refuses an unknown version', async () => {
     const { file, dataKey } = await threeFrames();
-    const source = { path: relabelled(file, 3), sessionId: SESSION, dataKey };
+    const source = { path: relabelled(file, 4), sessionId: SESSION, dataKey };
     await assert.rejects(loadRecording(source), {
       code: 'INTEGRITY_FAILURE',
       message: /unknown recording format version/,
     });
   });
 
-  it('refuses a file relabelled with the other version: the version is authenticated', async () => {
-    // Read as version 1, a version 2 file would yield its first frame and seem whole.
+  it('refuses a file relabelled with another version: the version is authenticated', async () => {
+    // Read as version 1, a later file would yield its first frame and seem whole.
     const { file, dataKey } = await threeFrames();
-    const asOne = { path: relabelled(file, 1), sessionId: SESSION, dataKey };
-    await assert.rejects(loadRecording(asOne), {
-      code: 'INTEGRITY_FAILURE',
-      message: /frame 0 failed authentication/,
-    });
+    for (const version of [1, 2]) {
+      const source = { path: relabelled(file, version), sessionId: SESSION, dataKey };
+      await assert.rejects(loadRecording(source), {
+        code: 'INTEGRITY_FAILURE',
+        message: /frame 0 failed authentication/,
+      });
+    }
     const oldKey = randomBytes(32);
     const old = fileOf(1, oldKey, [deflateRawSync(castText([HEADER, '[1, "o", "x"]']))]);
     const asTwo = { path: relabelled(old, 2), sessionId: SESSION, dataKey: oldKey };
@@ -583,20 +603,7 @@ describe('recording: format versions', () => {
     });
   });
 
-  /** Version 2 records (recording-records.ts), as a recorder writes them. */
-  const records = (...items: [string, number, string | Buffer][]) =>
-    Buffer.concat(
-      items.map(([kind, time, data]) => {
-        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-        const head = Buffer.alloc(13);
-        head.write(kind, 0, 'latin1');
-        head.writeDoubleBE(time, 1);
-        head.writeUInt32BE(bytes.length, 9);
-        return Buffer.concat([head, bytes]);
-      }),
-    );
-
-  it('makes events of version 2 records when read, as a recorder decoding as it went', async () => {
+  it('makes events of records when read, as a recorder decoding as it went', async () => {
     const dataKey = randomBytes(32);
     const euro = Buffer.from('€', 'utf8');
     const plain = records(
@@ -610,7 +617,7 @@ describe('recording: format versions', () => {
       ['o', 2.5, euro.subarray(0, 1)], // cut by the end: U+FFFD at the break
       ['f', 3, ''],
     );
-    const file = fileOf(2, dataKey, [deflateRawSync(plain)]);
+    const file = fileOf(3, dataKey, [brotliCompressSync(plain)]);
     const loaded = await loadRecording({ path: file, sessionId: SESSION, dataKey });
     assert.deepEqual(loaded.events, [
       { time: 0.5, code: 'o', data: 'a' },
@@ -624,7 +631,27 @@ describe('recording: format versions', () => {
     assert.equal(cast.split('\n')[2], '[0.7,"o","€"]');
   });
 
-  it('refuses version 2 records that no recorder writes', async () => {
+  it('still reads version 2: the same records in raw deflate frames', async () => {
+    const dataKey = randomBytes(32);
+    const frames = [
+      records(['h', 0, HEADER], ['o', 0.5, 'first\r\n']),
+      records(['i', 1, 'ls\r'], ['o', 1.5, 'second\r\n']),
+    ];
+    const file = fileOf(
+      2,
+      dataKey,
+      frames.map((plain) => deflateRawSync(plain)),
+    );
+    const loaded = await loadRecording({ path: file, sessionId: SESSION, dataKey });
+    assert.deepEqual(loaded.events, [
+      { time: 0.5, code: 'o', data: 'first\r\n' },
+      { time: 1, code: 'i', data: 'ls\r' },
+      { time: 1.5, code: 'o', data: 'second\r\n' },
+    ]);
+    assert.equal(loaded.truncated, false);
+  });
+
+  it('refuses records that no recorder writes', async () => {
     const dataKey = randomBytes(32);
     const cases: [string, Buffer][] = [
       ['does not start with an asciicast header', records(['o', 0, 'x'])],
@@ -634,7 +661,7 @@ describe('recording: format versions', () => {
       ['ends mid-record', records(['h', 0, HEADER], ['o', 1, 'xyz']).subarray(0, -1)],
     ];
     for (const [message, plain] of cases) {
-      const file = fileOf(2, dataKey, [deflateRawSync(plain)]);
+      const file = fileOf(3, dataKey, [brotliCompressSync(plain)]);
       await assert.rejects(loadRecording({ path: file, sessionId: SESSION, dataKey }), {
         code: 'INTEGRITY_FAILURE',
         message: new RegExp(message),
