@@ -10,7 +10,7 @@ import {
   endingText,
   type SessionRun,
 } from './connection-state.ts';
-import { type Link, openLink } from './link.ts';
+import { type Link, type LinkDecision, openLink } from './link.ts';
 
 /** How long an ending connection waits for its terminals to take the last words. */
 const GOODBYE_MS = 3_000;
@@ -88,11 +88,22 @@ export function authorise(
   };
 
   const agent = new AgentRelay();
+  const decision = Promise.withResolvers<LinkDecision>();
+  decision.promise.catch(() => undefined); // a refusal is the link's too, and handled there
+  const link = openLink(deps, user, login, {
+    connectionId: id,
+    source,
+    agent,
+    decided: decision.resolve,
+  });
+  // Refused before the decision, the decision is refused; after it, this changes nothing.
+  link.catch(decision.reject);
   const state: ConnectionState = {
     id,
     user,
     source,
-    link: openLink(deps, user, login, { connectionId: id, source, agent }),
+    decision: decision.promise,
+    link,
     running,
     agent,
     end,

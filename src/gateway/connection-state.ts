@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { AgentRelay } from './agent-forwarding.ts';
 import type { GatewayUser } from './authenticate.ts';
 import type { CommandTrackers } from './commands.ts';
-import type { Link } from './link.ts';
+import type { Link, LinkDecision } from './link.ts';
 import type { LiveSessions } from './live-sessions.ts';
 import type { Recordings } from './recording.ts';
 import type { SessionStore } from './session-store.ts';
@@ -40,6 +40,11 @@ export interface ConnectionState {
   readonly id: string;
   readonly user: GatewayUser;
   readonly source: string | null;
+  /**
+   * Settles once the user's access to the account is decided, before the target is reached; or
+   * rejects with the link's GatewayRefusal when it is refused before that.
+   */
+  readonly decision: Promise<LinkDecision>;
   /** Settles once the target is reached, or rejects with a GatewayRefusal. */
   readonly link: Promise<Link>;
   readonly running: Set<SessionRun>;

@@ -127,21 +127,20 @@ export function handleConnection(
 }
 
 /**
- * A session channel is accepted once the link to the target is settled: its requests (X11,
+ * A session channel is accepted once access to the account is decided: its requests (X11,
  * agent forwarding) must be answered at once and in order, and the answer depends on the
- * policy the link brings. A refused link still gets its session, which tells the user why.
+ * session policy the decision brings. The client's requests then come while the target's login
+ * runs. A refused decision still gets its session, which tells the user why.
  */
 function serveConnection(deps: ConnectionDeps, client: Connection, state: ConnectionState): void {
-  const settled = state.link.then(
-    (link) => {
-      serveX11Forwarding(deps, client, state, link);
-      return link;
-    },
-    () => null,
+  state.link.then(
+    (link) => serveX11Forwarding(deps, client, state, link),
+    () => undefined,
   );
+  const decided = state.decision.catch(() => null);
   serveAgentForwarding(deps, client, state);
   client.on('session', (accept) => {
-    void settled.then((link) => {
+    void decided.then((decision) => {
       const session = accept();
       if (session === undefined) return;
       // A session channel that never started has nothing to close; the connection's end
@@ -150,7 +149,7 @@ function serveConnection(deps: ConnectionDeps, client: Connection, state: Connec
         'close',
         state.channelOpened(() => undefined),
       );
-      serveSession(deps, state, session, link);
+      serveSession(deps, state, session, decision);
     });
   });
   serveForwarding(deps, client, state);

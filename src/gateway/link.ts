@@ -36,10 +36,14 @@ export interface LinkAccount {
 }
 
 /** An authorised connection to a target, logged in with the account's secret. */
-export interface Link {
+/** What deciding a link settles, before its target is reached. */
+export interface LinkDecision {
   readonly account: LinkAccount;
   readonly target: Target;
   readonly policy: SessionPolicy;
+}
+
+export interface Link extends LinkDecision {
   readonly client: Client;
 }
 
@@ -71,7 +75,16 @@ type Refuse = (
   internal?: string,
 ) => Promise<GatewayRefusal>;
 
-type LinkContext = { connectionId: string; source: string | null; agent: AgentRelay };
+interface LinkContext {
+  readonly connectionId: string;
+  readonly source: string | null;
+  readonly agent: AgentRelay;
+  /**
+   * Told once the user may use the account and its target and policy are known, before the
+   * target is reached: what needs only the decision can go on while the target's login runs.
+   */
+  readonly decided: (decision: LinkDecision) => void;
+}
 
 /**
  * Decides whether the user may connect to the account named by the login, then logs in to the
@@ -159,6 +172,7 @@ async function linkTo(
       plan.policyId === null
         ? DEFAULT_SESSION_POLICY
         : await deps.sessionPolicies.forPolicy(plan.policyId);
+    context.decided({ account, target, policy });
     const endpoint = { host: target.host, port: target.port, hostKey };
     const client = await plan.connect(endpoint, context.agent);
     const grant = account.ephemeralGrantId;

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { TesseraError } from '../errors.ts';
@@ -23,6 +24,8 @@ export interface Recordings {
     onFailure: (error: TesseraError) => void;
     onDrop: (droppedBytes: number) => void;
   }): Promise<OpenedRecording>;
+  /** Closes a recording no session was stored for, and removes its file. */
+  discard(opened: OpenedRecording): Promise<void>;
   /** The absolute file of a stored relative path. */
   file(relativePath: string): string;
   /** The data key of a session's recording, unwrapped with the root key. */
@@ -43,6 +46,12 @@ export function createRecordings(deps: {
   logger: Logger;
 }): Recordings {
   const root = path.join(deps.dataDir, RECORDINGS_DIR);
+  const fileOf = (relativePath: string): string => {
+    const resolved = path.resolve(deps.dataDir, relativePath);
+    if (!resolved.startsWith(`${root}${path.sep}`))
+      throw new Error('recording path outside recordings');
+    return resolved;
+  };
 
   return {
     async open(input) {
@@ -70,12 +79,12 @@ export function createRecordings(deps: {
       }
     },
 
-    file(relativePath) {
-      const resolved = path.resolve(deps.dataDir, relativePath);
-      if (!resolved.startsWith(`${root}${path.sep}`))
-        throw new Error('recording path outside recordings');
-      return resolved;
+    async discard(opened) {
+      await opened.recorder.close().catch(() => undefined);
+      await rm(fileOf(opened.path), { force: true });
     },
+
+    file: fileOf,
 
     dataKey(sessionId, wrappedKey) {
       return open(deps.keyring.keys().rootKey, wrappedKey, recordingKeyContext(sessionId));

@@ -8,10 +8,16 @@ import {
 } from './connection-state.ts';
 import { runsFileTransfer } from './file-transfer.ts';
 import { auditForwardEvent } from './forwarding.ts';
-import type { Link } from './link.ts';
+import type { Link, LinkDecision } from './link.ts';
 import { GatewayRefusal } from './refusal.ts';
 import { auditRefusal } from './session-records.ts';
-import { runSession, type SessionSpec } from './session-run.ts';
+import {
+  discardSession,
+  prepareSession,
+  runSession,
+  type SessionSpec,
+  type SessionStart,
+} from './session-run.ts';
 import {
   type ForwardFeature,
   NO_FORWARDS,
@@ -28,14 +34,14 @@ const MAX_ENV_VALUE = 256;
 /**
  * Serves one session channel: remembers its PTY, environment and forwarding requests, then
  * starts the shell, command or SFTP subsystem on the target and runs the session. X11 and agent
- * forwarding are granted as the link's policy allows (`link` is null when the link was
+ * forwarding are granted as the decided policy allows (`decision` is null when access was
  * refused); a refusal is audited, and so is a grant, as the session starts.
  */
 export function serveSession(
   deps: SessionDeps,
   conn: ConnectionState,
   session: Session,
-  link: Link | null,
+  decision: LinkDecision | null,
 ): void {
   let pty: PseudoTtyInfo | null = null;
   const env: Record<string, string> = {};
@@ -68,13 +74,13 @@ export function serveSession(
   });
   // Answered at once: the client reads the answers to its requests in order.
   session.on('x11', (accept, reject, info) => {
-    const request = link?.policy.allowX11 === true && !started ? x11Request(info) : null;
+    const request = decision?.policy.allowX11 === true && !started ? x11Request(info) : null;
     if (request === null) return refuseForward(deps, conn, 'x11', reject);
     x11 = request;
     accept?.();
   });
   session.on('auth-agent', (accept, reject) => {
-    if (link?.policy.allowAgentForwarding !== true || started) {
+    if (decision?.policy.allowAgentForwarding !== true || started) {
       return refuseForward(deps, conn, 'agent-forwarding', reject);
     }
     agent = true;
@@ -114,46 +120,54 @@ export function serveSession(
   });
 }
 
+/**
+ * Sets a session up in two steps: what needs only the access decision (the policy's refusals,
+ * the recording) while the target's login runs, then the re-check and the target's channel once
+ * the link is up. A link that fails is what the user is told, as when nothing ran before it: a
+ * sealed vault, say, fails the recording too.
+ */
 async function begin(
   deps: SessionDeps,
   conn: ConnectionState,
   request: TargetChannelRequest,
   channel: ServerChannel,
 ): Promise<SessionRun | null> {
-  let link: Link;
+  let decision: LinkDecision;
   try {
-    link = await conn.link;
+    decision = await conn.decision;
   } catch (error) {
     refuseOnChannel(channel, conn, asUserRefusal(error).userMessage);
     return null;
   }
-  let ended: ConnectionEnding | null;
-  try {
-    ended = await conn.recheck(true);
-  } catch (error) {
-    deps.logger.error({ err: error, connection: conn.id }, 'could not re-check a connection');
-    await refuse(deps, conn, link, channel, new GatewayRefusal('check-failed'));
-    return null;
-  }
-  if (ended !== null) {
-    refuseOnChannel(channel, conn, endingText(ended));
-    return null;
-  }
-  const transfer = fileTransferRefusal(link, request);
+  const refuseUnlessLinkFailed = async (refusal: GatewayRefusal) => {
+    // The link's own refusal is on the record already, as the link's.
+    const failed = await conn.link.then(
+      () => null,
+      (error: unknown) => asUserRefusal(error),
+    );
+    if (failed !== null) refuseOnChannel(channel, conn, failed.userMessage);
+    else await refuse(deps, conn, decision, channel, refusal);
+  };
+  const transfer = fileTransferRefusal(decision, request);
   if (transfer !== null) {
-    await refuse(deps, conn, link, channel, transfer);
+    await refuseUnlessLinkFailed(transfer);
     return null;
   }
-  if (!(await auditGrants(deps, conn, request))) {
-    await refuse(deps, conn, link, channel, new GatewayRefusal('audit-unavailable'));
+  let start: SessionStart;
+  try {
+    start = await prepareSession(deps, decision, request, channel);
+  } catch (error) {
+    await refuseUnlessLinkFailed(asUserRefusal(error));
     return null;
   }
+  const link = await settle(deps, conn, request, channel, start);
+  if (link === null) return null;
   const dropped = (feature: ForwardFeature) => {
     deps.logger.info({ connection: conn.id, feature }, 'the target refused a forwarding');
     channel.stderr.write(`tessera: ${DROPPED[feature]}\r\n`);
   };
   try {
-    return await runSession(deps, conn, link, request, channel, () =>
+    return await runSession(deps, conn, link, start, channel, () =>
       openTargetChannel(link, request, dropped),
     );
   } catch (error) {
@@ -163,13 +177,58 @@ async function begin(
 }
 
 /**
+ * Waits for the link, checks again that the user may still use the account and puts the
+ * forwarding granted on the record: the link, or null once the session has been refused and its
+ * recording removed (before the user is told, who may look).
+ */
+async function settle(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  request: TargetChannelRequest,
+  channel: ServerChannel,
+  start: SessionStart,
+): Promise<Link | null> {
+  let link: Link;
+  try {
+    link = await conn.link;
+  } catch (error) {
+    await discardSession(deps, start);
+    refuseOnChannel(channel, conn, asUserRefusal(error).userMessage);
+    return null;
+  }
+  let ended: ConnectionEnding | null;
+  try {
+    ended = await conn.recheck(true);
+  } catch (error) {
+    deps.logger.error({ err: error, connection: conn.id }, 'could not re-check a connection');
+    await discardSession(deps, start);
+    await refuse(deps, conn, link, channel, new GatewayRefusal('check-failed'));
+    return null;
+  }
+  if (ended !== null) {
+    await discardSession(deps, start);
+    refuseOnChannel(channel, conn, endingText(ended));
+    return null;
+  }
+  if (!(await auditGrants(deps, conn, request))) {
+    await discardSession(deps, start);
+    await refuse(deps, conn, link, channel, new GatewayRefusal('audit-unavailable'));
+    return null;
+  }
+  return link;
+}
+
+/**
  * Under a policy without file transfer, the SFTP subsystem is refused, and so is an exec request
  * that starts scp or an sftp-server, which is how `scp -O` and `sftp -s PATH` reach the same
  * tools. This keeps the standard tools out; it is no data-loss control, since a shell can still
  * move data (`cat`, `base64`, a here-document).
  */
-function fileTransferRefusal(link: Link, request: TargetChannelRequest): GatewayRefusal | null {
-  if (link.policy.allowSftp) return null;
+function fileTransferRefusal(
+  decision: LinkDecision,
+  request: TargetChannelRequest,
+): GatewayRefusal | null {
+  if (decision.policy.allowSftp) return null;
   if (request.kind === 'sftp') return new GatewayRefusal('sftp-not-allowed');
   if (request.kind === 'exec' && runsFileTransfer(request.command ?? '')) {
     return new GatewayRefusal('sftp-not-allowed', 'file transfer command over exec');
@@ -181,11 +240,11 @@ function fileTransferRefusal(link: Link, request: TargetChannelRequest): Gateway
 async function refuse(
   deps: SessionDeps,
   conn: ConnectionState,
-  link: Link,
+  decision: LinkDecision,
   channel: ServerChannel,
   refusal: GatewayRefusal,
 ): Promise<void> {
-  await auditRefusal(deps, conn, link, refusal).catch(() => undefined);
+  await auditRefusal(deps, conn, decision, refusal).catch(() => undefined);
   refuseOnChannel(channel, conn, refusal.userMessage);
 }
 

@@ -1,6 +1,6 @@
 import type { AuditEventInput } from '../audit/event.ts';
 import type { ConnectionState, SessionDeps, SessionRun } from './connection-state.ts';
-import type { Link } from './link.ts';
+import type { Link, LinkDecision } from './link.ts';
 import type { OpenedRecording } from './recording.ts';
 import type { GatewayRefusal } from './refusal.ts';
 import type { ExitInfo } from './session-proxy.ts';
@@ -198,7 +198,7 @@ export function startEvent(
 export async function auditRefusal(
   deps: SessionDeps,
   conn: ConnectionState,
-  link: Link,
+  link: LinkDecision,
   refusal: GatewayRefusal,
 ): Promise<void> {
   await deps.audit.record({

@@ -10,7 +10,7 @@ import {
   type SessionRun,
 } from './connection-state.ts';
 import { opensSftp } from './file-transfer.ts';
-import type { Link } from './link.ts';
+import type { Link, LinkDecision } from './link.ts';
 import type { LiveSessionFeed } from './live-sessions.ts';
 import { escapeControls } from './printable.ts';
 import type { OpenedRecording } from './recording.ts';
@@ -36,29 +36,77 @@ export interface SessionSpec {
 }
 
 /**
- * Starts one session: recording (refused when required and impossible), the target's channel
- * and the audited session row, then passes data until either side ends, and closes the session
- * with its byte counts and the recording's digest.
+ * A session being started: its id, its clock and its recording, opened on the access decision
+ * alone while the target's login runs (prepareSession), then run once the link is up
+ * (runSession) or discarded when it fails (discardSession).
+ */
+export interface SessionStart {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly spec: SessionSpec & { pty: PseudoTtyInfo | null };
+  readonly size: { cols: number; rows: number };
+  readonly counters: Counters;
+  /** Null for SFTP, and where the policy lets a session run unrecorded. */
+  recording: OpenedRecording | null;
+  /** Whether the user closed the channel meanwhile. */
+  readonly userLeft: () => boolean;
+  /** The session, once it runs: a recording that fails ends it. */
+  run: SessionRun | null;
+}
+
+/**
+ * Opens a session's recording (refused when required and impossible). Its file and header are
+ * on disk before the target is asked to run anything.
+ */
+export async function prepareSession(
+  deps: SessionDeps,
+  decision: LinkDecision,
+  spec: SessionSpec & { pty: PseudoTtyInfo | null },
+  channel: ServerChannel,
+): Promise<SessionStart> {
+  let left = false;
+  channel.once('close', () => {
+    left = true;
+  });
+  const start: SessionStart = {
+    id: randomUUID(),
+    startedAt: deps.clock.now(),
+    spec,
+    size: screenSize(spec.pty),
+    counters: { bytesIn: 0, bytesOut: 0, commands: 0 },
+    recording: null,
+    userLeft: () => left,
+    run: null,
+  };
+  if (spec.kind !== 'sftp') {
+    const failLater = (message: string, reason: string) => start.run?.terminate(message, reason);
+    start.recording = await openRecording(deps, decision, start, failLater);
+  }
+  return start;
+}
+
+/** Forgets a prepared session whose link failed: no session was stored, so no file is kept. */
+export async function discardSession(deps: SessionDeps, start: SessionStart): Promise<void> {
+  if (start.recording === null) return;
+  await deps.recordings.discard(start.recording).catch((error: unknown) => {
+    deps.logger.error({ err: error, session: start.id }, 'could not remove an unused recording');
+  });
+}
+
+/**
+ * Runs a prepared session: the target's channel and the audited session row, then passes data
+ * until either side ends, and closes the session with its byte counts and the recording's
+ * digest.
  */
 export async function runSession(
   deps: SessionDeps,
   conn: ConnectionState,
   link: Link,
-  spec: SessionSpec & { pty: PseudoTtyInfo | null },
+  start: SessionStart,
   channel: ServerChannel,
   openTarget: () => Promise<ClientChannel>,
 ): Promise<SessionRun | null> {
-  let userLeft = false;
-  channel.once('close', () => {
-    userLeft = true;
-  });
-  const id = randomUUID();
-  const startedAt = deps.clock.now();
-  const size = screenSize(spec.pty);
-  const counters: Counters = { bytesIn: 0, bytesOut: 0, commands: 0 };
-  let run: SessionRun | null = null;
-  const failLater = (message: string, reason: string) => run?.terminate(message, reason);
-
+  const { id, startedAt, spec, size, counters, recording } = start;
   const addCommand = (command: string, offsetMs: number) => {
     counters.commands += 1;
     const at = startedAt + offsetMs;
@@ -70,10 +118,6 @@ export async function runSession(
   };
   const tracker = spec.kind === 'shell' ? deps.commands(size.cols, addCommand) : null;
 
-  const recording =
-    spec.kind === 'sftp'
-      ? null
-      : await openRecording(deps, link, { id, size, spec, startedAt, failLater });
   const [target, stored] = await Promise.allSettled([
     openTarget(),
     deps.sessions.start(
@@ -90,7 +134,7 @@ export async function runSession(
     if (target.status === 'rejected') throw target.reason;
     throw new GatewayRefusal('audit-unavailable');
   }
-  if (userLeft) {
+  if (start.userLeft()) {
     target.value.close();
     await endSession(
       deps,
@@ -105,7 +149,7 @@ export async function runSession(
     return null;
   }
   if (spec.kind === 'exec' && spec.command !== null) addCommand(spec.command, 0);
-  run = wire(
+  start.run = wire(
     deps,
     conn,
     link,
@@ -113,21 +157,21 @@ export async function runSession(
     channel,
     target.value,
   );
-  return run;
+  return start.run;
 }
 
 async function openRecording(
   deps: SessionDeps,
-  link: Link,
+  decision: LinkDecision,
   s: {
     id: string;
     size: { cols: number; rows: number };
     spec: SessionSpec & { pty: PseudoTtyInfo | null };
     startedAt: number;
-    failLater: (message: string, reason: string) => void;
   },
+  failLater: (message: string, reason: string) => void,
 ): Promise<OpenedRecording | null> {
-  const { policy } = link;
+  const { policy } = decision;
   try {
     return await deps.recordings.open({
       sessionId: s.id,
@@ -136,12 +180,12 @@ async function openRecording(
         height: s.size.rows,
         timestamp: Math.floor(s.startedAt / 1000),
         ...(s.spec.command === null ? {} : { command: s.spec.command }),
-        title: `${link.account.username}@${link.target.name}`,
+        title: `${decision.account.username}@${decision.target.name}`,
         ...(s.spec.pty === null ? {} : { env: { TERM: s.spec.pty.term } }),
       },
       onFailure: () => {
         if (policy.recordingRequired) {
-          s.failLater(
+          failLater(
             '\r\ntessera: the recording failed, so the session has ended\r\n',
             'recording failed',
           );
@@ -149,7 +193,7 @@ async function openRecording(
       },
       onDrop: () => {
         if (policy.endOnRecordingDrop) {
-          s.failLater(
+          failLater(
             '\r\ntessera: the recording could not keep up, so the session has ended\r\n',
             'recording dropped data',
           );

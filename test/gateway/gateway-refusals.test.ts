@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -56,16 +56,24 @@ describe('ssh gateway: refusals', () => {
     return { ...account, linux: linux.name, password };
   };
 
+  const recordingFiles = () => {
+    const folder = path.join(h.server.dataDir, 'recordings');
+    return existsSync(folder) ? readdirSync(folder).sort() : [];
+  };
+
   it('refuses a target whose host key changed, before sending the credential', async () => {
     const user = await gatewayUser(h);
     const other = await keyPair(h.dir, unique('other-host-'));
     const { login, linux } = await passwordAccount(user.name, { hostKey: other.publicKey });
+    const recordingsBefore = recordingFiles();
 
     const result = await sshThrough(h, user.key.file, login, { command: 'echo should-not-run' });
     assert.notEqual(result.code, 0);
     assert.equal(result.stdout, '');
     assert.match(said(result.stderr), /tessera: target host key changed/);
     assert.doesNotMatch(sshd().readLog(), new RegExp(`(Accepted|Failed) password for ${linux}`));
+    // The recording is opened while the target is reached; a link that fails leaves none behind.
+    assert.deepEqual(recordingFiles(), recordingsBefore);
 
     const refusals = await auditEvents(h, 'session.refuse');
     const refusal = refusals.find((e) => e.object_name?.endsWith(`/${linux}`));
