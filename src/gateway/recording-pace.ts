@@ -1,4 +1,5 @@
 import type { Recorder } from '../sessions/recorder.ts';
+import type { SessionPolicy } from './session-policy.ts';
 
 /**
  * Holds a target's output back, briefly, while the session's recording catches up. A bulk
@@ -34,6 +35,19 @@ export const DEFAULT_PACE: PaceLimits = {
   maxHoldMs: 250,
   pollMs: 2,
 };
+
+/**
+ * The pace of a session's output: none without a recording, or where the session policy says
+ * output never waits for it (the recorder then drops what it cannot take, and says so).
+ */
+export function recordingPaceFor(
+  recorder: Pick<Recorder, 'bufferedBytes'> | null,
+  policy: Pick<SessionPolicy, 'holdForRecording'>,
+  limits: PaceLimits = DEFAULT_PACE,
+): RecordingPace | null {
+  if (recorder === null || !policy.holdForRecording) return null;
+  return createRecordingPace(recorder, limits);
+}
 
 export function createRecordingPace(
   recorder: Pick<Recorder, 'bufferedBytes'>,

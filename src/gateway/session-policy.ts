@@ -21,6 +21,12 @@ export interface SessionPolicy {
   readonly maxSessionS: number | null;
   /** The recorder had to drop output (the disk could not keep up): end the session. */
   readonly endOnRecordingDrop: boolean;
+  /**
+   * While the recording falls behind, the target's output waits for it, at most 250 ms at a
+   * time (gateway/recording-pace.ts); off, output never waits and the recorder drops what it
+   * cannot take, with a marker in the recording.
+   */
+  readonly holdForRecording: boolean;
 }
 
 /** Record everything, refuse what cannot be recorded, forward nothing. */
@@ -34,6 +40,7 @@ export const DEFAULT_SESSION_POLICY: SessionPolicy = {
   idleTimeoutS: null,
   maxSessionS: null,
   endOnRecordingDrop: false,
+  holdForRecording: true,
 };
 
 export interface SessionPolicyService {
@@ -125,6 +132,7 @@ function toPolicy(row: SessionPolicyTable): SessionPolicy {
     idleTimeoutS: row.idle_timeout_s,
     maxSessionS: row.max_session_s,
     endOnRecordingDrop: row.end_on_recording_drop !== 0,
+    holdForRecording: row.hold_for_recording !== 0,
   };
 }
 
@@ -141,6 +149,7 @@ function toRow(policyId: string, s: SessionPolicy, now: number): SessionPolicyTa
     idle_timeout_s: s.idleTimeoutS,
     max_session_s: s.maxSessionS,
     end_on_recording_drop: flag(s.endOnRecordingDrop),
+    hold_for_recording: flag(s.holdForRecording),
     updated_at: now,
   };
 }

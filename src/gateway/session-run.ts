@@ -14,7 +14,7 @@ import type { Link, LinkDecision } from './link.ts';
 import type { LiveSessionFeed } from './live-sessions.ts';
 import { escapeControls } from './printable.ts';
 import type { OpenedRecording } from './recording.ts';
-import { createRecordingPace } from './recording-pace.ts';
+import { recordingPaceFor } from './recording-pace.ts';
 import { GatewayRefusal } from './refusal.ts';
 import { type ExitInfo, proxyChannel } from './session-proxy.ts';
 import {
@@ -225,8 +225,8 @@ function wire(
   target: ClientChannel,
 ): SessionRun {
   const recorder: Recorder | null = s.recording?.recorder ?? null;
-  const pace = recorder === null ? null : createRecordingPace(recorder);
   const { policy } = link;
+  const pace = recordingPaceFor(recorder, policy);
   let ended = false;
   const timers: NodeJS.Timeout[] = [];
 

@@ -267,6 +267,7 @@ export interface SessionPolicyTable {
   idle_timeout_s: number | null;
   max_session_s: number | null;
   end_on_recording_drop: number;
+  hold_for_recording: number;
   updated_at: number;
 }
 

@@ -232,6 +232,7 @@ describe('console audit and administration', () => {
       idleTimeoutS: 900,
       maxSessionS: null,
       endOnRecordingDrop: false,
+      holdForRecording: true,
     });
     await screenshot(page, 'admin-policy');
     assert.deepEqual(problems, []);

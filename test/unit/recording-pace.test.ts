@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRecordingPace, type PaceLimits } from '../../src/gateway/recording-pace.ts';
+import {
+  createRecordingPace,
+  type PaceLimits,
+  recordingPaceFor,
+} from '../../src/gateway/recording-pace.ts';
 
 const LIMITS: PaceLimits = {
   holdAboveBytes: 2000,
@@ -66,5 +70,13 @@ describe('recording pace', () => {
     assert.equal(pace.check(), undefined);
     recorder.bufferedBytes = 3000;
     assert.ok(pace.check() !== undefined);
+  });
+
+  it('never holds where the session policy says output does not wait', () => {
+    const farBehind = { bufferedBytes: 1_000_000 };
+    assert.equal(recordingPaceFor(farBehind, { holdForRecording: false }, LIMITS), null);
+    assert.equal(recordingPaceFor(null, { holdForRecording: true }, LIMITS), null);
+    const pace = recordingPaceFor(farBehind, { holdForRecording: true }, LIMITS);
+    assert.notEqual(pace?.check(), undefined, 'the default policy holds');
   });
 });

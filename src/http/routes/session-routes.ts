@@ -82,6 +82,7 @@ const sessionPolicy = z
     idleTimeoutS: seconds.default(DEFAULT_SESSION_POLICY.idleTimeoutS),
     maxSessionS: seconds.default(DEFAULT_SESSION_POLICY.maxSessionS),
     endOnRecordingDrop: z.boolean().default(DEFAULT_SESSION_POLICY.endOnRecordingDrop),
+    holdForRecording: z.boolean().default(DEFAULT_SESSION_POLICY.holdForRecording),
   })
   .strict();
 

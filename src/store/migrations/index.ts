@@ -6,6 +6,7 @@ import * as rotation from './0002-rotation.ts';
 import * as gateway from './0003-gateway.ts';
 import * as access from './0004-access.ts';
 import * as sessionKill from './0005-session-kill.ts';
+import * as recordingHold from './0006-recording-hold.ts';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, types: ColumnTypes): Promise<void>;
@@ -18,6 +19,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [
   ['0003-gateway', gateway],
   ['0004-access', access],
   ['0005-session-kill', sessionKill],
+  ['0006-recording-hold', recordingHold],
 ];
 
 export function migrationsFor(types: ColumnTypes): Record<string, Migration> {

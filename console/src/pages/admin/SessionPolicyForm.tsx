@@ -13,6 +13,10 @@ const TOGGLES: readonly { key: keyof SessionPolicy; label: string }[] = [
     key: 'recordingRequired',
     label: 'Refuse a session that cannot be recorded; end one whose recording fails',
   },
+  {
+    key: 'holdForRecording',
+    label: 'Hold output, up to 250 ms at a time, while the recording catches up',
+  },
   { key: 'endOnRecordingDrop', label: 'End a session whose recorder had to drop output' },
   { key: 'allowSftp', label: 'Allow SFTP file transfer' },
   { key: 'allowPortForwarding', label: 'Allow port forwarding' },

@@ -116,6 +116,7 @@ export interface SessionPolicy {
   readonly idleTimeoutS: number | null;
   readonly maxSessionS: number | null;
   readonly endOnRecordingDrop: boolean;
+  readonly holdForRecording: boolean;
 }
 
 /** GET /v1/groups */
