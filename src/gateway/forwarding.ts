@@ -150,13 +150,15 @@ export async function auditForwardEvent(
   details: Record<string, string | number>,
   allowed: boolean,
 ): Promise<boolean> {
-  const link = await state.link.catch(() => null);
+  // The decision names the account before the target is reached, and whether it is reached.
+  const decided = await state.decision.catch(() => null);
+  const account = decided?.account ?? null;
   return deps.audit
     .record({
       action,
       outcome: allowed ? 'success' : 'denied',
       actor: { id: state.user.id, name: state.user.name },
-      object: { type: 'account', id: link?.account.id ?? null, name: link?.account.ref ?? null },
+      object: { type: 'account', id: account?.id ?? null, name: account?.ref ?? null },
       source: state.source,
       details: { ...details, connection: state.id },
     })

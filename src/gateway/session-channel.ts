@@ -196,6 +196,10 @@ async function settle(
     refuseOnChannel(channel, conn, asUserRefusal(error).userMessage);
     return null;
   }
+  if (start.userLeft()) {
+    await discardSession(deps, start);
+    return null;
+  }
   let ended: ConnectionEnding | null;
   try {
     ended = await conn.recheck(true);

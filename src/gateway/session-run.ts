@@ -75,7 +75,9 @@ export async function prepareSession(
     size: screenSize(spec.pty),
     counters: { bytesIn: 0, bytesOut: 0, commands: 0 },
     recording: null,
-    userLeft: () => left,
+    // Its data waits unread meanwhile, and ssh2 tells a server channel's close only once its
+    // data has been read: the channel's own state says it sooner (the connection's end too).
+    userLeft: () => left || closedByPeer(channel),
     run: null,
   };
   if (spec.kind !== 'sftp') {
@@ -107,6 +109,11 @@ export async function runSession(
   openTarget: () => Promise<ClientChannel>,
 ): Promise<SessionRun | null> {
   const { id, startedAt, spec, size, counters, recording } = start;
+  // Gone while the target's login ran: nothing was stored and nothing runs.
+  if (start.userLeft()) {
+    await discardSession(deps, start);
+    return null;
+  }
   const addCommand = (command: string, offsetMs: number) => {
     counters.commands += 1;
     const at = startedAt + offsetMs;
@@ -127,7 +134,9 @@ export async function runSession(
   ]);
   if (target.status === 'rejected' || stored.status === 'rejected') {
     if (target.status === 'fulfilled') target.value.close();
-    await recording?.recorder.close().catch(() => undefined);
+    // A stored session keeps its recording, however short; without one, no file is kept.
+    if (stored.status === 'rejected') await discardSession(deps, start);
+    else await recording?.recorder.close().catch(() => undefined);
     if (stored.status === 'fulfilled') {
       await endSession(deps, conn, link, id, counters, null, 'target refused the session', 'ended');
     }
@@ -395,4 +404,10 @@ function screenSize(pty: PseudoTtyInfo | null): { cols: number; rows: number } {
     return DEFAULT_SIZE;
   }
   return { cols: pty.cols, rows: pty.rows };
+}
+
+/** Whether the client closed the channel, or its connection ended (ssh2's own channel state). */
+function closedByPeer(channel: ServerChannel): boolean {
+  const { incoming } = channel as unknown as { incoming?: { state?: string } };
+  return incoming?.state === 'closed';
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createConnection, createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -61,6 +61,68 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
       linuxUser: linux.name,
     });
     return { user, login, linux: linux.name, password };
+  };
+
+  for (const leaving of ['closes the channel', 'hangs up'] as const) {
+    it(`runs nothing for a user who ${leaving} while the target's login is slow`, async (t) => {
+      // A target that answers 1.5 s late: the session channel is accepted, and its recording
+      // opened, while the gateway still logs in to it.
+      const slow = createServer((user) => {
+        user.pause();
+        const target = createConnection(sshd().port, '127.0.0.1');
+        target.on('error', () => user.destroy());
+        user.on('error', () => target.destroy());
+        setTimeout(() => {
+          user.pipe(target).pipe(user);
+          user.resume();
+        }, 1_500);
+      });
+      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+      t.after(() => slow.close());
+      const password = `Pw-${randomBytes(12).toString('base64url')}`;
+      const linux = await sshd().createUser('tgl', { password });
+      const user = await gatewayUser(h);
+      const port = (slow.address() as AddressInfo).port;
+      const { login } = await linuxAccount(
+        h,
+        { ...sshd(), port },
+        {
+          user: user.name,
+          secret: password,
+          secretType: 'password',
+          linuxUser: linux.name,
+        },
+      );
+      const recordingsBefore = recordingFiles();
+      const client = await connect(h, { username: login, privateKey: readFileSync(user.key.file) });
+      const marker = path.join(linux.home, 'ran');
+      await new Promise<void>((resolve, reject) => {
+        client.exec(`touch ${marker}`, (error, channel) => {
+          if (error !== undefined) return reject(error);
+          channel.resume();
+          setTimeout(() => (leaving === 'hangs up' ? client.end() : channel.close()), 100);
+          resolve();
+        });
+      });
+      // Past the target's late answer, and the time a command would take to run.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      client.end();
+      assert.equal(existsSync(marker), false, 'the command ran');
+      assert.deepEqual(recordingFiles(), recordingsBefore, 'a recording was left behind');
+      for (const action of ['session.start', 'session.refuse']) {
+        const events = await auditEvents(h, action);
+        assert.deepEqual(
+          events.filter((e) => e.actor_name === user.name),
+          [],
+          `${action} for a session that never started`,
+        );
+      }
+    });
+  }
+
+  const recordingFiles = () => {
+    const folder = path.join(h.server.dataDir, 'recordings');
+    return existsSync(folder) ? readdirSync(folder).sort() : [];
   };
 
   it('ends a session whose recording fails midway (disk full) and says why', async (t) => {
