@@ -52,6 +52,8 @@ export interface SessionStart {
   readonly userLeft: () => boolean;
   /** The session, once it runs: a recording that fails ends it. */
   run: SessionRun | null;
+  /** A required recording that failed before the session ran, as its user is to be told. */
+  readonly failure: () => { readonly message: string; readonly reason: string } | null;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function prepareSession(
   channel.once('close', () => {
     left = true;
   });
+  let failure: { message: string; reason: string } | null = null;
   const start: SessionStart = {
     id: randomUUID(),
     startedAt: deps.clock.now(),
@@ -79,9 +82,13 @@ export async function prepareSession(
     // data has been read: the channel's own state says it sooner (the connection's end too).
     userLeft: () => left || closedByPeer(channel),
     run: null,
+    failure: () => failure,
   };
   if (spec.kind !== 'sftp') {
-    const failLater = (message: string, reason: string) => start.run?.terminate(message, reason);
+    const failLater = (message: string, reason: string) => {
+      if (start.run !== null) start.run.terminate(message, reason);
+      else failure ??= { message, reason };
+    };
     start.recording = await openRecording(deps, decision, start, failLater);
   }
   return start;
@@ -113,6 +120,11 @@ export async function runSession(
   if (start.userLeft()) {
     await discardSession(deps, start);
     return null;
+  }
+  // A required recording that failed meanwhile: the target is not asked to run anything.
+  if (start.failure() !== null) {
+    await discardSession(deps, start);
+    throw new GatewayRefusal('recording-unavailable');
   }
   const addCommand = (command: string, offsetMs: number) => {
     counters.commands += 1;
@@ -166,6 +178,9 @@ export async function runSession(
     channel,
     target.value,
   );
+  // Or while the target's channel opened: the session is stored, so it runs and ends at once.
+  const failed = start.failure();
+  if (failed !== null) start.run.terminate(failed.message, failed.reason);
   return start.run;
 }
 
