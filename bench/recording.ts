@@ -397,8 +397,8 @@ function notes(
   for (const c of codecs) {
     const share = (bytes: number) => (bytes / c.outputBytes).toFixed(3);
     lines.push(
-      `compressed ${c.workload}, ${c.frameBytes / 1024} KiB frames: brotli ${share(c.brotli.bytes)} ` +
-        `of the output, deflate ${share(c.deflate.bytes)}`,
+      `compressed ${c.workload}, ${c.frameBytes / 1024} KiB frames: ` +
+        `brotli ${share(c.brotli.bytes)} of the output, deflate ${share(c.deflate.bytes)}`,
     );
   }
   if (asciinema === null) lines.push('asciinema not installed: no size comparison');

@@ -117,7 +117,7 @@ export function createFrameWriter(options: FrameWriterOptions): FrameWriter {
   };
 }
 
-/** Creates the file (never over an existing one, readable by the owner only) and syncs its entry. */
+/** Creates the file (never over an existing one; the owner's alone) and syncs its folder entry. */
 export const openRecordingFile: OpenRecordingFile = async (file) => {
   const handle = await open(file, 'wx', 0o600);
   try {

@@ -14,10 +14,11 @@ import { recordingCorrupt } from './recording-errors.ts';
  * records (recording-records.ts), at most FRAME_TEXT_BYTES of them (a cut may fall inside a
  * record), so every whole frame can be read without the ones after it. Two older versions are
  * still read: version 2 is the same with raw deflate instead of brotli, and version 1 held
- * asciicast text in one raw deflate stream for the whole file, flushed at every frame boundary. Each frame is AES-256-GCM under the recording's own data key with a fresh
- * nonce, and its additional data names the format version, the session, the frame number and
- * whether it is the last frame: frames cannot be moved, dropped from the middle or reordered,
- * and a file cut at a frame boundary is told apart from a finished one.
+ * asciicast text in one raw deflate stream for the whole file, flushed at every frame boundary.
+ * Each frame is AES-256-GCM under the recording's own data key with a fresh nonce, and its
+ * additional data names the format version, the session, the frame number and whether it is the
+ * last frame: frames cannot be moved, dropped from the middle or reordered, and a file cut at a
+ * frame boundary is told apart from a finished one.
  */
 export const FILE_MAGIC = Buffer.from('TSREC\r\n', 'latin1');
 export const FORMAT_VERSION: FormatVersion = 3;

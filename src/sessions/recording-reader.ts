@@ -146,7 +146,7 @@ function endOf(state: FrameState): RecordingEnd {
   return state.end;
 }
 
-/** Versions 2 and 3: records (recording-records.ts), made into the events a recorder would write. */
+/** Versions 2 and 3: records (recording-records.ts), made into the events a recorder writes. */
 async function* itemsOfRecords(
   opened: OpenedRecording,
   version: 2 | 3,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import {
   type Harness,
   keyPair,
   linuxAccount,
+  recordingFiles,
   runClient,
   sshOptions,
   sshThrough,
@@ -56,16 +57,11 @@ describe('ssh gateway: refusals', () => {
     return { ...account, linux: linux.name, password };
   };
 
-  const recordingFiles = () => {
-    const folder = path.join(h.server.dataDir, 'recordings');
-    return existsSync(folder) ? readdirSync(folder).sort() : [];
-  };
-
   it('refuses a target whose host key changed, before sending the credential', async () => {
     const user = await gatewayUser(h);
     const other = await keyPair(h.dir, unique('other-host-'));
     const { login, linux } = await passwordAccount(user.name, { hostKey: other.publicKey });
-    const recordingsBefore = recordingFiles();
+    const recordingsBefore = recordingFiles(h);
 
     const result = await sshThrough(h, user.key.file, login, { command: 'echo should-not-run' });
     assert.notEqual(result.code, 0);
@@ -73,7 +69,7 @@ describe('ssh gateway: refusals', () => {
     assert.match(said(result.stderr), /tessera: target host key changed/);
     assert.doesNotMatch(sshd().readLog(), new RegExp(`(Accepted|Failed) password for ${linux}`));
     // The recording is opened while the target is reached; a link that fails leaves none behind.
-    assert.deepEqual(recordingFiles(), recordingsBefore);
+    assert.deepEqual(recordingFiles(h), recordingsBefore);
 
     const refusals = await auditEvents(h, 'session.refuse');
     const refusal = refusals.find((e) => e.object_name?.endsWith(`/${linux}`));

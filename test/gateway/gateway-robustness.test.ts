@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type AddressInfo, createConnection, createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import {
   gatewayUser,
   type Harness,
   linuxAccount,
+  recordingFiles,
   sshThrough,
   startHarness,
 } from './support.ts';
@@ -93,7 +94,7 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
           linuxUser: linux.name,
         },
       );
-      const recordingsBefore = recordingFiles();
+      const recordingsBefore = recordingFiles(h);
       const client = await connect(h, { username: login, privateKey: readFileSync(user.key.file) });
       const marker = path.join(linux.home, 'ran');
       await new Promise<void>((resolve, reject) => {
@@ -108,7 +109,7 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
       await new Promise((resolve) => setTimeout(resolve, 4_000));
       client.end();
       assert.equal(existsSync(marker), false, 'the command ran');
-      assert.deepEqual(recordingFiles(), recordingsBefore, 'a recording was left behind');
+      assert.deepEqual(recordingFiles(h), recordingsBefore, 'a recording was left behind');
       for (const action of ['session.start', 'session.refuse']) {
         const events = await auditEvents(h, action);
         assert.deepEqual(
@@ -119,11 +120,6 @@ describe('ssh gateway: failures of clients, targets and disks', () => {
       }
     });
   }
-
-  const recordingFiles = () => {
-    const folder = path.join(h.server.dataDir, 'recordings');
-    return existsSync(folder) ? readdirSync(folder).sort() : [];
-  };
 
   it('ends a session whose recording fails midway (disk full) and says why', async (t) => {
     const { user, login } = await account();

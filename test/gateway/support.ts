@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -425,6 +426,12 @@ export async function eventually<T>(
 }
 
 /** Audit events of an action, newest last, straight from the store. */
+/** The files in the harness server's recordings folder, sorted; none before the first session. */
+export function recordingFiles(h: Harness): string[] {
+  const folder = path.join(h.server.dataDir, 'recordings');
+  return existsSync(folder) ? readdirSync(folder).sort() : [];
+}
+
 export async function auditEvents(h: Harness, action: string) {
   const rows = await h.server.services.store.db
     .selectFrom('audit_events')

@@ -538,7 +538,7 @@ describe('recording: format versions', () => {
     assert.equal(loaded.truncated, false);
   });
 
-  it('writes version 3: every frame is a brotli stream of its own, without the ones before it', async () => {
+  it('writes version 3: every frame a brotli stream, read without the ones before it', async () => {
     const { file, dataKey } = await threeFrames();
     const bytes = readFileSync(file);
     assert.equal(bytes[FILE_MAGIC.length], 3);
