@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateRaw, type ZlibOptions } from 'node:zlib';
 import { compressFrame } from '../src/sessions/frame-compressor.ts';
 import { createRecorder, type Recorder } from '../src/sessions/recorder.ts';
@@ -145,7 +144,7 @@ async function recordPackets(dir: TempDir, workload: string, packets: readonly B
     if (sinceYield >= YIELD_EVERY_BYTES) {
       sinceYield = 0;
       await new Promise((resolve) => setImmediate(resolve));
-      while (rec.bufferedBytes > PAUSE_ABOVE_BYTES) await sleep(1);
+      while (rec.bufferedBytes > PAUSE_ABOVE_BYTES) await rec.written();
     }
   }
   const result = await rec.close();

@@ -82,6 +82,8 @@ export interface Recorder {
   readonly droppedBytes: number;
   /** Recorded bytes not yet written: the gateway holds output briefly while this is high. */
   readonly bufferedBytes: number;
+  /** Resolves once some of `bufferedBytes` is written (or on the loop's next turn). */
+  written(): Promise<void>;
   /** Writes and syncs what is buffered now, without waiting for the interval. */
   flush(): Promise<void>;
   /** Writes what is left, ends the file and syncs it; rejects if the recording failed. */
@@ -237,6 +239,8 @@ function startRecorder(writer: FrameWriter, options: RecorderOptions): Recorder 
     get bufferedBytes() {
       return queue.bufferedBytes;
     },
+
+    written: () => queue.written(),
 
     flush: () => queue.flush(),
 

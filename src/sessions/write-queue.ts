@@ -23,6 +23,11 @@ export interface WriteQueue {
   end(): Promise<void>;
   /** Appended but not yet written. */
   readonly bufferedBytes: number;
+  /**
+   * Resolves once one of the batches being written now is written, or on the loop's next turn
+   * when none is: for a caller that waits for `bufferedBytes` to fall.
+   */
+  written(): Promise<void>;
   readonly failure: TesseraError | null;
 }
 
@@ -189,6 +194,11 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
 
     get bufferedBytes() {
       return pendingBytes + inFlightBytes;
+    },
+
+    written() {
+      if (writing.size === 0) return new Promise((resolve) => setImmediate(resolve));
+      return Promise.race(writing);
     },
 
     get failure() {

@@ -482,6 +482,32 @@ describe('recording: size on disk', () => {
   });
 });
 
+describe('recording: a writer that falls behind', () => {
+  it('wakes whoever waits on it as its frames are written', async () => {
+    // The gateway holds a bulk transfer's output on this, and lets it flow again when woken.
+    const { rec, source } = await recorder();
+    const line = Buffer.from(`${'2025-12-04T17:00:00Z INFO worker-3 job done'.repeat(3)}\r\n`);
+    const packet = Buffer.concat(Array.from({ length: 256 }, () => line));
+    let output = 0;
+    while (output < 3 * FRAME_TEXT_BYTES) {
+      assert.equal(rec.output(packet), true);
+      output += packet.length;
+    }
+    assert.ok(rec.bufferedBytes >= 3 * FRAME_TEXT_BYTES);
+    const seen: number[] = [];
+    while (rec.bufferedBytes >= FRAME_TEXT_BYTES && seen.length < 1_000) {
+      await rec.written();
+      seen.push(rec.bufferedBytes);
+    }
+    assert.ok(rec.bufferedBytes < FRAME_TEXT_BYTES, `still ${rec.bufferedBytes} bytes waiting`);
+    // Nothing being written: it answers anyway, on the loop's next turn.
+    await rec.written();
+    await rec.close();
+    const { events } = await loadRecording(source);
+    assert.equal(outputs(events).join('').length, output);
+  });
+});
+
 describe('recording: format versions', () => {
   const castText = (lines: readonly string[]) => Buffer.from(lines.map((l) => `${l}\n`).join(''));
   const HEADER = '{"version":2,"width":80,"height":24,"timestamp":1760000000}';
