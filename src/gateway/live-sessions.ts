@@ -61,6 +61,7 @@ export interface LiveSessions {
 export const SCREEN_BUFFER_BYTES = 64 * 1024;
 
 // ESC c (reset), CSI 2 J (erase display), CSI ? 1049 h (alternate screen, full-screen programs).
+const ESC = 0x1b;
 const CLEARS = [Buffer.from('\x1bc'), Buffer.from('\x1b[2J'), Buffer.from('\x1b[?1049h')];
 
 export function createLiveSessions(): LiveSessions {
@@ -164,8 +165,18 @@ export function createScreenBuffer(limit: number) {
   };
 }
 
+/**
+ * Where the last screen clear in `data` begins, or -1. One pass back over the escape bytes:
+ * plain text has none, and a search for each kind of clear read every chunk three times.
+ */
 function lastClear(data: Buffer): number {
-  let at = -1;
-  for (const clear of CLEARS) at = Math.max(at, data.lastIndexOf(clear));
-  return at;
+  for (let at = data.lastIndexOf(ESC); at >= 0; at = at > 0 ? data.lastIndexOf(ESC, at - 1) : -1) {
+    if (CLEARS.some((clear) => clearAt(data, at, clear))) return at;
+  }
+  return -1;
+}
+
+function clearAt(data: Buffer, at: number, clear: Buffer): boolean {
+  const end = at + clear.length;
+  return end <= data.length && data.compare(clear, 0, clear.length, at, end) === 0;
 }

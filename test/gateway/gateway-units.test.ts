@@ -110,4 +110,18 @@ describe('gateway units', () => {
     assert.equal(screen.contents().length, 16);
     assert.ok(screen.contents().toString().endsWith('abcdef'));
   });
+
+  it('starts the screen at the last clear of a chunk, whichever kind it is', () => {
+    const after = (chunk: string) => {
+      const screen = createScreenBuffer(64);
+      screen.append(Buffer.from('before'));
+      screen.append(Buffer.from(chunk));
+      return screen.contents().toString();
+    };
+    // Escapes that are not clears, after the last one, stay on the screen.
+    assert.equal(after('a\x1bcb\x1b[2Jc\x1b[1md\x1b[2'), '\x1b[2Jc\x1b[1md\x1b[2');
+    assert.equal(after('x\x1b[2Jy\x1b[?1049hvim'), '\x1b[?1049hvim');
+    assert.equal(after('\x1bcfresh'), '\x1bcfresh');
+    assert.equal(after('colour \x1b[31mred\x1b[0m'), 'beforecolour \x1b[31mred\x1b[0m');
+  });
 });
