@@ -7,6 +7,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-tessera-watch-ticket"]',
   'headers.authorization',
   '*.password',
   '*.secret',

@@ -80,6 +80,12 @@ export interface ServerConfig {
   readonly devRootToken: string | null;
   readonly schedulerIntervalMs: number;
   readonly checkpointIntervalMs: number;
+  /**
+   * Where the other nodes reach this node's API (`http://10.0.0.5:7200`), to watch through them
+   * the sessions its gateway runs. Left out, the address the API listens on, unless that is
+   * every address (0.0.0.0, ::): other nodes then cannot pass watches on to this one.
+   */
+  readonly nodeUrl?: string | null;
 }
 
 export interface RunningServer {
@@ -110,6 +116,8 @@ const DEV_UNSEAL_FILE = 'dev-unseal.key';
 /** Requests expire, grants end and their sessions stop within this much of their time. */
 const ACCESS_TICK_INTERVAL_MS = 1_000;
 const NODE_ID_FILE = 'node-id';
+/** Listening on every address says nothing about the one other nodes should use. */
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
 
 /** Node 20's pool size, with which a small buffer kept for long pins 8 KiB at most. */
 const BUFFER_POOL_BYTES = 8 * 1024;
@@ -197,6 +205,7 @@ export async function startServer(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
+  const nodeUrl = config.nodeUrl ?? (WILDCARD_HOSTS.has(config.host) ? null : url);
   const stopListeners = async () => {
     await app.close();
     await scheduler.stop();
@@ -207,6 +216,10 @@ export async function startServer(
     await checkpointer.checkpoint().catch(() => undefined);
     await store.close();
   };
+  await services.gateway.nodes.announce(nodeId, nodeUrl).catch(async (error: unknown) => {
+    await stopListeners();
+    throw error;
+  });
   const gatewayDeps = { ...services, logger, nodeId, dataDir: config.dataDir };
   const gateway =
     options.gateway === undefined

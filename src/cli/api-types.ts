@@ -283,7 +283,9 @@ export interface GatewaySession {
   readonly state: string;
   /** The Tessera node whose gateway runs (or ran) the session. */
   readonly node: string;
-  /** Live on the node that answered, so it can be watched through it. */
+  /** Running on the node that answered. */
+  readonly here: boolean;
+  /** Live, and can be watched through the node that answered: it runs it, or passes it on. */
   readonly watchable: boolean;
 }
 

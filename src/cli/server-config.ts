@@ -14,6 +14,8 @@ export interface ServerFlags {
   /** The SSH gateway's address, or `off`. */
   readonly sshListen?: string;
   readonly sshPasswordLogin?: boolean;
+  /** Where other nodes reach this node's API. */
+  readonly nodeUrl?: string;
 }
 
 export const DEFAULT_DATA_DIR = './.tessera';
@@ -63,6 +65,9 @@ export function parseServerConfig(
   if (devRootToken !== null) checkDevRootToken(devRootToken.value, devRootToken.source, dev);
   const { host, port } = parseListen(flags.listen);
   if (flags.dataDir.trim() === '') throw usageError('--data-dir must not be empty');
+  const nodeUrlText = flags.nodeUrl ?? (env.TESSERA_NODE_URL || undefined);
+  const nodeUrlSource = flags.nodeUrl !== undefined ? '--node-url' : 'TESSERA_NODE_URL';
+  const nodeUrl = nodeUrlText === undefined ? null : parseNodeUrl(nodeUrlText, nodeUrlSource);
 
   const config: ServerConfig = {
     dataDir: path.resolve(cwd, flags.dataDir),
@@ -73,6 +78,7 @@ export function parseServerConfig(
     devRootToken: devRootToken?.value ?? null,
     schedulerIntervalMs: SCHEDULER_INTERVAL_MS,
     checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+    ...(nodeUrl === null ? {} : { nodeUrl }),
   };
   const secrets = [databaseUrl?.value, ...passwordsOf(databaseUrl?.value), devRootToken?.value];
   const gateway = parseGatewayConfig(flags, env, dev, warnings);
@@ -97,6 +103,34 @@ export function parseListen(text: string): { host: string; port: number } {
     );
   }
   return { host, port };
+}
+
+/**
+ * Where the other nodes reach this node's API: an http or https origin, nothing after it. The
+ * nodes pass watches to each other there, so it names no user and carries no secret.
+ */
+export function parseNodeUrl(text: string, source: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(text);
+  } catch {
+    // Answered below, in words that name the setting.
+  }
+  const plain =
+    url !== null &&
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.username === '' &&
+    url.password === '' &&
+    url.pathname === '/' &&
+    url.search === '' &&
+    url.hash === '';
+  if (url === null || !plain) {
+    throw usageError(
+      `${source} must be the http:// or https:// address other nodes reach this one at, ` +
+        'with nothing after the port, e.g. http://10.0.0.5:7200',
+    );
+  }
+  return url.origin;
 }
 
 /**

@@ -29,6 +29,12 @@ import { createRecordings, type Recordings } from './recording.ts';
 import { createSessionPolicyService, type SessionPolicyService } from './session-policy.ts';
 import { createSessionStore, type SessionStore } from './session-store.ts';
 import { createSshKeyService, type SshKeyService } from './user-keys.ts';
+import {
+  createNodeDirectory,
+  createWatchTickets,
+  type NodeDirectory,
+  type WatchTickets,
+} from './watch-tickets.ts';
 
 export interface GatewayConfig {
   /** Loopback by default: reaching the gateway from elsewhere is a deliberate setting. */
@@ -75,6 +81,9 @@ export interface GatewayServices {
   readonly consoleTickets: ConsoleTickets;
   /** Where this node's gateway listens, once started: the console's terminal connects there. */
   readonly endpoint: { current: GatewayEndpoint | null };
+  /** Watches passed on to the node that runs the session, and where each node is reached. */
+  readonly watchTickets: WatchTickets;
+  readonly nodes: NodeDirectory;
 }
 
 export interface GatewayEndpoint {
@@ -100,6 +109,8 @@ export function createGatewayServices(deps: {
     liveSessions: createLiveSessions(),
     consoleTickets: createConsoleTickets(deps),
     endpoint: { current: null },
+    watchTickets: createWatchTickets(deps),
+    nodes: createNodeDirectory(deps),
     connections: createLiveConnections({
       onRecheckError: (error) =>
         deps.logger.error({ err: error }, 'could not re-check a gateway connection'),

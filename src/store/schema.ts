@@ -187,6 +187,8 @@ export interface Database {
   sessions: SessionTable;
   session_commands: SessionCommandTable;
   session_kill_requests: SessionKillRequestTable;
+  nodes: NodeTable;
+  session_watch_tickets: SessionWatchTicketTable;
   groups: GroupTable;
   group_members: GroupMemberTable;
   access_policies: AccessPolicyTable;
@@ -305,6 +307,27 @@ export interface SessionKillRequestTable {
   requested_by: string;
   requested_at: number;
   done_at: number | null;
+}
+
+/** A Tessera node, and where the other nodes reach its API (null: they cannot). */
+export interface NodeTable {
+  id: string;
+  api_url: string | null;
+  started_at: number;
+}
+
+/** A watch passed on to the node that runs the session; keyed by the ticket's digest. */
+export interface SessionWatchTicketTable {
+  digest: string;
+  session_id: string;
+  user_id: string;
+  user_name: string;
+  role: string;
+  token_id: string;
+  source: string | null;
+  request_id: string | null;
+  via_node: string;
+  expires_at: number;
 }
 
 export interface SessionCommandTable {

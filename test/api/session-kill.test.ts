@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
@@ -132,9 +134,17 @@ describe('killing and watching a session another node runs, on sqlite', () => {
   });
 
   it('refuses to watch a session another node runs, naming that node', async () => {
+    // A node that never said where its API is: nothing to pass the watch on to.
     const elsewhere = await watchClose(server, await sessionOn(OTHER_NODE));
     assert.equal(elsewhere.code, 4409);
-    assert.equal(elsewhere.reason, `the session runs on node ${OTHER_NODE}: watch it there`);
+    assert.equal(
+      elsewhere.reason,
+      `the session runs on node ${OTHER_NODE}, which other nodes cannot reach: watch it there`,
+    );
+    // Live by its row on this very node, but not in its memory: it is ending.
+    const here = readFileSync(path.join(server.dataDir, 'node-id'), 'utf8').trim();
+    const ending = await watchClose(server, await sessionOn(here));
+    assert.deepEqual(ending, { code: 4404, reason: 'the session is not live' });
     const over = await watchClose(server, await sessionOn(OTHER_NODE, 'ended'));
     assert.deepEqual(over, { code: 4404, reason: 'the session is not live' });
     const unknown = await watchClose(server, randomUUID());

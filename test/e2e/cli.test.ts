@@ -654,6 +654,30 @@ describe('tessera server configuration', () => {
     assert.ok(!result.stderr.includes('hunter2'));
   });
 
+  test('refuses a node URL that is not a bare http(s) address, without echoing it', async () => {
+    const urls = [
+      'ftp://10.0.0.5:7200',
+      'http://admin:hunter2-secret@10.0.0.5:7200',
+      'http://10.0.0.5:7200/api',
+      'http://10.0.0.5:7200/?token=x',
+      '10.0.0.5:7200',
+    ];
+    for (const nodeUrl of urls) {
+      const flag = await runCli(['server', '--listen', '127.0.0.1:0', '--node-url', nodeUrl], {
+        ...BASE_ENV,
+      });
+      assertFails(flag, 'USAGE', 2);
+      assert.match(flag.stderr, /--node-url must be the http:\/\/ or https:\/\/ address/);
+      const fromEnv = await runCli(['server', '--listen', '127.0.0.1:0'], {
+        ...BASE_ENV,
+        TESSERA_NODE_URL: nodeUrl,
+      });
+      assertFails(fromEnv, 'USAGE', 2);
+      assert.match(fromEnv.stderr, /TESSERA_NODE_URL must be/);
+      assert.ok(!`${flag.stderr}${fromEnv.stderr}`.includes('hunter2'));
+    }
+  });
+
   test('a stopped server is reported as unreachable', async () => {
     const addr = `http://127.0.0.1:${await closedPort()}`;
     const result = await runCli(['operator', 'status'], { ...BASE_ENV, TESSERA_ADDR: addr });

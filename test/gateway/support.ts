@@ -6,7 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import {
 } from '../../src/gateway/gateway.ts';
 import type { Principal } from '../../src/identity/principal.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startServer } from '../../src/server.ts';
+import { type RunningServer, startServer } from '../../src/server.ts';
 import type { Services } from '../../src/services.ts';
 import type { Sshd } from '../support/sshd.ts';
 import { createScratchDatabase, type StoreKind } from '../support/stores.ts';
@@ -59,6 +59,8 @@ export interface Harness {
     options?: { token?: string | null; body?: unknown },
   ): Promise<{ status: number; body: T; text: string }>;
   readonly apiUrl: string;
+  /** The scratch PostgreSQL database, for a second node; null on SQLite. */
+  readonly databaseUrl: string | null;
   /** Everything the server logged. */
   logText(): string;
   /** Stops the server; its data and the client keys are kept when `keepData` (a restart follows). */
@@ -150,6 +152,7 @@ export async function startHarness(
     dir,
     api,
     apiUrl: running.url,
+    databaseUrl: database?.url ?? null,
     logText,
     async stop({ keepData = false } = {}) {
       await running.close();
@@ -157,6 +160,43 @@ export async function startHarness(
       await rm(dir, { recursive: true, force: true });
       await rm(dataDir, { recursive: true, force: true });
       await database?.drop();
+    },
+  };
+}
+
+/**
+ * A second node beside `h` (started on PostgreSQL): the same database, its own data directory
+ * and so its own node id, its own gateway, unsealed with h's dev key, on another loopback port.
+ */
+export async function startSecondNode(
+  h: Harness,
+): Promise<{ server: RunningServer; dataDir: string; stop(): Promise<void> }> {
+  if (h.databaseUrl === null) throw new Error('a second node needs the PostgreSQL harness');
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-node-b-'));
+  copyFileSync(path.join(h.server.dataDir, 'dev-unseal.key'), path.join(dataDir, 'dev-unseal.key'));
+  const server = await startServer(
+    {
+      dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      databaseUrl: h.databaseUrl,
+      dev: true,
+      devRootToken: h.server.rootToken,
+      schedulerIntervalMs: 3_600_000,
+      checkpointIntervalMs: 60_000,
+    },
+    {
+      logger: createLogger({ level: 'silent' }),
+      banner: () => undefined,
+      gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
+    },
+  );
+  return {
+    server,
+    dataDir,
+    async stop() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -22,6 +22,7 @@ Environment (better than the flags: arguments are visible to every local user):
                           (half the CPU while relaying; see src/node-settings.ts)
   TESSERA_DEV_ROOT_TOKEN  with --dev: a fixed root token
   TESSERA_SSH_LISTEN      the SSH gateway's HOST:PORT, or off (as --ssh-listen)
+  TESSERA_NODE_URL        where other nodes reach this node's API (as --node-url)
 
 The API is plain HTTP in this version: listen on loopback behind a TLS-terminating reverse
 proxy (the audit trail then records the proxy's address as the source of every request).
@@ -59,6 +60,11 @@ export function registerServer(program: Command, io: Io): void {
       `the SSH gateway's address, or off (default: ${DEFAULT_SSH_LISTEN} with --dev, else off)`,
     )
     .option('--ssh-password-login', 'let gateway users log in with their Tessera password too')
+    .option(
+      '--node-url <url>',
+      "where other nodes reach this node's API, to watch its sessions through them " +
+        '(default: the --listen address, unless that is 0.0.0.0 or ::)',
+    )
     .addHelpText('after', SERVER_HELP)
     .action(async (options: ServerFlags, command: Command) => {
       const session = sessionOf(command, io);

@@ -189,7 +189,7 @@ async function show(session: Session, id: string): Promise<void> {
     ['Started', formatTime(found.startedAt)],
     ['Ended', formatTime(found.endedAt)],
     ['Duration', durationOf(found, session.now())],
-    ['State', found.state + (found.watchable ? ' (watchable here)' : '')],
+    ['State', found.state + (found.watchable ? ' (watchable)' : '')],
     ['Node', nodeOf(found)],
     ['End reason', found.endReason ?? '-'],
     ['Bytes in', formatBytes(found.bytesIn)],
@@ -254,7 +254,7 @@ async function kill(session: Session, id: string, reason: string): Promise<void>
 
 /** The node that runs a session, marked when it is the node that answered. */
 function nodeOf(s: GatewaySession): string {
-  return s.watchable ? `${s.node} (here)` : s.node;
+  return s.here ? `${s.node} (here)` : s.node;
 }
 
 function getSession(session: Session, id: string): Promise<GatewaySessionDetail> {
@@ -289,7 +289,8 @@ async function watch(session: Session, id: string): Promise<void> {
   if (!found.watchable) {
     throw new CliError(
       'SESSION_ELSEWHERE',
-      `the session runs on Tessera node ${clean(found.node)}: watch it through that node`,
+      `the session runs on Tessera node ${clean(found.node)}, which other nodes cannot reach ` +
+        '(tessera server --node-url): watch it through that node',
     );
   }
   const end = await followLive(session, found);

@@ -1,6 +1,7 @@
 import websocket from '@fastify/websocket';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { AccessDecision } from '../../access/access-decision.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { AuditEventInput } from '../../audit/event.ts';
 import type { Clock } from '../../clock.ts';
@@ -8,11 +9,13 @@ import { notFound, TesseraError } from '../../errors.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { LiveSession } from '../../gateway/live-sessions.ts';
 import { DEFAULT_SESSION_POLICY } from '../../gateway/session-policy.ts';
-import type { SessionRecord, SessionStore } from '../../gateway/session-store.ts';
+import type { SessionRecord } from '../../gateway/session-store.ts';
+import type { Principal } from '../../identity/principal.ts';
 import type { TokenService } from '../../identity/tokens.ts';
 import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, reason, responses, uuid } from '../schemas.ts';
+import { relayWatch, WATCH_TICKET_HEADER } from './watch-relay.ts';
 
 const session = z.object({
   id: z.string(),
@@ -35,11 +38,20 @@ const session = z.object({
   state: z.string(),
   /** The Tessera node whose gateway runs (or ran) the session. */
   node: z.string(),
-  /** Running on the node that answered, so it can be watched through it. */
+  /** Running on the node that answered. */
+  here: z.boolean(),
+  /** Live, and can be watched through the node that answered: it runs it, or passes it on. */
   watchable: z.boolean(),
 });
-/** An allow-list: the wrapped recording key and the file's path stay on the server. */
-const toView = (s: SessionRecord, live: LiveSession | undefined) => ({
+/**
+ * An allow-list: the wrapped recording key and the file's path stay on the server. `reachable`:
+ * the nodes whose watches this node can pass on (they said where their API is).
+ */
+const toView = (
+  s: SessionRecord,
+  live: LiveSession | undefined,
+  reachable: ReadonlySet<string>,
+) => ({
   id: s.id,
   user: s.user,
   account: s.account,
@@ -59,7 +71,8 @@ const toView = (s: SessionRecord, live: LiveSession | undefined) => ({
   droppedBytes: s.droppedBytes,
   state: s.state,
   node: s.nodeId,
-  watchable: live !== undefined,
+  here: live !== undefined,
+  watchable: live !== undefined || (s.state === 'live' && reachable.has(s.nodeId)),
 });
 const command = z.object({ offsetMs: z.number(), at: z.string(), command: z.string() });
 const searchText = z.string().min(1).max(200);
@@ -99,6 +112,8 @@ const WATCH_NOT_LIVE = 4404;
 const WATCH_ELSEWHERE = 4409;
 /** Close code of a watch whose watcher's sign-in ended (sign-out, revocation, a new factor). */
 const WATCH_SIGNED_OUT = 4401;
+/** Close code of a watch passed on by another node whose watcher may no longer watch. */
+const WATCH_FORBIDDEN = 4403;
 /** How often an open watch asks whether its watcher's token still holds. */
 const WATCHER_CHECK_MS = 2_000;
 
@@ -113,6 +128,8 @@ export interface SessionRouteDeps {
   readonly tokens: Pick<TokenService, 'isLive'>;
   /** This node: a session its row places here but that is not in memory is ending. */
   readonly nodeId: string;
+  /** A watch passed on from another node is allowed here again, for the watcher it names. */
+  readonly access: Pick<AccessDecision, 'require'>;
 }
 
 const NOT_LIVE = 'the session is not live';
@@ -148,7 +165,8 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
         ...rest,
         live: live === undefined ? undefined : live === 'true',
       });
-      return { sessions: found.map((s) => toView(s, liveSessions.get(s.id))) };
+      const reachable = await reachableNodes(deps, found);
+      return { sessions: found.map((s) => toView(s, liveSessions.get(s.id), reachable)) };
     },
   );
 
@@ -194,7 +212,7 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
       const found = await sessions.get(request.params.id);
       const commands = await sessions.commandsOf(found.id);
       return {
-        ...toView(found, liveSessions.get(found.id)),
+        ...toView(found, liveSessions.get(found.id), await reachableNodes(deps, [found])),
         commands: commands.map((c) => ({ ...c, at: iso(c.at) })),
       };
     },
@@ -327,8 +345,8 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
       deps.gateway.sessionPolicies.set(contextOf(request), request.params.policy, request.body),
   );
 
-  // The WebSocket plugin belongs to this route alone; the access hooks still run before it.
-  const watchRoute: FastifyPluginAsync = async (scope) => {
+  // The WebSocket plugin belongs to these routes alone; the access hooks still run before them.
+  const watchRoutes: FastifyPluginAsync = async (scope) => {
     await scope.register(websocket, { options: { maxPayload: 1024 } });
     scope.get(
       '/v1/sessions/:id/watch',
@@ -341,40 +359,108 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
         const id = (request.params as { id: string }).id;
         const live = liveSessions.get(id);
         if (live === undefined) {
-          await refuseWatch(socket, sessions, id);
+          await watchElsewhere(socket, request, deps, id);
           return;
         }
+        const principal = principalOf(request);
         const ctx = contextOf(request);
-        try {
-          await deps.audit.record({
-            action: 'session.watch',
-            outcome: 'success',
-            actor: ctx.actor,
-            object: {
-              type: 'session',
-              id: live.info.id,
-              name: `${live.info.target}/${live.info.account}`,
-            },
-            source: ctx.source,
-            requestId: ctx.requestId,
-            details: { watcher: principalOf(request).name },
-          });
-        } catch {
-          socket.close(1011, 'the audit trail cannot be written');
+        await startWatch(socket, deps, live, {
+          principal,
+          source: ctx.source,
+          requestId: ctx.requestId,
+          via: null,
+        });
+      },
+    );
+
+    // Another node passes a watch on here: the ticket names the watcher it let in.
+    scope.get(
+      '/v1/sessions/:id/watch-relay',
+      {
+        websocket: true,
+        config: { action: 'session.watch.relay' },
+        schema: { params: sessionParams, hide: true },
+      },
+      async (socket, request) => {
+        const id = (request.params as { id: string }).id;
+        const header = request.headers[WATCH_TICKET_HEADER];
+        const ticket = typeof header === 'string' ? header : '';
+        const holder = await deps.gateway.watchTickets.redeem(ticket, id);
+        if (holder === null) {
+          socket.close(WATCH_SIGNED_OUT, 'the watch ticket is not valid');
           return;
         }
-        // The session may have ended while the audit event was written: no watcher to add then.
-        if (liveSessions.get(id) !== live) {
+        const live = liveSessions.get(id);
+        if (live === undefined) {
           socket.close(WATCH_NOT_LIVE, NOT_LIVE);
           return;
         }
-        const stopChecking = checkWatcher(socket, deps, principalOf(request).tokenId);
-        socket.on('close', stopChecking);
-        watch(socket, live);
+        const { viaNode, source, requestId, ...principal } = holder;
+        // Allowed again here, as of now: the sign-in still holds and its role may still watch.
+        if (!(await deps.tokens.isLive(principal.tokenId))) {
+          socket.close(WATCH_SIGNED_OUT, 'your sign-in ended');
+          return;
+        }
+        const allowed = await deps.access.require(principal, 'session.watch').then(
+          () => true,
+          () => false,
+        );
+        if (!allowed) {
+          socket.close(WATCH_FORBIDDEN, 'not allowed: session.watch');
+          return;
+        }
+        await startWatch(socket, deps, live, { principal, source, requestId, via: viaNode });
       },
     );
   };
-  app.register(watchRoute);
+  app.register(watchRoutes);
+}
+
+/** Who watches, and through which node when another node passed the watch on. */
+interface Watcher {
+  readonly principal: Principal;
+  readonly source: string | null;
+  readonly requestId: string | null;
+  readonly via: string | null;
+}
+
+/** Audits the watch, then streams the session until it ends or the watcher's sign-in does. */
+async function startWatch(
+  socket: WatchSocket,
+  deps: SessionRouteDeps,
+  live: LiveSession,
+  watcher: Watcher,
+): Promise<void> {
+  const { principal } = watcher;
+  try {
+    await deps.audit.record({
+      action: 'session.watch',
+      outcome: 'success',
+      actor: { id: principal.userId, name: principal.name },
+      object: {
+        type: 'session',
+        id: live.info.id,
+        name: `${live.info.target}/${live.info.account}`,
+      },
+      source: watcher.source,
+      requestId: watcher.requestId,
+      details: {
+        watcher: principal.name,
+        ...(watcher.via === null ? {} : { via: watcher.via }),
+      },
+    });
+  } catch {
+    socket.close(1011, 'the audit trail cannot be written');
+    return;
+  }
+  // The session may have ended while the audit event was written: no watcher to add then.
+  if (deps.gateway.liveSessions.get(live.info.id) !== live) {
+    socket.close(WATCH_NOT_LIVE, NOT_LIVE);
+    return;
+  }
+  const stopChecking = checkWatcher(socket, deps, principal.tokenId);
+  socket.on('close', stopChecking);
+  watch(socket, live);
 }
 
 /**
@@ -440,15 +526,64 @@ function checkWatcher(
 }
 
 /**
- * Says why a session cannot be watched here: it is over (or unknown), or another node runs it
- * (by its row). Watching stays with that node: nothing streams between nodes.
+ * A session this node does not run: passed on to the node that runs it (by its row), which
+ * streams it here for this node to forward; else the watcher is told why not.
  */
-async function refuseWatch(socket: WatchSocket, sessions: SessionStore, id: string) {
+async function watchElsewhere(
+  socket: WatchSocket,
+  request: FastifyRequest,
+  deps: SessionRouteDeps,
+  id: string,
+): Promise<void> {
+  const { sessions, nodes, watchTickets } = deps.gateway;
   // Any other failure reaches the WebSocket plugin, which logs it and drops the socket.
   const found = await sessions.get(id).catch((error: unknown) => {
     if (error instanceof TesseraError && error.code === 'NOT_FOUND') return null;
     throw error;
   });
-  if (found === null || found.state !== 'live') socket.close(WATCH_NOT_LIVE, NOT_LIVE);
-  else socket.close(WATCH_ELSEWHERE, `the session runs on node ${found.nodeId}: watch it there`);
+  // Live by its row but not here: it ran on this node until the node stopped, and is ending.
+  if (found === null || found.state !== 'live' || found.nodeId === deps.nodeId) {
+    socket.close(WATCH_NOT_LIVE, NOT_LIVE);
+    return;
+  }
+  const apiUrl = await nodes.apiUrlOf(found.nodeId);
+  if (apiUrl === null) {
+    socket.close(
+      WATCH_ELSEWHERE,
+      `the session runs on node ${found.nodeId}, which other nodes cannot reach: watch it there`,
+    );
+    return;
+  }
+  const principal = principalOf(request);
+  const ctx = contextOf(request);
+  const ticket = await watchTickets.issue(id, {
+    ...principal,
+    source: ctx.source,
+    requestId: ctx.requestId,
+    viaNode: deps.nodeId,
+  });
+  relayWatch(
+    socket,
+    {
+      url: `${apiUrl.replace(/^http/, 'ws')}/v1/sessions/${id}/watch-relay`,
+      ticket,
+      node: found.nodeId,
+    },
+    { maxBacklog: MAX_WATCHER_BACKLOG },
+  );
+}
+
+/** The nodes among these sessions' whose watches this node can pass on. */
+async function reachableNodes(
+  deps: SessionRouteDeps,
+  found: readonly SessionRecord[],
+): Promise<ReadonlySet<string>> {
+  const elsewhere = new Set<string>();
+  for (const s of found)
+    if (s.state === 'live' && s.nodeId !== deps.nodeId) elsewhere.add(s.nodeId);
+  const reachable = new Set<string>();
+  for (const node of elsewhere) {
+    if ((await deps.gateway.nodes.apiUrlOf(node)) !== null) reachable.add(node);
+  }
+  return reachable;
 }

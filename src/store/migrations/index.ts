@@ -7,6 +7,7 @@ import * as gateway from './0003-gateway.ts';
 import * as access from './0004-access.ts';
 import * as sessionKill from './0005-session-kill.ts';
 import * as recordingHold from './0006-recording-hold.ts';
+import * as watchRelay from './0007-watch-relay.ts';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, types: ColumnTypes): Promise<void>;
@@ -20,6 +21,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, DialectMigration]> = [
   ['0004-access', access],
   ['0005-session-kill', sessionKill],
   ['0006-recording-hold', recordingHold],
+  ['0007-watch-relay', watchRelay],
 ];
 
 export function migrationsFor(types: ColumnTypes): Record<string, Migration> {

@@ -16,7 +16,8 @@ const LIVE = '/v1/sessions?live=true&limit=500';
 /**
  * The sessions running now, refreshed every few seconds: who, where, since when and how much
  * went each way, with Watch and (for administrators) Kill. A session running on another
- * Tessera node is watched through that node; a kill asked here is passed to it.
+ * Tessera node is watched through this one, which passes the watch on; a kill asked here is
+ * passed to it too.
  */
 export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
   const live = usePolled<{ sessions: SessionView[] }>(LIVE, REFRESH_MS);
@@ -97,7 +98,9 @@ export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
                             </span>
                           </Link>
                         ) : (
-                          <span className="hint">Watch it through node {s.node}</span>
+                          <span className="hint">
+                            Runs on node {s.node}, which this node cannot reach: watch it there
+                          </span>
                         )}
                         {canKill && (
                           <button

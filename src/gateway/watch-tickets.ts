@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { isRole, type Role } from '../identity/principal.ts';
+import { digestOf } from '../identity/tokens.ts';
+import type { Store } from '../store/store.ts';
+
+/**
+ * A watch passed from the node a watcher asked to the node that runs the session. The ticket
+ * names the watcher as the first node found them (signed in, allowed to watch): 256 random bits,
+ * one use, for one session, within 30 seconds. The store keeps only its digest.
+ */
+export const WATCH_TICKET_TTL_MS = 30_000;
+const TICKET_PREFIX = 'tsr-watch-';
+const TICKET_PATTERN = /^tsr-watch-[A-Za-z0-9_-]{43}$/;
+
+export interface WatchTicketHolder {
+  readonly userId: string;
+  readonly name: string;
+  readonly role: Role;
+  /** The watcher's sign-in: the watch ends when it does. */
+  readonly tokenId: string;
+  /** The watcher's address, for the audit event. */
+  readonly source: string | null;
+  /** The watcher's request on the first node, so the two nodes' logs can be joined. */
+  readonly requestId: string | null;
+  /** The node the watcher asked, which passes the stream on. */
+  readonly viaNode: string;
+}
+
+export interface WatchTickets {
+  issue(sessionId: string, holder: WatchTicketHolder): Promise<string>;
+  /** The holder, once, for a ticket made for this session within its time; else null. */
+  redeem(ticket: string, sessionId: string): Promise<WatchTicketHolder | null>;
+}
+
+export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchTickets {
+  const { store, clock } = deps;
+  return {
+    async issue(sessionId, holder) {
+      const now = clock.now();
+      const ticket = TICKET_PREFIX + randomBytes(32).toString('base64url');
+      await store.transaction(async (trx) => {
+        // Tickets nobody used: a relay that never connected, a node that went away.
+        await trx.deleteFrom('session_watch_tickets').where('expires_at', '<=', now).execute();
+        await trx
+          .insertInto('session_watch_tickets')
+          .values({
+            digest: digestOf(ticket),
+            session_id: sessionId,
+            user_id: holder.userId,
+            user_name: holder.name,
+            role: holder.role,
+            token_id: holder.tokenId,
+            source: holder.source,
+            request_id: holder.requestId,
+            via_node: holder.viaNode,
+            expires_at: now + WATCH_TICKET_TTL_MS,
+          })
+          .execute();
+      });
+      return ticket;
+    },
+
+    async redeem(ticket, sessionId) {
+      if (!TICKET_PATTERN.test(ticket)) return null;
+      // Deleted as it is read: a second use, here or on any node, finds nothing.
+      const row = await store.db
+        .deleteFrom('session_watch_tickets')
+        .where('digest', '=', digestOf(ticket))
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined || row.session_id !== sessionId) return null;
+      if (row.expires_at <= clock.now() || !isRole(row.role)) return null;
+      return {
+        userId: row.user_id,
+        name: row.user_name,
+        role: row.role,
+        tokenId: row.token_id,
+        source: row.source,
+        requestId: row.request_id,
+        viaNode: row.via_node,
+      };
+    },
+  };
+}
+
+/** Where each node's API is reached by the other nodes. */
+export interface NodeDirectory {
+  /** Says, at a node's start, where its API is; null where the other nodes cannot reach it. */
+  announce(nodeId: string, apiUrl: string | null): Promise<void>;
+  apiUrlOf(nodeId: string): Promise<string | null>;
+}
+
+export function createNodeDirectory(deps: { store: Store; clock: Clock }): NodeDirectory {
+  const { store, clock } = deps;
+  return {
+    async announce(nodeId, apiUrl) {
+      const values = { api_url: apiUrl, started_at: clock.now() };
+      await store.db
+        .insertInto('nodes')
+        .values({ id: nodeId, ...values })
+        .onConflict((oc) => oc.column('id').doUpdateSet(values))
+        .execute();
+    },
+
+    async apiUrlOf(nodeId) {
+      const row = await store.db
+        .selectFrom('nodes')
+        .select('api_url')
+        .where('id', '=', nodeId)
+        .executeTakeFirst();
+      return row?.api_url ?? null;
+    },
+  };
+}

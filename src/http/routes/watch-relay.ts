@@ -1,0 +1,98 @@
+/**
+ * The watcher's side of a watch passed on to another node: this node opens the other node's
+ * relay socket with a one-time ticket, and forwards what it sends, unchanged, to the watcher.
+ * Nothing the watcher sends goes the other way: a watcher cannot type, here or there.
+ */
+
+/** The part of the watcher's WebSocket the relay uses. */
+export interface RelayedSocket {
+  readonly bufferedAmount: number;
+  send(data: string | Buffer, options?: { binary: boolean }): void;
+  close(code: number, reason: string): void;
+  on(event: 'close', listener: () => void): void;
+}
+
+export interface RelaySource {
+  /** The relay socket's address on the node that runs the session (ws: or wss:). */
+  readonly url: string;
+  readonly ticket: string;
+  /** That node's id, for the watcher's messages. */
+  readonly node: string;
+}
+
+/** The header that carries the ticket: never the URL, which proxies and logs keep. */
+export const WATCH_TICKET_HEADER = 'x-tessera-watch-ticket';
+/** Node's WebSocket client (undici) takes request headers; the DOM's type, also in use, does not. */
+type NodeWebSocket = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
+/** How long the other node gets to accept the relay. */
+const OPEN_TIMEOUT_MS = 10_000;
+
+/**
+ * Forwards the other node's stream to `watcher` until either side closes; the close code and
+ * reason the other node gives (session over, sign-in ended, watcher too slow) reach the watcher
+ * as they were. Answers once the relay is set up; it then runs on its own.
+ */
+export function relayWatch(
+  watcher: RelayedSocket,
+  source: RelaySource,
+  limits: { readonly maxBacklog: number },
+): void {
+  const upstream = new (WebSocket as unknown as NodeWebSocket)(source.url, {
+    headers: { [WATCH_TICKET_HEADER]: source.ticket },
+  });
+  upstream.binaryType = 'arraybuffer';
+  let opened = false;
+  let done = false;
+  const finish = (code: number, reason: string) => {
+    if (done) return;
+    done = true;
+    clearTimeout(opening);
+    watcher.close(code, reason);
+    if (upstream.readyState === WebSocket.CONNECTING || upstream.readyState === WebSocket.OPEN) {
+      upstream.close(1000, 'watcher left');
+    }
+  };
+  const unreachable = `node ${source.node}, which runs the session, cannot be reached`;
+  const opening = setTimeout(() => finish(1011, unreachable), OPEN_TIMEOUT_MS);
+  opening.unref();
+
+  upstream.addEventListener('open', () => {
+    opened = true;
+    clearTimeout(opening);
+  });
+  upstream.addEventListener('message', (event: MessageEvent) => {
+    if (done) return;
+    if (watcher.bufferedAmount > limits.maxBacklog) {
+      finish(1013, 'watcher too slow');
+      return;
+    }
+    const { data } = event;
+    if (typeof data === 'string') watcher.send(data);
+    else watcher.send(Buffer.from(data as ArrayBuffer), { binary: true });
+  });
+  upstream.addEventListener('close', (event: CloseEvent) => {
+    if (!opened) finish(1011, unreachable);
+    else finish(...closeFor(event, source.node));
+  });
+  // An error is followed by a close, which says what happened.
+  upstream.addEventListener('error', () => undefined);
+  watcher.on('close', () => {
+    if (done) return;
+    done = true;
+    clearTimeout(opening);
+    upstream.close(1000, 'watcher left');
+  });
+}
+
+/**
+ * The watcher reads the other node's own close where it has one. A close without a code (the
+ * node went away) becomes a server error that names the node.
+ */
+function closeFor(event: CloseEvent, node: string): [number, string] {
+  const { code, reason } = event;
+  if (code === 1000 || code === 1011 || code === 1013 || (code >= 4000 && code <= 4999)) {
+    return [code, reason];
+  }
+  if (code === 1005) return [1000, reason];
+  return [1011, `node ${node}, which runs the session, closed the watch (${code})`];
+}

@@ -1,0 +1,285 @@
+/**
+ * Two Tessera nodes on one PostgreSQL database. A real OpenSSH session runs through node A; an
+ * auditor behind a load balancer reaches node B and watches it there: node B passes the watch on
+ * to node A with a one-time ticket and forwards the stream, read-only, until the session or the
+ * auditor's sign-in ends.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import { WATCH_TICKET_HEADER } from '../../src/http/routes/watch-relay.ts';
+import { digestOf } from '../../src/identity/tokens.ts';
+import { useSshd } from '../support/sshd.ts';
+import {
+  auditEvents,
+  eventually,
+  gatewayUser,
+  type Harness,
+  linuxAccount,
+  sshThrough,
+  startHarness,
+  startSecondNode,
+} from './support.ts';
+
+type Row = Record<string, unknown>;
+
+interface Watch {
+  readonly texts: Row[];
+  screen(): string;
+  /** How the server closed the watch. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  readonly socket: WebSocket;
+}
+
+/** Opens a watch socket and keeps what it receives. */
+function openWatch(url: string, headers: Record<string, string>): Watch {
+  const socket = new WebSocket(url, { headers });
+  socket.binaryType = 'arraybuffer';
+  const texts: Row[] = [];
+  let screen = '';
+  socket.addEventListener('message', (message) => {
+    if (typeof message.data === 'string') texts.push(JSON.parse(message.data) as Row);
+    else screen += Buffer.from(message.data as ArrayBuffer).toString('utf8');
+  });
+  socket.addEventListener('error', () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve, reject) => {
+    socket.addEventListener('close', (event) =>
+      resolve({ code: event.code, reason: event.reason }),
+    );
+    setTimeout(() => reject(new Error('the watch was not closed')), 15_000).unref();
+  });
+  return { texts, screen: () => screen, closed, socket };
+}
+
+describe('ssh gateway: a session on node A watched through node B (one PostgreSQL)', () => {
+  const sshd = useSshd();
+  let a: Harness;
+  let b: Awaited<ReturnType<typeof startSecondNode>>;
+
+  before(async () => {
+    a = await startHarness({ store: 'postgres' });
+    b = await startSecondNode(a);
+  });
+  after(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  const nodeIdOf = (dataDir: string) => readFileSync(path.join(dataDir, 'node-id'), 'utf8').trim();
+  const watchUrl = (server: { url: string }, id: string, route = 'watch') =>
+    `${server.url.replace('http', 'ws')}/v1/sessions/${id}/${route}`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  /** A session through node A that prints `mark` lines for `seconds`, once it has printed one. */
+  const sessionOnA = async (command: (mark: string) => string) => {
+    const password = `Pw-${randomBytes(12).toString('base64url')}`;
+    const linux = await sshd().createUser('tgw', { password });
+    const user = await gatewayUser(a);
+    const { login } = await linuxAccount(a, sshd(), {
+      user: user.name,
+      secret: password,
+      secretType: 'password',
+      linuxUser: linux.name,
+    });
+    const mark = randomBytes(4).toString('hex');
+    let started: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const running = sshThrough(a, user.key.file, login, {
+      command: command(mark),
+      onStdout: (text) => {
+        if (text.includes(`one-${mark}`)) started();
+      },
+    });
+    await first;
+    const listed = await a.api<{ sessions: Row[] }>(
+      'GET',
+      `/v1/sessions?live=true&user=${user.name}`,
+    );
+    const id = String(listed.body.sessions[0]?.id);
+    return { id, mark, running };
+  };
+
+  it('streams the screen so far, then live output, to the end; read-only, audited once', async () => {
+    const { id, mark, running } = await sessionOnA(
+      (m) => `echo one-${m}; sleep 1.5; echo two-${m}; sleep 0.5`,
+    );
+    const shown = await b.server.services.gateway.sessions.get(id);
+    assert.equal(shown.nodeId, nodeIdOf(a.server.dataDir));
+    const viaB = await fetch(`${b.server.url}/v1/sessions/${id}`, {
+      headers: bearer(a.server.rootToken),
+    });
+    const view = (await viaB.json()) as Row;
+    assert.equal(view.here, false);
+    assert.equal(view.watchable, true, 'node B can pass the watch on');
+
+    const auditor = await gatewayUser(a, 'auditor');
+    const watch = openWatch(watchUrl(b.server, id), bearer(auditor.token));
+    await new Promise((resolve) => watch.socket.addEventListener('open', resolve));
+    watch.socket.send('echo injected\n'); // a watcher cannot type: this goes nowhere
+
+    const result = await running;
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(await watch.closed, { code: 1000, reason: 'session ended' });
+    assert.equal(watch.texts[0]?.type, 'hello');
+    assert.equal(watch.texts[0]?.session, id);
+    assert.equal(watch.texts.at(-1)?.type, 'end');
+    const screen = watch.screen();
+    assert.ok(screen.indexOf(`one-${mark}`) >= 0, screen);
+    assert.ok(screen.indexOf(`two-${mark}`) > screen.indexOf(`one-${mark}`), screen);
+    assert.doesNotMatch(screen, /injected/);
+    assert.doesNotMatch(result.stdout, /injected/);
+
+    const watches = (await auditEvents(a, 'session.watch')).filter((e) => e.object_id === id);
+    assert.equal(watches.length, 1, 'audited once, by the node that streams it');
+    assert.equal(watches[0]?.actor_name, auditor.name);
+    assert.equal(watches[0]?.details.via, nodeIdOf(b.dataDir));
+    const left = await a.server.services.store.db
+      .selectFrom('session_watch_tickets')
+      .select('digest')
+      .where('session_id', '=', id)
+      .execute();
+    assert.deepEqual(left, [], 'the ticket was spent');
+
+    // A user who may not watch is refused by node B itself: nothing is passed on.
+    const user = await gatewayUser(a);
+    const denied = openWatch(watchUrl(b.server, id), bearer(user.token));
+    const outcome = await new Promise<string>((resolve) => {
+      denied.socket.addEventListener('open', () => resolve('open'));
+      denied.socket.addEventListener('error', () => resolve('refused'));
+    });
+    assert.equal(outcome, 'refused');
+  });
+
+  it('tessera session watch through node B follows it to its end', async () => {
+    const { id, mark, running } = await sessionOnA(
+      (m) => `echo one-${m}; sleep 1; echo two-${m}; sleep 0.3`,
+    );
+    const auditor = await gatewayUser(a, 'auditor');
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const code = await main(['session', 'watch', id], {
+      stdout,
+      stderr,
+      stdin: Readable.from([]),
+      env: { TESSERA_ADDR: b.server.url, TESSERA_TOKEN: auditor.token },
+      now: () => Date.now(),
+      cwd: process.cwd(),
+    });
+    await running;
+    assert.equal(code, 0, err);
+    assert.match(out, new RegExp(`two-${mark}`));
+    assert.match(err, /Session ended/);
+  });
+
+  it('ends a watch passed on once the watcher signs out', async () => {
+    const { id, running } = await sessionOnA(
+      (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,
+    );
+    const auditor = await gatewayUser(a, 'auditor');
+    const watch = openWatch(watchUrl(b.server, id), bearer(auditor.token));
+    await eventually(async () => (watch.screen().includes('tick-') ? true : undefined));
+    const out = await fetch(`${b.server.url}/v1/auth/logout`, {
+      method: 'POST',
+      headers: bearer(auditor.token),
+    });
+    assert.equal(out.status, 204);
+    // Node A checks the sign-in every 2 s; node B passes its close on as it was.
+    assert.deepEqual(await watch.closed, { code: 4401, reason: 'your sign-in ended' });
+    const killed = await a.api('POST', `/v1/sessions/${id}/kill`, { body: { reason: 'done' } });
+    assert.equal(killed.status, 200);
+    await running;
+  });
+
+  it('opens a relay only with a fresh ticket made for that session, once', async () => {
+    const { id, running } = await sessionOnA(
+      (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,
+    );
+    const relay = watchUrl(a.server, id, 'watch-relay');
+    for (const headers of [{}, { [WATCH_TICKET_HEADER]: 'tsr-watch-forged' }] as Record<
+      string,
+      string
+    >[]) {
+      const forged = openWatch(relay, headers);
+      assert.deepEqual(await forged.closed, {
+        code: 4401,
+        reason: 'the watch ticket is not valid',
+      });
+      assert.equal(forged.texts.length, 0);
+    }
+
+    const admin = await a.server.services.store.db
+      .selectFrom('tokens')
+      .select(['id', 'user_id'])
+      .where('token_hash', '=', digestOf(a.server.rootToken))
+      .executeTakeFirstOrThrow();
+    const holder = {
+      userId: admin.user_id,
+      name: 'admin',
+      role: 'admin' as const,
+      tokenId: admin.id,
+      source: '127.0.0.1',
+      requestId: 'relay-test',
+      viaNode: 'node-test',
+    };
+    const { watchTickets } = a.server.services.gateway;
+    const ticket = await watchTickets.issue(id, holder);
+    const first = openWatch(relay, { [WATCH_TICKET_HEADER]: ticket });
+    await eventually(async () => (first.texts[0]?.type === 'hello' ? true : undefined));
+    first.socket.close(1000, 'done');
+    const again = openWatch(relay, { [WATCH_TICKET_HEADER]: ticket });
+    assert.equal((await again.closed).code, 4401, 'a ticket works once');
+
+    const { id: otherId, running: other } = await sessionOnA((m) => `echo one-${m}; sleep 1`);
+    const misdirected = await watchTickets.issue(otherId, holder);
+    const wrong = openWatch(relay, { [WATCH_TICKET_HEADER]: misdirected });
+    assert.equal((await wrong.closed).code, 4401, 'made for another session');
+
+    await a.api('POST', `/v1/sessions/${id}/kill`, { body: { reason: 'done' } });
+    await Promise.all([running, other]);
+    assert.ok(!a.logText().includes(ticket), 'a ticket never reaches the log');
+    assert.ok(!a.logText().includes(misdirected));
+  });
+
+  it('says why when the node that runs it cannot be reached', async () => {
+    const { id, running } = await sessionOnA(
+      (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,
+    );
+    const nodeA = nodeIdOf(a.server.dataDir);
+    const { nodes } = a.server.services.gateway;
+    try {
+      // Started on every address without --node-url: no other node knows where it is.
+      await nodes.announce(nodeA, null);
+      const view = await fetch(`${b.server.url}/v1/sessions/${id}`, {
+        headers: bearer(a.server.rootToken),
+      });
+      assert.equal(((await view.json()) as Row).watchable, false);
+      const unknown = openWatch(watchUrl(b.server, id), bearer(a.server.rootToken));
+      assert.deepEqual(await unknown.closed, {
+        code: 4409,
+        reason: `the session runs on node ${nodeA}, which other nodes cannot reach: watch it there`,
+      });
+
+      // Its address names a port nothing listens on: node A is down, or the address is wrong.
+      await nodes.announce(nodeA, 'http://127.0.0.1:1');
+      const down = openWatch(watchUrl(b.server, id), bearer(a.server.rootToken));
+      assert.deepEqual(await down.closed, {
+        code: 1011,
+        reason: `node ${nodeA}, which runs the session, cannot be reached`,
+      });
+    } finally {
+      await nodes.announce(nodeA, a.apiUrl);
+    }
+    await a.api('POST', `/v1/sessions/${id}/kill`, { body: { reason: 'done' } });
+    await running;
+  });
+});

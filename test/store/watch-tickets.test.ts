@@ -1,0 +1,124 @@
+/**
+ * Watches passed between nodes, on both stores: where each node says its API is, and the
+ * one-time tickets that name a watcher to the node that runs the session.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import {
+  createNodeDirectory,
+  createWatchTickets,
+  WATCH_TICKET_TTL_MS,
+  type WatchTicketHolder,
+} from '../../src/gateway/watch-tickets.ts';
+import { digestOf } from '../../src/identity/tokens.ts';
+import { openTestStore, STORE_KINDS } from '../support/stores.ts';
+
+for (const kind of STORE_KINDS) {
+  describe(`watch tickets and node addresses on ${kind}`, async () => {
+    const { store, drop } = await openTestStore(kind);
+    after(drop);
+    let now = Date.parse('2026-05-01T10:00:00Z');
+    const clock = { now: () => now };
+    const tickets = createWatchTickets({ store, clock });
+    const nodes = createNodeDirectory({ store, clock });
+
+    const holder: WatchTicketHolder = {
+      userId: randomUUID(),
+      name: 'auditor-1',
+      role: 'auditor',
+      tokenId: randomUUID(),
+      source: '192.0.2.7',
+      requestId: randomUUID(),
+      viaNode: 'node-b',
+    };
+
+    const liveSession = async () => {
+      const id = randomUUID();
+      await store.db
+        .insertInto('sessions')
+        .values({
+          id,
+          user_id: randomUUID(),
+          user_name: 'alice',
+          account_id: randomUUID(),
+          account_username: 'root',
+          target_id: randomUUID(),
+          target_name: 'web01',
+          kind: 'shell',
+          command: null,
+          client_address: '127.0.0.1',
+          width: 80,
+          height: 24,
+          started_at: now,
+          ended_at: null,
+          end_reason: null,
+          bytes_in: 0,
+          bytes_out: 0,
+          recording_path: null,
+          wrapped_key: null,
+          recording_sha256: null,
+          recording_dropped_bytes: 0,
+          node_id: 'node-a',
+          state: 'live',
+        })
+        .execute();
+      return id;
+    };
+
+    it('names the watcher once, for that session only', async () => {
+      const id = await liveSession();
+      const ticket = await tickets.issue(id, holder);
+      assert.match(ticket, /^tsr-watch-[A-Za-z0-9_-]{43}$/);
+      assert.deepEqual(await tickets.redeem(ticket, id), holder);
+      assert.equal(await tickets.redeem(ticket, id), null, 'a second use');
+
+      const other = await liveSession();
+      const forOther = await tickets.issue(other, holder);
+      assert.equal(await tickets.redeem(forOther, id), null, 'made for another session');
+      assert.equal(await tickets.redeem(forOther, other), null, 'spent by the wrong try');
+    });
+
+    it('stores only a digest of the ticket', async () => {
+      const id = await liveSession();
+      const ticket = await tickets.issue(id, holder);
+      const rows = await store.db.selectFrom('session_watch_tickets').selectAll().execute();
+      assert.ok(rows.every((row) => !Object.values(row).includes(ticket)));
+      assert.ok(rows.some((row) => row.digest === digestOf(ticket)));
+      await tickets.redeem(ticket, id);
+    });
+
+    it('refuses a ticket past its time, and one that is not a ticket', async () => {
+      const id = await liveSession();
+      const ticket = await tickets.issue(id, holder);
+      now += WATCH_TICKET_TTL_MS;
+      assert.equal(await tickets.redeem(ticket, id), null);
+      for (const bad of ['', 'tsr-watch-', `${ticket}x`, 'tsr_notawatchticket', ticket.slice(1)]) {
+        assert.equal(await tickets.redeem(bad, id), null, bad);
+      }
+    });
+
+    it('clears tickets nobody used once their time is over', async () => {
+      const id = await liveSession();
+      await tickets.issue(id, holder);
+      now += WATCH_TICKET_TTL_MS + 1;
+      const fresh = await tickets.issue(id, holder);
+      const left = await store.db.selectFrom('session_watch_tickets').select('digest').execute();
+      assert.deepEqual(
+        left.map((row) => row.digest),
+        [digestOf(fresh)],
+      );
+      assert.deepEqual(await tickets.redeem(fresh, id), holder);
+    });
+
+    it('keeps the address each node gave at its last start', async () => {
+      assert.equal(await nodes.apiUrlOf('node-x'), null, 'never started');
+      await nodes.announce('node-x', 'http://10.0.0.5:7200');
+      assert.equal(await nodes.apiUrlOf('node-x'), 'http://10.0.0.5:7200');
+      await nodes.announce('node-x', null);
+      assert.equal(await nodes.apiUrlOf('node-x'), null, 'restarted on every address');
+      await nodes.announce('node-x', 'https://tessera-2.internal:7200');
+      assert.equal(await nodes.apiUrlOf('node-x'), 'https://tessera-2.internal:7200');
+    });
+  });
+}
