@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAccessDecision } from './access/access-decision.ts';
@@ -83,7 +84,7 @@ export interface ServerConfig {
   /**
    * Where the other nodes reach this node's API (`http://10.0.0.5:7200`), to watch through them
    * the sessions its gateway runs. Left out, the address the API listens on, unless that is
-   * every address (0.0.0.0, ::): other nodes then cannot pass watches on to this one.
+   * every address (0.0.0.0, ::) or loopback: other nodes then cannot pass watches on to this one.
    */
   readonly nodeUrl?: string | null;
 }
@@ -116,8 +117,15 @@ const DEV_UNSEAL_FILE = 'dev-unseal.key';
 /** Requests expire, grants end and their sessions stop within this much of their time. */
 const ACCESS_TICK_INTERVAL_MS = 1_000;
 const NODE_ID_FILE = 'node-id';
-/** Listening on every address says nothing about the one other nodes should use. */
-const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
+/**
+ * Addresses other nodes cannot use for this one: every address says nothing about which, and
+ * loopback leads each node to itself.
+ */
+const NOT_FOR_OTHER_NODES = new BlockList();
+NOT_FOR_OTHER_NODES.addSubnet('127.0.0.0', 8, 'ipv4');
+NOT_FOR_OTHER_NODES.addAddress('0.0.0.0', 'ipv4');
+NOT_FOR_OTHER_NODES.addAddress('::', 'ipv6');
+NOT_FOR_OTHER_NODES.addAddress('::1', 'ipv6');
 
 /** Node 20's pool size, with which a small buffer kept for long pins 8 KiB at most. */
 const BUFFER_POOL_BYTES = 8 * 1024;
@@ -205,7 +213,10 @@ export async function startServer(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
-  const nodeUrl = config.nodeUrl ?? (WILDCARD_HOSTS.has(config.host) ? null : url);
+  const nodeUrl = config.nodeUrl ?? (reachableFromElsewhere(config.host) ? url : null);
+  if (nodeUrl === null && store.dialect === 'postgres') {
+    logger.info('other nodes cannot pass watches to this node: give it --node-url');
+  }
   const stopListeners = async () => {
     await app.close();
     await scheduler.stop();
@@ -242,6 +253,14 @@ export async function startServer(
       await stopListeners();
     },
   };
+}
+
+/** Whether other nodes could reach an API listening on `host` at that address. */
+function reachableFromElsewhere(host: string): boolean {
+  if (host === '' || host.toLowerCase() === 'localhost') return false;
+  const family = isIP(host);
+  if (family === 0) return true; // a name: the operator chose it
+  return !NOT_FOR_OTHER_NODES.check(host, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 function buildServices(deps: {

@@ -68,6 +68,12 @@ export function parseServerConfig(
   const nodeUrlText = flags.nodeUrl ?? (env.TESSERA_NODE_URL || undefined);
   const nodeUrlSource = flags.nodeUrl !== undefined ? '--node-url' : 'TESSERA_NODE_URL';
   const nodeUrl = nodeUrlText === undefined ? null : parseNodeUrl(nodeUrlText, nodeUrlSource);
+  if (nodeUrl?.startsWith('http:') === true && !LOOPBACK.test(new URL(nodeUrl).hostname)) {
+    warnings.push(
+      `${nodeUrlSource} is plain http: a watch passed between nodes, and its one-time ticket, ` +
+        'cross the network unencrypted; prefer https (a TLS proxy in front of each node)',
+    );
+  }
 
   const config: ServerConfig = {
     dataDir: path.resolve(cwd, flags.dataDir),

@@ -27,9 +27,17 @@ export interface WatchTicketHolder {
   readonly viaNode: string;
 }
 
+/** What a ticket stores: the user's name and role are read again when it is redeemed. */
+export type WatchTicketRequest = Omit<WatchTicketHolder, 'name' | 'role'>;
+
 export interface WatchTickets {
-  issue(sessionId: string, holder: WatchTicketHolder): Promise<string>;
-  /** The holder, once, for a ticket made for this session within its time; else null. */
+  issue(sessionId: string, holder: WatchTicketRequest): Promise<string>;
+  /** Whether the ticket was made for this session and its time holds; spends nothing. */
+  valid(ticket: string, sessionId: string): Promise<boolean>;
+  /**
+   * The holder, once, for a ticket made for this session within its time, with the name and
+   * role their sign-in has now; null for anything else, or a sign-in that is not theirs.
+   */
   redeem(ticket: string, sessionId: string): Promise<WatchTicketHolder | null>;
 }
 
@@ -48,8 +56,6 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
             digest: digestOf(ticket),
             session_id: sessionId,
             user_id: holder.userId,
-            user_name: holder.name,
-            role: holder.role,
             token_id: holder.tokenId,
             source: holder.source,
             request_id: holder.requestId,
@@ -61,6 +67,16 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       return ticket;
     },
 
+    async valid(ticket, sessionId) {
+      if (!TICKET_PATTERN.test(ticket)) return false;
+      const row = await store.db
+        .selectFrom('session_watch_tickets')
+        .select(['session_id', 'expires_at'])
+        .where('digest', '=', digestOf(ticket))
+        .executeTakeFirst();
+      return row !== undefined && row.session_id === sessionId && row.expires_at > clock.now();
+    },
+
     async redeem(ticket, sessionId) {
       if (!TICKET_PATTERN.test(ticket)) return null;
       // Deleted as it is read: a second use, here or on any node, finds nothing.
@@ -69,12 +85,22 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
         .where('digest', '=', digestOf(ticket))
         .returningAll()
         .executeTakeFirst();
-      if (row === undefined || row.session_id !== sessionId) return null;
-      if (row.expires_at <= clock.now() || !isRole(row.role)) return null;
+      if (row === undefined || row.session_id !== sessionId || row.expires_at <= clock.now()) {
+        return null;
+      }
+      // The user as they are now, through the sign-in the ticket names, which must be theirs.
+      const user = await store.db
+        .selectFrom('tokens')
+        .innerJoin('users', 'users.id', 'tokens.user_id')
+        .select(['users.name', 'users.role'])
+        .where('tokens.id', '=', row.token_id)
+        .where('tokens.user_id', '=', row.user_id)
+        .executeTakeFirst();
+      if (user === undefined || !isRole(user.role)) return null;
       return {
         userId: row.user_id,
-        name: row.user_name,
-        role: row.role,
+        name: user.name,
+        role: user.role,
         tokenId: row.token_id,
         source: row.source,
         requestId: row.request_id,

@@ -321,8 +321,6 @@ export interface SessionWatchTicketTable {
   digest: string;
   session_id: string;
   user_id: string;
-  user_name: string;
-  role: string;
   token_id: string;
   source: string | null;
   request_id: string | null;

@@ -143,6 +143,8 @@ describe('killing and watching a session another node runs, on sqlite', () => {
     );
     // Live by its row on this very node, but not in its memory: it is ending.
     const here = readFileSync(path.join(server.dataDir, 'node-id'), 'utf8').trim();
+    // Listening on loopback, it gave other nodes no address: theirs would lead to themselves.
+    assert.equal(await server.services.gateway.nodes.apiUrlOf(here), null);
     const ending = await watchClose(server, await sessionOn(here));
     assert.deepEqual(ending, { code: 4404, reason: 'the session is not live' });
     const over = await watchClose(server, await sessionOn(OTHER_NODE, 'ended'));

@@ -239,6 +239,21 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     const again = openWatch(relay, { [WATCH_TICKET_HEADER]: ticket });
     assert.equal((await again.closed).code, 4401, 'a ticket works once');
 
+    // A ticket for a sign-in whose user may not watch: allowed nowhere, decided again here.
+    const user = await gatewayUser(a);
+    const userToken = await a.server.services.store.db
+      .selectFrom('tokens')
+      .select(['id', 'user_id'])
+      .where('token_hash', '=', digestOf(user.token))
+      .executeTakeFirstOrThrow();
+    const forUser = await watchTickets.issue(id, {
+      ...holder,
+      userId: userToken.user_id,
+      tokenId: userToken.id,
+    });
+    const refused = openWatch(relay, { [WATCH_TICKET_HEADER]: forUser });
+    assert.deepEqual(await refused.closed, { code: 4403, reason: 'not allowed: session.watch' });
+
     const { id: otherId, running: other } = await sessionOnA((m) => `echo one-${m}; sleep 1`);
     const misdirected = await watchTickets.issue(otherId, holder);
     const wrong = openWatch(relay, { [WATCH_TICKET_HEADER]: misdirected });
@@ -267,6 +282,15 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       assert.deepEqual(await unknown.closed, {
         code: 4409,
         reason: `the session runs on node ${nodeA}, which other nodes cannot reach: watch it there`,
+      });
+
+      // Its address leads to node B itself (a loopback address given on two machines, say):
+      // node B's relay route tells so, and keeps the ticket unspent.
+      await nodes.announce(nodeA, b.server.url);
+      const itself = openWatch(watchUrl(b.server, id), bearer(a.server.rootToken));
+      assert.deepEqual(await itself.closed, {
+        code: 1011,
+        reason: `the address node ${nodeA} gave leads to another node: check its --node-url`,
       });
 
       // Its address names a port nothing listens on: node A is down, or the address is wrong.

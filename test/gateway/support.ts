@@ -122,6 +122,7 @@ export async function startHarness(
   );
   const gateway = running.gateway;
   if (gateway === null) throw new Error('the gateway did not start');
+  if (database !== null) await announceLoopback(running, dataDir);
   const { store, audit, clock, policies, access, versions } = running.services;
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-gw-'));
   const connectors = new Map([...createConnectors(), ['linux', createLinuxConnector()]]);
@@ -191,6 +192,7 @@ export async function startSecondNode(
       gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
     },
   );
+  await announceLoopback(server, dataDir);
   return {
     server,
     dataDir,
@@ -199,6 +201,15 @@ export async function startSecondNode(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Two nodes on one machine reach each other on loopback, which a node never gives as its address
+ * unasked (elsewhere it would lead each node to itself): each says it, as --node-url would.
+ */
+async function announceLoopback(server: RunningServer, dataDir: string): Promise<void> {
+  const nodeId = (await readFile(path.join(dataDir, 'node-id'), 'utf8')).trim();
+  await server.services.gateway.nodes.announce(nodeId, server.url);
 }
 
 /** Key types ssh-keygen makes for the tests, with the size asked of it. */

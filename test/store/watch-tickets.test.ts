@@ -23,11 +23,42 @@ for (const kind of STORE_KINDS) {
     const tickets = createWatchTickets({ store, clock });
     const nodes = createNodeDirectory({ store, clock });
 
+    /** A user with a sign-in, as the identity service stores them. */
+    const signedIn = async (name: string, role: string) => {
+      const userId = randomUUID();
+      const tokenId = randomUUID();
+      await store.db
+        .insertInto('users')
+        .values({
+          id: userId,
+          name,
+          role,
+          password_hash: null,
+          disabled: 0,
+          builtin: 0,
+          created_at: now,
+          updated_at: now,
+          person_id: null,
+        })
+        .execute();
+      await store.db
+        .insertInto('tokens')
+        .values({
+          id: tokenId,
+          token_hash: randomUUID(),
+          user_id: userId,
+          kind: 'login',
+          created_at: now,
+          expires_at: null,
+          revoked_at: null,
+        })
+        .execute();
+      return { userId, tokenId };
+    };
     const holder: WatchTicketHolder = {
-      userId: randomUUID(),
+      ...(await signedIn('auditor-1', 'auditor')),
       name: 'auditor-1',
       role: 'auditor',
-      tokenId: randomUUID(),
       source: '192.0.2.7',
       requestId: randomUUID(),
       viaNode: 'node-b',
@@ -77,6 +108,38 @@ for (const kind of STORE_KINDS) {
       const forOther = await tickets.issue(other, holder);
       assert.equal(await tickets.redeem(forOther, id), null, 'made for another session');
       assert.equal(await tickets.redeem(forOther, other), null, 'spent by the wrong try');
+    });
+
+    it('says whether a ticket holds without spending it', async () => {
+      const id = await liveSession();
+      const ticket = await tickets.issue(id, holder);
+      assert.equal(await tickets.valid(ticket, id), true);
+      assert.equal(await tickets.valid(ticket, id), true, 'still there');
+      assert.equal(await tickets.valid(ticket, await liveSession()), false, 'another session');
+      assert.equal(await tickets.valid('tsr-watch-nope', id), false);
+      assert.deepEqual(await tickets.redeem(ticket, id), holder);
+      assert.equal(await tickets.valid(ticket, id), false, 'spent');
+    });
+
+    it('names the user as they are now, through a sign-in that is theirs alone', async () => {
+      const id = await liveSession();
+      const ticket = await tickets.issue(id, holder);
+      await store.db
+        .updateTable('users')
+        .set({ name: 'auditor-1b', role: 'user' })
+        .where('id', '=', holder.userId)
+        .execute();
+      const redeemed = await tickets.redeem(ticket, id);
+      assert.equal(redeemed?.name, 'auditor-1b');
+      assert.equal(redeemed?.role, 'user', 'as the user is now, not as when asked');
+      await store.db
+        .updateTable('users')
+        .set({ name: holder.name, role: holder.role })
+        .where('id', '=', holder.userId)
+        .execute();
+      const other = await signedIn('user-2', 'user');
+      const borrowed = await tickets.issue(id, { ...holder, tokenId: other.tokenId });
+      assert.equal(await tickets.redeem(borrowed, id), null, "another user's sign-in");
     });
 
     it('stores only a digest of the ticket', async () => {

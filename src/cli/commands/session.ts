@@ -289,8 +289,8 @@ async function watch(session: Session, id: string): Promise<void> {
   if (!found.watchable) {
     throw new CliError(
       'SESSION_ELSEWHERE',
-      `the session runs on Tessera node ${clean(found.node)}, which other nodes cannot reach ` +
-        '(tessera server --node-url): watch it through that node',
+      `the session runs on Tessera node ${clean(found.node)} and cannot be watched through ` +
+        'this one (other nodes reach a node only at its --node-url): watch it through that node',
     );
   }
   const end = await followLive(session, found);

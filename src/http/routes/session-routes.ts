@@ -15,7 +15,7 @@ import type { TokenService } from '../../identity/tokens.ts';
 import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, reason, responses, uuid } from '../schemas.ts';
-import { relayWatch, WATCH_TICKET_HEADER } from './watch-relay.ts';
+import { relayWatch, WATCH_MISDIRECTED, WATCH_TICKET_HEADER } from './watch-relay.ts';
 
 const session = z.object({
   id: z.string(),
@@ -102,6 +102,7 @@ const sessionPolicy = z
 /** The part of a WebSocket the watch uses. */
 interface WatchSocket {
   readonly bufferedAmount: number;
+  readonly readyState: number;
   send(data: string | Buffer, options?: { binary: boolean }): void;
   close(code: number, reason: string): void;
   on(event: 'close', listener: () => void): void;
@@ -114,6 +115,8 @@ const WATCH_ELSEWHERE = 4409;
 const WATCH_SIGNED_OUT = 4401;
 /** Close code of a watch passed on by another node whose watcher may no longer watch. */
 const WATCH_FORBIDDEN = 4403;
+/** WebSocket's readyState while a socket is open. */
+const SOCKET_OPEN = 1;
 /** How often an open watch asks whether its watcher's token still holds. */
 const WATCHER_CHECK_MS = 2_000;
 
@@ -385,14 +388,20 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
         const id = (request.params as { id: string }).id;
         const header = request.headers[WATCH_TICKET_HEADER];
         const ticket = typeof header === 'string' ? header : '';
-        const holder = await deps.gateway.watchTickets.redeem(ticket, id);
-        if (holder === null) {
+        const { watchTickets } = deps.gateway;
+        // Nothing about the session is told, nor the ticket spent, before the ticket is shown.
+        if (!(await watchTickets.valid(ticket, id))) {
           socket.close(WATCH_SIGNED_OUT, 'the watch ticket is not valid');
           return;
         }
         const live = liveSessions.get(id);
         if (live === undefined) {
-          socket.close(WATCH_NOT_LIVE, NOT_LIVE);
+          await refuseRelay(socket, deps, id);
+          return;
+        }
+        const holder = await watchTickets.redeem(ticket, id);
+        if (holder === null) {
+          socket.close(WATCH_SIGNED_OUT, 'the watch ticket is not valid');
           return;
         }
         const { viaNode, source, requestId, ...principal } = holder;
@@ -432,6 +441,7 @@ async function startWatch(
   watcher: Watcher,
 ): Promise<void> {
   const { principal } = watcher;
+  if (socket.readyState !== SOCKET_OPEN) return;
   try {
     await deps.audit.record({
       action: 'session.watch',
@@ -453,7 +463,8 @@ async function startWatch(
     socket.close(1011, 'the audit trail cannot be written');
     return;
   }
-  // The session may have ended while the audit event was written: no watcher to add then.
+  // The watcher may have left, or the session ended, while the audit event was written.
+  if (socket.readyState !== SOCKET_OPEN) return;
   if (deps.gateway.liveSessions.get(live.info.id) !== live) {
     socket.close(WATCH_NOT_LIVE, NOT_LIVE);
     return;
@@ -562,6 +573,8 @@ async function watchElsewhere(
     requestId: ctx.requestId,
     viaNode: deps.nodeId,
   });
+  // Left while the ticket was made: it is never used, and expires.
+  if (socket.readyState !== SOCKET_OPEN) return;
   relayWatch(
     socket,
     {
@@ -569,8 +582,24 @@ async function watchElsewhere(
       ticket,
       node: found.nodeId,
     },
-    { maxBacklog: MAX_WATCHER_BACKLOG },
+    { maxBacklog: MAX_WATCHER_BACKLOG, log: request.log },
   );
+}
+
+/**
+ * A relay for a session this node does not run: it ended (its row says it ran here), or the
+ * relaying node took another node's address for this one's. The ticket is left unspent.
+ */
+async function refuseRelay(socket: WatchSocket, deps: SessionRouteDeps, id: string) {
+  const found = await deps.gateway.sessions.get(id).catch((error: unknown) => {
+    if (error instanceof TesseraError && error.code === 'NOT_FOUND') return null;
+    throw error;
+  });
+  if (found !== null && found.state === 'live' && found.nodeId !== deps.nodeId) {
+    socket.close(WATCH_MISDIRECTED, 'the session does not run on this node');
+  } else {
+    socket.close(WATCH_NOT_LIVE, NOT_LIVE);
+  }
 }
 
 /** The nodes among these sessions' whose watches this node can pass on. */

@@ -3,10 +3,12 @@
  * relay socket with a one-time ticket, and forwards what it sends, unchanged, to the watcher.
  * Nothing the watcher sends goes the other way: a watcher cannot type, here or there.
  */
+import type { Logger } from 'pino';
 
 /** The part of the watcher's WebSocket the relay uses. */
 export interface RelayedSocket {
   readonly bufferedAmount: number;
+  readonly readyState: number;
   send(data: string | Buffer, options?: { binary: boolean }): void;
   close(code: number, reason: string): void;
   on(event: 'close', listener: () => void): void;
@@ -22,6 +24,8 @@ export interface RelaySource {
 
 /** The header that carries the ticket: never the URL, which proxies and logs keep. */
 export const WATCH_TICKET_HEADER = 'x-tessera-watch-ticket';
+/** Close code of a relay that reached a node which does not run the session. */
+export const WATCH_MISDIRECTED = 4421;
 /** Node's WebSocket client (undici) takes request headers; the DOM's type, also in use, does not. */
 type NodeWebSocket = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
 /** How long the other node gets to accept the relay. */
@@ -35,8 +39,9 @@ const OPEN_TIMEOUT_MS = 10_000;
 export function relayWatch(
   watcher: RelayedSocket,
   source: RelaySource,
-  limits: { readonly maxBacklog: number },
+  options: { readonly maxBacklog: number; readonly log: Pick<Logger, 'warn'> },
 ): void {
+  if (watcher.readyState !== WebSocket.OPEN) return;
   const upstream = new (WebSocket as unknown as NodeWebSocket)(source.url, {
     headers: { [WATCH_TICKET_HEADER]: source.ticket },
   });
@@ -52,8 +57,13 @@ export function relayWatch(
       upstream.close(1000, 'watcher left');
     }
   };
+  // Said to the watcher; the log has the address too (the ticket is in a header, never there).
+  const failed = (why: string, reason: string) => {
+    options.log.warn({ node: source.node, url: source.url }, `watch relay: ${why}`);
+    finish(1011, reason);
+  };
   const unreachable = `node ${source.node}, which runs the session, cannot be reached`;
-  const opening = setTimeout(() => finish(1011, unreachable), OPEN_TIMEOUT_MS);
+  const opening = setTimeout(() => failed('no answer', unreachable), OPEN_TIMEOUT_MS);
   opening.unref();
 
   upstream.addEventListener('open', () => {
@@ -62,7 +72,7 @@ export function relayWatch(
   });
   upstream.addEventListener('message', (event: MessageEvent) => {
     if (done) return;
-    if (watcher.bufferedAmount > limits.maxBacklog) {
+    if (watcher.bufferedAmount > options.maxBacklog) {
       finish(1013, 'watcher too slow');
       return;
     }
@@ -71,8 +81,13 @@ export function relayWatch(
     else watcher.send(Buffer.from(data as ArrayBuffer), { binary: true });
   });
   upstream.addEventListener('close', (event: CloseEvent) => {
-    if (!opened) finish(1011, unreachable);
-    else finish(...closeFor(event, source.node));
+    if (!opened) failed(`refused or unreachable (${event.code})`, unreachable);
+    else if (event.code === WATCH_MISDIRECTED) {
+      failed(
+        'the address leads to another node',
+        `the address node ${source.node} gave leads to another node: check its --node-url`,
+      );
+    } else finish(...closeFor(event, source.node));
   });
   // An error is followed by a close, which says what happened.
   upstream.addEventListener('error', () => undefined);

@@ -19,9 +19,8 @@ export async function up(db: Kysely<unknown>, t: ColumnTypes): Promise<void> {
     .createTable('session_watch_tickets')
     .addColumn('digest', 'text', (c) => c.primaryKey())
     .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id'))
+    // Their name and role are read again, through the sign-in, when the ticket is redeemed.
     .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('user_name', 'text', (c) => c.notNull())
-    .addColumn('role', 'text', (c) => c.notNull())
     // The watcher's sign-in: the watch ends with it, on whichever node streams it.
     .addColumn('token_id', 'text', (c) => c.notNull())
     .addColumn('source', 'text')

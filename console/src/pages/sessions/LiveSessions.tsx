@@ -99,7 +99,8 @@ export function LiveSessions({ canKill }: { readonly canKill: boolean }) {
                           </Link>
                         ) : (
                           <span className="hint">
-                            Runs on node {s.node}, which this node cannot reach: watch it there
+                            Runs on node {s.node}, and cannot be watched through this one: watch it
+                            there
                           </span>
                         )}
                         {canKill && (

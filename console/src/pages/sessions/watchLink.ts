@@ -1,12 +1,14 @@
 import type { Terminal } from '@xterm/xterm';
 import type { LinkState, WatchMessage } from './types.ts';
 
-/** Why the server closed a watch, by close code (src/http/routes/session-routes.ts). */
+/**
+ * Why the server closed a watch, by close code (src/http/routes/session-routes.ts), where this
+ * page says it better; for any other code the server's own reason is shown.
+ */
 const CLOSED: Readonly<Record<number, string>> = {
   1000: 'the session ended',
-  1011: 'the audit trail cannot be written, so Tessera lets no one watch',
   1013: 'this page fell too far behind the session’s output; watch again to catch up',
-  4404: 'the session is not live here: it has ended, or runs on another Tessera node',
+  4404: 'the session is not live: it has ended',
 };
 const NEVER_OPENED =
   'the watch could not be opened: it needs the auditor or admin role, or your sign-in has ended';
