@@ -265,6 +265,83 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.ok(!a.logText().includes(misdirected));
   });
 
+  it('leaves nothing behind for a watcher who leaves while the watch is set up', async () => {
+    const { id, running } = await sessionOnA(
+      (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,
+    );
+    // Watchers node A streams to, counted as they come and go.
+    const live = a.services.liveSessions.get(id);
+    assert.ok(live !== undefined);
+    const watching = { now: 0 };
+    const watch = live.watch.bind(live);
+    live.watch = (watcher) => {
+      watching.now += 1;
+      const stop = watch(watcher);
+      return () => {
+        watching.now -= 1;
+        stop();
+      };
+    };
+    const auditor = await gatewayUser(a, 'auditor');
+    const slowly =
+      <A extends unknown[], R>(work: (...args: A) => Promise<R>) =>
+      async (...args: A) => {
+        await new Promise((resolve) => setTimeout(resolve, 400)); // a slow store
+        return work(...args);
+      };
+
+    // On node B: gone while the ticket is made. No relay opens.
+    const tickets = b.server.services.gateway.watchTickets;
+    const issue = tickets.issue;
+    tickets.issue = slowly(issue);
+    try {
+      const early = openWatch(watchUrl(b.server, id), bearer(auditor.token));
+      await new Promise((resolve) => early.socket.addEventListener('open', resolve));
+      early.socket.close(1000, 'bye');
+      await early.closed;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(watching.now, 0, 'node A streams to nobody');
+    } finally {
+      tickets.issue = issue;
+    }
+
+    // On node A: the relay gone while the sign-in is checked. No watcher, no check every 2 s.
+    const { tokens } = a.server.services;
+    const isLive = tokens.isLive;
+    let checks = 0;
+    tokens.isLive = slowly(async (tokenId: string) => {
+      checks += 1;
+      return isLive(tokenId);
+    });
+    try {
+      const admin = await a.server.services.store.db
+        .selectFrom('tokens')
+        .select(['id', 'user_id'])
+        .where('token_hash', '=', digestOf(a.server.rootToken))
+        .executeTakeFirstOrThrow();
+      const ticket = await a.services.watchTickets.issue(id, {
+        userId: admin.user_id,
+        tokenId: admin.id,
+        source: '127.0.0.1',
+        requestId: null,
+        viaNode: nodeIdOf(b.dataDir),
+      });
+      const relay = openWatch(watchUrl(a.server, id, 'watch-relay'), {
+        [WATCH_TICKET_HEADER]: ticket,
+      });
+      await new Promise((resolve) => relay.socket.addEventListener('open', resolve));
+      relay.socket.close(1000, 'bye');
+      await relay.closed;
+      await new Promise((resolve) => setTimeout(resolve, 4_500));
+      assert.equal(watching.now, 0, 'node A streams to nobody');
+      assert.equal(checks, 1, 'the sign-in was checked once, when the relay came');
+    } finally {
+      tokens.isLive = isLive;
+    }
+    await a.api('POST', `/v1/sessions/${id}/kill`, { body: { reason: 'done' } });
+    await running;
+  });
+
   it('says why when the node that runs it cannot be reached', async () => {
     const { id, running } = await sessionOnA(
       (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,
