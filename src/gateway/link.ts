@@ -66,7 +66,8 @@ interface LinkPlan {
   readonly targetId: string;
   /** Whose session policy applies; null for the defaults. */
   readonly policyId: string | null;
-  connect(endpoint: Endpoint, agent: AgentRelay): Promise<Client>;
+  /** Logs in once `auditUse()` resolves: the use of the secret is audited before it happens. */
+  connect(endpoint: Endpoint, agent: AgentRelay, auditUse: () => Promise<void>): Promise<Client>;
 }
 
 type Refuse = (
@@ -150,7 +151,8 @@ export async function openLink(
     account: vaulted,
     targetId: account.targetId,
     policyId: account.policyId,
-    connect: (endpoint, agent) => connectWithSecret(deps, account, endpoint, agent),
+    connect: (endpoint, agent, auditUse) =>
+      connectWithSecret(deps, account, endpoint, agent, auditUse),
   });
 }
 
@@ -174,11 +176,14 @@ async function linkTo(
         : await deps.sessionPolicies.forPolicy(plan.policyId);
     context.decided({ account, target, policy });
     const endpoint = { host: target.host, port: target.port, hostKey };
-    const client = await plan.connect(endpoint, context.agent);
     const grant = account.ephemeralGrantId;
-    // A link whose start cannot be audited is not used, nor left open.
-    await deps.audit
-      .record({
+    let audited: Promise<void> | null = null;
+    // Written once, when the secret has been read for the login: on disk before the target
+    // sees it, while the connection and its key exchange go ahead. A use that cannot be audited
+    // does not happen (connectTarget sends nothing then).
+    const auditUse = () => {
+      if (audited !== null) return audited;
+      audited = deps.audit.record({
         action: 'account.connect',
         outcome: 'success',
         actor: { id: user.id, name: user.name },
@@ -193,11 +198,12 @@ async function linkTo(
           method: user.method,
           ...(grant === null ? {} : { grant }),
         },
-      })
-      .catch((error: unknown) => {
-        client.end();
-        throw error;
       });
+      // Its failure is handled where the login waits for it, which may come later.
+      audited.catch(() => undefined);
+      return audited;
+    };
+    const client = await plan.connect(endpoint, context.agent, auditUse);
     return { account, target, policy, client };
   } catch (error) {
     throw await refused(asRefusal(error), account);
@@ -225,7 +231,8 @@ function ephemeralPlan(deps: LinkDeps, ephemeral: EphemeralLogin): LinkPlan {
     },
     targetId: ephemeral.targetId,
     policyId: ephemeral.policyId,
-    connect: (endpoint, agent) => connectEphemeral(deps, ephemeral, endpoint, agent),
+    connect: (endpoint, agent, auditUse) =>
+      connectEphemeral(deps, ephemeral, endpoint, agent, auditUse),
   };
 }
 
@@ -249,6 +256,7 @@ async function connectWithSecret(
   account: Account,
   endpoint: Endpoint,
   agent: AgentRelay,
+  auditUse: () => Promise<void>,
 ): Promise<Client> {
   if (account.currentVersion === null) throw new GatewayRefusal('no-secret');
   const pending = await deps.versions.pending(deps.store.db, account.id);
@@ -265,7 +273,7 @@ async function connectWithSecret(
       secret,
     };
     try {
-      return await connectTarget(endpoint, credential, agent);
+      return await connectTarget(endpoint, credential, agent, auditUse());
     } catch (error) {
       last = asRefusal(error);
       if (last.why !== 'target-auth-failed') throw last;
@@ -282,6 +290,7 @@ async function connectEphemeral(
   ephemeral: EphemeralLogin,
   endpoint: Endpoint,
   agent: AgentRelay,
+  auditUse: () => Promise<void>,
 ): Promise<Client> {
   const secret = await deps.ephemeral.loginPassword(ephemeral.id);
   // Dropped since it was found: its grant has just ended.
@@ -291,6 +300,7 @@ async function connectEphemeral(
       endpoint,
       { username: ephemeral.username, kind: 'password', secret },
       agent,
+      auditUse(),
     );
   } finally {
     secret.fill(0);

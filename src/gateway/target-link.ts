@@ -32,12 +32,15 @@ const KEEPALIVE_COUNT_MAX = 4;
  * refuses the session before the credential is sent. Nagle's algorithm is off, since
  * keystrokes and echoes are small writes, and reads are paced (`shareReads`). `agent` is where
  * the target's agent connections go when a session asks for agent forwarding; it is never used
- * to log in.
+ * to log in. The login itself waits for `loginAfter` (the audit event of this use of the
+ * secret, on disk), while the connection and its key exchange go ahead; if it rejects, nothing
+ * is sent and the connection fails with its error.
  */
 export function connectTarget(
   endpoint: TargetEndpoint,
   credential: TargetCredential,
-  agent?: BaseAgent,
+  agent: BaseAgent | undefined,
+  loginAfter: Promise<unknown>,
 ): Promise<Client> {
   const pinned = parsePinnedKey(endpoint.hostKey);
   if (pinned === null) return Promise.reject(new GatewayRefusal('host-key-missing'));
@@ -46,12 +49,17 @@ export function connectTarget(
     const client = new ssh2.Client();
     let hostKeyChanged = false;
     let settled = false;
-    const fail = (refusal: GatewayRefusal) => {
+    const fail = (refusal: unknown) => {
       if (settled) return;
       settled = true;
       client.end();
       reject(refusal);
     };
+    const methods = loginMethods(credential.kind);
+    let tried = 0;
+    let cleared = false;
+    const nextMethod = (): AuthenticationType | false =>
+      tried < methods.length ? (methods[tried++] ?? false) : false;
 
     client.on('ready', () => {
       settled = true;
@@ -83,7 +91,16 @@ export function connectTarget(
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
       algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) },
-      authHandler: loginMethods(credential.kind),
+      authHandler: (_left, _partial, send) => {
+        if (cleared) return nextMethod();
+        // The first method, after the key exchange: sent once the login may happen.
+        loginAfter.then(() => {
+          cleared = true;
+          const first = nextMethod();
+          if (!settled && first !== false) send(first);
+        }, fail);
+        return undefined;
+      },
       ...(agent === undefined ? {} : { agent }),
       hostVerifier: (key: Buffer) => {
         hostKeyChanged = !key.equals(pinned.blob);
