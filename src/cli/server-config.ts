@@ -68,7 +68,9 @@ export function parseServerConfig(
   const nodeUrlText = flags.nodeUrl ?? (env.TESSERA_NODE_URL || undefined);
   const nodeUrlSource = flags.nodeUrl !== undefined ? '--node-url' : 'TESSERA_NODE_URL';
   const nodeUrl = nodeUrlText === undefined ? null : parseNodeUrl(nodeUrlText, nodeUrlSource);
-  if (nodeUrl?.startsWith('http:') === true && !LOOPBACK.test(new URL(nodeUrl).hostname)) {
+  // An IPv6 host name keeps its brackets in a URL.
+  const nodeHost = nodeUrl === null ? '' : new URL(nodeUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  if (nodeUrl?.startsWith('http:') === true && !LOOPBACK.test(nodeHost)) {
     warnings.push(
       `${nodeUrlSource} is plain http: a watch passed between nodes, and its one-time ticket, ` +
         'cross the network unencrypted; prefer https (a TLS proxy in front of each node)',

@@ -178,9 +178,9 @@ async function linkTo(
     const endpoint = { host: target.host, port: target.port, hostKey };
     const grant = account.ephemeralGrantId;
     let audited: Promise<void> | null = null;
-    // Written once, when the secret has been read for the login: on disk before the target
-    // sees it, while the connection and its key exchange go ahead. A use that cannot be audited
-    // does not happen (connectTarget sends nothing then).
+    // Written once, as the gateway sets out to log in with the secret (connectTarget calls it
+    // when the connection is under way): on disk before the target sees the login, while the
+    // key exchange goes ahead. A use that cannot be audited does not happen.
     const auditUse = () => {
       if (audited !== null) return audited;
       audited = deps.audit.record({
@@ -204,6 +204,12 @@ async function linkTo(
       return audited;
     };
     const client = await plan.connect(endpoint, context.agent, auditUse);
+    // Already on disk (the login waited for it); said again here so that no link is ever used
+    // without it, whatever the target did.
+    await auditUse().catch((error: unknown) => {
+      client.end();
+      throw error;
+    });
     return { account, target, policy, client };
   } catch (error) {
     throw await refused(asRefusal(error), account);
@@ -273,7 +279,7 @@ async function connectWithSecret(
       secret,
     };
     try {
-      return await connectTarget(endpoint, credential, agent, auditUse());
+      return await connectTarget(endpoint, credential, agent, auditUse);
     } catch (error) {
       last = asRefusal(error);
       if (last.why !== 'target-auth-failed') throw last;
@@ -300,7 +306,7 @@ async function connectEphemeral(
       endpoint,
       { username: ephemeral.username, kind: 'password', secret },
       agent,
-      auditUse(),
+      auditUse,
     );
   } finally {
     secret.fill(0);

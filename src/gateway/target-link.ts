@@ -32,15 +32,18 @@ const KEEPALIVE_COUNT_MAX = 4;
  * refuses the session before the credential is sent. Nagle's algorithm is off, since
  * keystrokes and echoes are small writes, and reads are paced (`shareReads`). `agent` is where
  * the target's agent connections go when a session asks for agent forwarding; it is never used
- * to log in. The login itself waits for `loginAfter` (the audit event of this use of the
- * secret, on disk), while the connection and its key exchange go ahead; if it rejects, nothing
- * is sent and the connection fails with its error.
+ * to log in.
+ *
+ * `auditUse` writes the audit event of this use of the secret; it is called once the connection
+ * is under way, and the login (even its user name) waits until the event is on disk, while the
+ * key exchange goes ahead. An event that cannot be written fails the link with its error, with
+ * nothing sent; a target that says the login succeeded before it was sent is refused.
  */
 export function connectTarget(
   endpoint: TargetEndpoint,
   credential: TargetCredential,
   agent: BaseAgent | undefined,
-  loginAfter: Promise<unknown>,
+  auditUse: () => Promise<unknown>,
 ): Promise<Client> {
   const pinned = parsePinnedKey(endpoint.hostKey);
   if (pinned === null) return Promise.reject(new GatewayRefusal('host-key-missing'));
@@ -57,11 +60,25 @@ export function connectTarget(
     };
     const methods = loginMethods(credential.kind);
     let tried = 0;
-    let cleared = false;
     const nextMethod = (): AuthenticationType | false =>
       tried < methods.length ? (methods[tried++] ?? false) : false;
+    // The login goes once both are true: the event is on disk, the key exchange is done.
+    let audited = false;
+    let sendFirst: ((method: AuthenticationType) => void) | null = null;
+    let keysExchanged = false;
+    const login = () => {
+      if (!audited || sendFirst === null || settled) return;
+      const first = nextMethod();
+      const send = sendFirst;
+      sendFirst = null;
+      if (first !== false) send(first);
+    };
 
     client.on('ready', () => {
+      if (!audited) {
+        fail(new GatewayRefusal('target-unreachable', 'a login accepted before it was sent'));
+        return;
+      }
       settled = true;
       resolve(client);
     });
@@ -69,7 +86,10 @@ export function connectTarget(
       if (hostKeyChanged) fail(new GatewayRefusal('host-key-changed'));
       else if (error.level === 'client-authentication')
         fail(new GatewayRefusal('target-auth-failed'));
-      else fail(new GatewayRefusal('target-unreachable', shortReason(error)));
+      else if (keysExchanged && !audited) {
+        // The target waited for the event past the time it is given to log in.
+        fail(new GatewayRefusal('audit-unavailable', 'the audit event was not written in time'));
+      } else fail(new GatewayRefusal('target-unreachable', shortReason(error)));
     });
     client.on('close', () => fail(new GatewayRefusal('target-unreachable', 'connection closed')));
     client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
@@ -92,13 +112,10 @@ export function connectTarget(
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
       algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) },
       authHandler: (_left, _partial, send) => {
-        if (cleared) return nextMethod();
-        // The first method, after the key exchange: sent once the login may happen.
-        loginAfter.then(() => {
-          cleared = true;
-          const first = nextMethod();
-          if (!settled && first !== false) send(first);
-        }, fail);
+        if (keysExchanged) return nextMethod();
+        keysExchanged = true;
+        sendFirst = send;
+        login();
         return undefined;
       },
       ...(agent === undefined ? {} : { agent }),
@@ -117,7 +134,12 @@ export function connectTarget(
       // ssh2 throws at once for a private key it cannot parse; its text is not passed on.
       sock.destroy();
       fail(new GatewayRefusal('no-secret', 'the stored private key does not parse'));
+      return;
     }
+    auditUse().then(() => {
+      audited = true;
+      login();
+    }, fail);
   });
 }
 

@@ -34,6 +34,7 @@ describe('tessera server with --node-url', () => {
     assert.equal(tls.config.nodeUrl, 'https://node-2.internal:7443');
     assert.deepEqual(tls.warnings, []);
     assert.deepEqual(configWith('http://127.0.0.1:7300').warnings, [], 'loopback stays here');
+    assert.deepEqual(configWith('http://[::1]:7300').warnings, [], 'IPv6 loopback too');
     assert.equal(configWith(undefined).config.nodeUrl, undefined, 'the server decides');
   });
 });

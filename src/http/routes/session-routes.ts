@@ -565,6 +565,8 @@ async function watchElsewhere(
     );
     return;
   }
+  // Left while the session was looked up: no ticket is made for nobody.
+  if (socket.readyState !== SOCKET_OPEN) return;
   const principal = principalOf(request);
   const ctx = contextOf(request);
   const ticket = await watchTickets.issue(id, {

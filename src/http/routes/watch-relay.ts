@@ -59,6 +59,7 @@ export function relayWatch(
   };
   // Said to the watcher; the log has the address too (the ticket is in a header, never there).
   const failed = (why: string, reason: string) => {
+    if (done) return;
     options.log.warn({ node: source.node, url: source.url }, `watch relay: ${why}`);
     finish(1011, reason);
   };
@@ -81,6 +82,8 @@ export function relayWatch(
     else watcher.send(Buffer.from(data as ArrayBuffer), { binary: true });
   });
   upstream.addEventListener('close', (event: CloseEvent) => {
+    // Closed by this side: the watcher left, or the relay already failed.
+    if (done) return;
     if (!opened) failed(`refused or unreachable (${event.code})`, unreachable);
     else if (event.code === WATCH_MISDIRECTED) {
       failed(
