@@ -111,6 +111,8 @@ export interface ServerOptions {
   readonly auditLog?: (deps: { store: Store; clock: Clock; logger: Logger }) => AuditLog;
   /** Starts the SSH gateway in this process with these settings; left out, none listens. */
   readonly gateway?: GatewayConfig;
+  /** How often a watch relayed between nodes says it is alive; tests shorten it. */
+  readonly watchRelayAliveMs?: number;
 }
 
 const DEV_UNSEAL_FILE = 'dev-unseal.key';
@@ -199,7 +201,11 @@ export async function startServer(
   rotationRoutes(app, services);
   auditRoutes(app, services);
   discoveryRoutes(app, services);
-  sessionRoutes(app, { ...services, nodeId });
+  sessionRoutes(app, {
+    ...services,
+    nodeId,
+    ...(options.watchRelayAliveMs === undefined ? {} : { relayAliveMs: options.watchRelayAliveMs }),
+  });
   sshKeyRoutes(app, services);
   webhookRoutes(app, services);
   accessPolicyRoutes(app, services);

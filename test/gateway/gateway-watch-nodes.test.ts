@@ -7,9 +7,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import websocket from '@fastify/websocket';
+import Fastify from 'fastify';
 import { main } from '../../src/cli/main.ts';
 import { WATCH_TICKET_HEADER } from '../../src/http/routes/watch-relay.ts';
 import { digestOf } from '../../src/identity/tokens.ts';
@@ -26,6 +29,9 @@ import {
 } from './support.ts';
 
 type Row = Record<string, unknown>;
+
+/** Relayed watches say they are alive this often here (15 s in a real server). */
+const ALIVE_MS = 200;
 
 interface Watch {
   readonly texts: Row[];
@@ -61,8 +67,8 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
   let b: Awaited<ReturnType<typeof startSecondNode>>;
 
   before(async () => {
-    a = await startHarness({ store: 'postgres' });
-    b = await startSecondNode(a);
+    a = await startHarness({ store: 'postgres', watchRelayAliveMs: ALIVE_MS });
+    b = await startSecondNode(a, { watchRelayAliveMs: ALIVE_MS });
   });
   after(async () => {
     await b?.stop();
@@ -106,8 +112,9 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
   };
 
   it('streams the screen so far, then live output, to the end; read-only, audited once', async () => {
+    const auditor = await gatewayUser(a, 'auditor');
     const { id, mark, running } = await sessionOnA(
-      (m) => `echo one-${m}; sleep 1.5; echo two-${m}; sleep 0.5`,
+      (m) => `echo one-${m}; sleep 2.5; echo two-${m}; sleep 0.5`,
     );
     const shown = await b.server.services.gateway.sessions.get(id);
     assert.equal(shown.nodeId, nodeIdOf(a.server.dataDir));
@@ -118,7 +125,6 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.equal(view.here, false);
     assert.equal(view.watchable, true, 'node B can pass the watch on');
 
-    const auditor = await gatewayUser(a, 'auditor');
     const watch = openWatch(watchUrl(b.server, id), bearer(auditor.token));
     await new Promise((resolve) => watch.socket.addEventListener('open', resolve));
     watch.socket.send('echo injected\n'); // a watcher cannot type: this goes nowhere
@@ -129,6 +135,11 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.equal(watch.texts[0]?.type, 'hello');
     assert.equal(watch.texts[0]?.session, id);
     assert.equal(watch.texts.at(-1)?.type, 'end');
+    // Node A said it was alive every 200 ms; node B kept that to itself.
+    assert.deepEqual(
+      watch.texts.filter((t) => t.type !== 'hello' && t.type !== 'resize' && t.type !== 'end'),
+      [],
+    );
     const screen = watch.screen();
     assert.ok(screen.indexOf(`one-${mark}`) >= 0, screen);
     assert.ok(screen.indexOf(`two-${mark}`) > screen.indexOf(`one-${mark}`), screen);
@@ -157,10 +168,10 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
   });
 
   it('tessera session watch through node B follows it to its end', async () => {
-    const { id, mark, running } = await sessionOnA(
-      (m) => `echo one-${m}; sleep 1; echo two-${m}; sleep 0.3`,
-    );
     const auditor = await gatewayUser(a, 'auditor');
+    const { id, mark, running } = await sessionOnA(
+      (m) => `echo one-${m}; sleep 2; echo two-${m}; sleep 0.3`,
+    );
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let out = '';
@@ -235,6 +246,8 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     const ticket = await watchTickets.issue(id, holder);
     const first = openWatch(relay, { [WATCH_TICKET_HEADER]: ticket });
     await eventually(async () => (first.texts[0]?.type === 'hello' ? true : undefined));
+    // To a relaying node, node A says it is alive while the session is quiet.
+    await eventually(async () => (first.texts.some((t) => t.type === 'alive') ? true : undefined));
     first.socket.close(1000, 'done');
     const again = openWatch(relay, { [WATCH_TICKET_HEADER]: ticket });
     assert.equal((await again.closed).code, 4401, 'a ticket works once');
@@ -369,6 +382,28 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
         code: 1011,
         reason: `the address node ${nodeA} gave leads to another node: check its --node-url`,
       });
+
+      // Its address leads to a node that takes the watch and then hangs, its socket open.
+      const hung = Fastify();
+      await hung.register(websocket);
+      hung.get('/v1/sessions/:id/watch-relay', { websocket: true }, () => undefined);
+      await hung.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        await nodes.announce(
+          nodeA,
+          `http://127.0.0.1:${(hung.server.address() as AddressInfo).port}`,
+        );
+        const silent = openWatch(watchUrl(b.server, id), bearer(a.server.rootToken));
+        const started = performance.now();
+        assert.deepEqual(await silent.closed, {
+          code: 1011,
+          reason: `node ${nodeA}, which runs the session, stopped answering`,
+        });
+        const waited = performance.now() - started;
+        assert.ok(waited >= 3 * ALIVE_MS && waited < 20 * ALIVE_MS, `closed after ${waited} ms`);
+      } finally {
+        await hung.close();
+      }
 
       // Its address names a port nothing listens on: node A is down, or the address is wrong.
       await nodes.announce(nodeA, 'http://127.0.0.1:1');

@@ -82,6 +82,8 @@ export async function startHarness(
     connectionIdleMs?: number;
     /** The server's clock; left out, the system's. */
     clock?: Clock;
+    /** How often a watch relayed between nodes says it is alive. */
+    watchRelayAliveMs?: number;
   } = {},
 ): Promise<Harness> {
   const database = options.store === 'postgres' ? await createScratchDatabase('tessera_gw') : null;
@@ -107,6 +109,9 @@ export async function startHarness(
       logger,
       banner: () => undefined,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.watchRelayAliveMs === undefined
+        ? {}
+        : { watchRelayAliveMs: options.watchRelayAliveMs }),
       gateway: {
         ...DEFAULT_GATEWAY_CONFIG,
         port: 0,
@@ -171,6 +176,7 @@ export async function startHarness(
  */
 export async function startSecondNode(
   h: Harness,
+  options: { watchRelayAliveMs?: number } = {},
 ): Promise<{ server: RunningServer; dataDir: string; stop(): Promise<void> }> {
   if (h.databaseUrl === null) throw new Error('a second node needs the PostgreSQL harness');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-node-b-'));
@@ -190,6 +196,7 @@ export async function startSecondNode(
       logger: createLogger({ level: 'silent' }),
       banner: () => undefined,
       gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
+      ...options,
     },
   );
   await announceLoopback(server, dataDir);

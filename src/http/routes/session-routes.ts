@@ -15,7 +15,13 @@ import type { TokenService } from '../../identity/tokens.ts';
 import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, reason, responses, uuid } from '../schemas.ts';
-import { relayWatch, WATCH_MISDIRECTED, WATCH_TICKET_HEADER } from './watch-relay.ts';
+import {
+  ALIVE_MESSAGE,
+  RELAY_ALIVE_MS,
+  relayWatch,
+  WATCH_MISDIRECTED,
+  WATCH_TICKET_HEADER,
+} from './watch-relay.ts';
 
 const session = z.object({
   id: z.string(),
@@ -133,6 +139,8 @@ export interface SessionRouteDeps {
   readonly nodeId: string;
   /** A watch passed on from another node is allowed here again, for the watcher it names. */
   readonly access: Pick<AccessDecision, 'require'>;
+  /** How often a relayed watch says it is alive (watch-relay.ts); shorter in tests only. */
+  readonly relayAliveMs?: number;
 }
 
 const NOT_LIVE = 'the session is not live';
@@ -471,6 +479,15 @@ async function startWatch(
   }
   const stopChecking = checkWatcher(socket, deps, principal.tokenId);
   socket.on('close', stopChecking);
+  if (watcher.via !== null) {
+    // The relaying node tells a hung node from a quiet session by this.
+    const alive = setInterval(
+      () => socket.send(ALIVE_MESSAGE),
+      deps.relayAliveMs ?? RELAY_ALIVE_MS,
+    );
+    alive.unref();
+    socket.on('close', () => clearInterval(alive));
+  }
   watch(socket, live);
 }
 
@@ -584,7 +601,11 @@ async function watchElsewhere(
       ticket,
       node: found.nodeId,
     },
-    { maxBacklog: MAX_WATCHER_BACKLOG, log: request.log },
+    {
+      maxBacklog: MAX_WATCHER_BACKLOG,
+      log: request.log,
+      ...(deps.relayAliveMs === undefined ? {} : { aliveMs: deps.relayAliveMs }),
+    },
   );
 }
 

@@ -30,6 +30,14 @@ export const WATCH_MISDIRECTED = 4421;
 type NodeWebSocket = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
 /** How long the other node gets to accept the relay. */
 const OPEN_TIMEOUT_MS = 10_000;
+/**
+ * The node that streams a relayed watch says it is alive this often, so that a node that hangs
+ * without closing is told from an idle session; the relay gives up after three times as long.
+ * Its message goes no further than the relaying node.
+ */
+export const RELAY_ALIVE_MS = 15_000;
+export const ALIVE_MESSAGE = '{"type":"alive"}';
+const SILENT_PERIODS = 3;
 
 /**
  * Forwards the other node's stream to `watcher` until either side closes; the close code and
@@ -39,7 +47,11 @@ const OPEN_TIMEOUT_MS = 10_000;
 export function relayWatch(
   watcher: RelayedSocket,
   source: RelaySource,
-  options: { readonly maxBacklog: number; readonly log: Pick<Logger, 'warn'> },
+  options: {
+    readonly maxBacklog: number;
+    readonly log: Pick<Logger, 'warn'>;
+    readonly aliveMs?: number;
+  },
 ): void {
   if (watcher.readyState !== WebSocket.OPEN) return;
   const upstream = new (WebSocket as unknown as NodeWebSocket)(source.url, {
@@ -48,10 +60,12 @@ export function relayWatch(
   upstream.binaryType = 'arraybuffer';
   let opened = false;
   let done = false;
+  let heard = 0;
   const finish = (code: number, reason: string) => {
     if (done) return;
     done = true;
     clearTimeout(opening);
+    clearInterval(listening);
     watcher.close(code, reason);
     if (upstream.readyState === WebSocket.CONNECTING || upstream.readyState === WebSocket.OPEN) {
       upstream.close(1000, 'watcher left');
@@ -66,13 +80,22 @@ export function relayWatch(
   const unreachable = `node ${source.node}, which runs the session, cannot be reached`;
   const opening = setTimeout(() => failed('no answer', unreachable), OPEN_TIMEOUT_MS);
   opening.unref();
+  const aliveMs = options.aliveMs ?? RELAY_ALIVE_MS;
+  const listening = setInterval(() => {
+    if (!opened || performance.now() - heard <= SILENT_PERIODS * aliveMs) return;
+    failed('silent', `node ${source.node}, which runs the session, stopped answering`);
+  }, aliveMs);
+  listening.unref();
 
   upstream.addEventListener('open', () => {
     opened = true;
+    heard = performance.now();
     clearTimeout(opening);
   });
   upstream.addEventListener('message', (event: MessageEvent) => {
     if (done) return;
+    heard = performance.now();
+    if (event.data === ALIVE_MESSAGE) return;
     if (watcher.bufferedAmount > options.maxBacklog) {
       finish(1013, 'watcher too slow');
       return;
@@ -98,6 +121,7 @@ export function relayWatch(
     if (done) return;
     done = true;
     clearTimeout(opening);
+    clearInterval(listening);
     upstream.close(1000, 'watcher left');
   });
 }
