@@ -111,7 +111,7 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     return { id, mark, running };
   };
 
-  it('streams the screen so far, then live output, to the end; read-only, audited once', async () => {
+  it('streams the screen so far and live output to the end, read-only, audited once', async () => {
     const auditor = await gatewayUser(a, 'auditor');
     const { id, mark, running } = await sessionOnA(
       (m) => `echo one-${m}; sleep 2.5; echo two-${m}; sleep 0.5`,

@@ -26,7 +26,7 @@ export interface RelaySource {
 export const WATCH_TICKET_HEADER = 'x-tessera-watch-ticket';
 /** Close code of a relay that reached a node which does not run the session. */
 export const WATCH_MISDIRECTED = 4421;
-/** Node's WebSocket client (undici) takes request headers; the DOM's type, also in use, does not. */
+/** Node's WebSocket client (undici) takes request headers; the DOM's type, in use too, does not. */
 type NodeWebSocket = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
 /** How long the other node gets to accept the relay. */
 const OPEN_TIMEOUT_MS = 10_000;
