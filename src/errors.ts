@@ -42,6 +42,8 @@ export const ERROR_STATUS = {
   VAULT_SEALED: 503,
   AUDIT_UNAVAILABLE: 503,
   RECORDING_UNAVAILABLE: 503,
+  /** The recording is in the recordings folder of the node that ran the session, not here. */
+  RECORDING_ELSEWHERE: 409,
   TARGET_UNREACHABLE: 502,
   ROTATION_FAILED: 502,
   DISCOVERY_FAILED: 502,

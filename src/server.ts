@@ -91,6 +91,8 @@ export interface ServerConfig {
 
 export interface RunningServer {
   readonly url: string;
+  /** Where other nodes reach this one's API; null when they cannot (ServerConfig.nodeUrl). */
+  readonly nodeUrl: string | null;
   readonly services: Services;
   /** The SSH gateway, when started (ServerOptions.gateway). */
   readonly gateway: RunningGateway | null;
@@ -252,6 +254,7 @@ export async function startServer(
 
   return {
     url,
+    nodeUrl,
     services,
     gateway,
     async close() {

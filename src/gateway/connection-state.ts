@@ -19,6 +19,11 @@ export interface SessionDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly nodeId: string;
+  /**
+   * Told of each session's ending (its recording closed, its row and event written), so that a
+   * stopping gateway waits for them before the store closes.
+   */
+  readonly ending?: (work: Promise<unknown>) => void;
 }
 
 /** A session under way, as its channel's later requests reach it. */

@@ -161,12 +161,17 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   await closeOrphans(deps);
   const hostKey = loadOrCreateHostKey(path.join(deps.dataDir, HOST_KEY_FILE));
+  // Sessions ending: a stopping gateway waits for their rows and events before the store closes.
   const pending = new Set<Promise<unknown>>();
-  const sessions = trackEnds(deps.gateway.sessions, pending);
+  const ending = (work: Promise<unknown>) => {
+    pending.add(work);
+    void work.finally(() => pending.delete(work)).catch(() => undefined);
+  };
   const { connections } = deps.gateway;
   const connectionDeps: ConnectionDeps = {
     ...deps,
-    sessions,
+    ending,
+    sessions: deps.gateway.sessions,
     live: deps.gateway.liveSessions,
     recordings: deps.gateway.recordings,
     keys: deps.gateway.sshKeys,
@@ -223,14 +228,14 @@ export async function startGateway(
       deps.gateway.endpoint.current = null;
       const closed = new Promise((resolve) => listener.close(resolve));
       stopWatching();
+      // Each session tells its user why and closes its connection once they have read it;
+      // its ending starts at once. Connections still open after the endings are closed here.
       deps.gateway.liveSessions.killAll('the server is stopping');
+      await within(DRAIN_TIMEOUT_MS, Promise.allSettled([...pending]));
       for (const end of [...sockets]) end();
       // Sockets ssh2 never reported (silent, or still before the version line) end here.
       accepted.destroyUnsigned();
-      await Promise.race([
-        Promise.allSettled([closed, ...pending]),
-        new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref()),
-      ]);
+      await within(DRAIN_TIMEOUT_MS, Promise.allSettled([closed, ...pending]));
       accepted.destroyAll();
       await Promise.allSettled([...pending]);
     },
@@ -280,17 +285,11 @@ function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
   };
 }
 
-/** Keeps the writes that end sessions in view, so a stopping gateway waits for them. */
-function trackEnds(sessions: SessionStore, pending: Set<Promise<unknown>>): SessionStore {
-  return {
-    ...sessions,
-    end(...args) {
-      const work = sessions.end(...args);
-      pending.add(work);
-      void work.finally(() => pending.delete(work)).catch(() => undefined);
-      return work;
-    },
-  };
+/** Waits for `work`, or `ms`, whichever comes first. */
+async function within(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /**

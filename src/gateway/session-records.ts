@@ -75,7 +75,7 @@ export function exitReason(exit: ExitInfo | null): string {
  * Closes the recording and the session row, with its byte counts and the recording's digest; a
  * recording that did not close cleanly marks the session as ended abnormally.
  */
-export async function endSession(
+export function endSession(
   deps: SessionDeps,
   conn: ConnectionState,
   link: Link,
@@ -85,6 +85,22 @@ export async function endSession(
   reason: string,
   state: 'ended' | 'ended_abnormally',
   exit: ExitInfo | null = null,
+): Promise<void> {
+  const work = closeSession(deps, conn, link, id, counters, recording, reason, state, exit);
+  deps.ending?.(work);
+  return work;
+}
+
+async function closeSession(
+  deps: SessionDeps,
+  conn: ConnectionState,
+  link: Link,
+  id: string,
+  counters: Counters,
+  recording: OpenedRecording | null,
+  reason: string,
+  state: 'ended' | 'ended_abnormally',
+  exit: ExitInfo | null,
 ): Promise<void> {
   let sha256: string | null = null;
   let droppedBytes = 0;

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -58,6 +59,11 @@ export type App = FastifyInstance<
 >;
 
 const BODY_LIMIT_BYTES = 64 * 1024;
+/**
+ * The largest message a WebSocket route takes from a client: a terminal's keystrokes and pastes
+ * (a control message is a few dozen bytes).
+ */
+const WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * RFC 7235: the scheme is case-insensitive and one or more spaces separate it from the token;
@@ -112,6 +118,11 @@ export async function createHttpApp(deps: {
   });
   // Parses cookies in its own onRequest hook, which runs before the authentication below.
   await app.register(cookie);
+  // One WebSocket server for every route that upgrades (terminal, watch, relay): each
+  // registration listens for upgrades of its own, and all but the first failed on the socket
+  // the first had taken, with a warning in the log for every WebSocket. The watch routes ignore
+  // what they are sent.
+  await app.register(websocket, { options: { maxPayload: WEBSOCKET_MAX_MESSAGE_BYTES } });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

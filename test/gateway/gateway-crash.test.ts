@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { useSshd } from '../support/sshd.ts';
@@ -11,6 +12,7 @@ import {
   gatewayUser,
   type Harness,
   linuxAccount,
+  recordingFiles,
   runClient,
   sshOptions,
   startHarness,
@@ -106,5 +108,67 @@ describe('ssh gateway: a crash during a session', () => {
     const end = ends.find((e) => e.object_id === found?.id);
     assert.equal(end?.outcome, 'failure');
     assert.equal(end?.actor_name, 'tessera');
+  });
+});
+
+describe('ssh gateway: a server stopped during a session', () => {
+  const sshd = useSshd();
+  let h: Harness | undefined;
+  after(() => h?.stop());
+
+  it('tells the user, and stores the end with its recording before the store closes', async () => {
+    const first = await startHarness();
+    const password = `Pw-${randomBytes(12).toString('base64url')}`;
+    const linux = await sshd().createUser('tgs', { password });
+    const user = await gatewayUser(first);
+    const { login } = await linuxAccount(first, sshd(), {
+      user: user.name,
+      secret: password,
+      secretType: 'password',
+      linuxUser: linux.name,
+    });
+    const mark = randomBytes(4).toString('hex');
+    let seen: () => void = () => undefined;
+    const printed = new Promise<void>((resolve) => {
+      seen = resolve;
+    });
+    const args = [...sshOptions(first, user.key.file), '-p', String(first.gateway.port)];
+    const session = runClient('ssh', [...args, `${login}@127.0.0.1`, `echo up-${mark}; sleep 30`], {
+      onStdout: (text) => {
+        if (text.includes(`up-${mark}`)) seen();
+      },
+    });
+    await printed;
+    const { dataDir, rootToken } = first.server;
+    await first.stop({ keepData: true });
+    const result = await session;
+    assert.match(result.stderr, /the server is stopping/);
+
+    h = await startHarness({ dataDir, rootToken });
+    const list = await h.api<{ sessions: Array<Record<string, unknown>> }>(
+      'GET',
+      `/v1/sessions?user=${user.name}`,
+    );
+    const found = list.body.sessions?.[0];
+    assert.equal(found?.state, 'ended', JSON.stringify(found));
+    assert.equal(found?.endReason, 'killed: the server is stopping');
+    assert.match(String(found?.recordingSha256), /^[0-9a-f]{64}$/);
+    const cast = await h.api('GET', `/v1/sessions/${String(found?.id)}/recording`);
+    assert.equal(cast.status, 200, cast.text);
+    assert.match(cast.text, new RegExp(`up-${mark}`));
+    const ends = (await auditEvents(h, 'session.end')).filter((e) => e.object_id === found?.id);
+    assert.equal(ends.length, 1);
+    assert.equal(ends[0]?.outcome, 'success');
+    assert.ok(!h.logText().includes('left live by a crash'), 'nothing was left for the restart');
+
+    // A recording removed behind Tessera's back is missing, not an internal error.
+    for (const file of recordingFiles(h)) await rm(path.join(h.server.dataDir, 'recordings', file));
+    const gone = await h.api<{ error: { code: string; message: string } }>(
+      'GET',
+      `/v1/sessions/${String(found?.id)}/recording`,
+    );
+    assert.equal(gone.status, 500);
+    assert.deepEqual(gone.body.error.code, 'INTEGRITY_FAILURE');
+    assert.equal(gone.body.error.message, 'the recording file is missing');
   });
 });

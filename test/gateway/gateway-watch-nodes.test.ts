@@ -156,6 +156,19 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       .where('session_id', '=', id)
       .execute();
     assert.deepEqual(left, [], 'the ticket was spent');
+    assert.doesNotMatch(a.logText(), /websocket upgrade failed/, 'one WebSocket server per node');
+
+    // The recording stays in node A's folder: node B says where it is, node A serves it.
+    const elsewhere = await fetch(`${b.server.url}/v1/sessions/${id}/recording`, {
+      headers: bearer(auditor.token),
+    });
+    assert.equal(elsewhere.status, 409);
+    const refusal = (await elsewhere.json()) as { error: { code: string; message: string } };
+    assert.equal(refusal.error.code, 'RECORDING_ELSEWHERE');
+    assert.match(refusal.error.message, new RegExp(`kept by node ${nodeIdOf(a.server.dataDir)}`));
+    const here = await a.api('GET', `/v1/sessions/${id}/recording`, { token: auditor.token });
+    assert.equal(here.status, 200);
+    assert.match(here.text, new RegExp(`two-${mark}`));
 
     // A user who may not watch is refused by node B itself: nothing is passed on.
     const user = await gatewayUser(a);

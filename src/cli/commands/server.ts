@@ -63,7 +63,7 @@ export function registerServer(program: Command, io: Io): void {
     .option(
       '--node-url <url>',
       "where other nodes reach this node's API, to watch its sessions through them " +
-        '(default: the --listen address, unless that is 0.0.0.0 or ::)',
+        '(default: the --listen address, unless that is loopback, 0.0.0.0 or ::)',
     )
     .addHelpText('after', SERVER_HELP)
     .action(async (options: ServerFlags, command: Command) => {
@@ -74,6 +74,12 @@ export function registerServer(program: Command, io: Io): void {
       const note = (line: string) => printNote(session, line);
       const running = await start(config, secrets, note, gateway);
       announceGateway(running, note);
+      if (config.databaseUrl !== null && running.nodeUrl === null) {
+        note(
+          'tessera: other nodes cannot pass watches to this one: give it --node-url, ' +
+            'its own address as they reach it',
+        );
+      }
       if (!config.dev) {
         await hintAtSealState(running, (line) => printNote(session, line)).catch(() => {
           // A hint is not worth stopping a server that is already serving; the log has the rest.

@@ -1,4 +1,3 @@
-import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccessDecision } from '../../access/access-decision.ts';
@@ -305,6 +304,10 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
         path: recordings.file(found.recordingPath),
         sessionId: found.id,
         dataKey: recordings.dataKey(found.id, found.wrappedKey),
+      }).catch((error: unknown) => {
+        throw (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? missingRecording(found, deps)
+          : error;
       });
       const ctx = contextOf(request);
       const pinned = found.recordingSha256;
@@ -358,7 +361,6 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
 
   // The WebSocket plugin belongs to these routes alone; the access hooks still run before them.
   const watchRoutes: FastifyPluginAsync = async (scope) => {
-    await scope.register(websocket, { options: { maxPayload: 1024 } });
     scope.get(
       '/v1/sessions/:id/watch',
       {
@@ -431,6 +433,22 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
     );
   };
   app.register(watchRoutes);
+}
+
+/**
+ * A recording the store names but this node's folder does not hold: another node's (each keeps
+ * the recordings of the sessions it ran, unless the folders are one shared store), or, on the
+ * node that ran the session, a file removed behind Tessera's back.
+ */
+function missingRecording(found: SessionRecord, deps: SessionRouteDeps): TesseraError {
+  if (found.nodeId !== deps.nodeId) {
+    return new TesseraError(
+      'RECORDING_ELSEWHERE',
+      `the recording is kept by node ${found.nodeId}, which ran the session: ask that node`,
+      { node: found.nodeId },
+    );
+  }
+  return new TesseraError('INTEGRITY_FAILURE', 'the recording file is missing');
 }
 
 /** Who watches, and through which node when another node passed the watch on. */

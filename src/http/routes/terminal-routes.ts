@@ -1,4 +1,3 @@
-import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { z } from 'zod';
@@ -8,8 +7,6 @@ import { accountUsername, name } from '../schemas.ts';
 
 /** The handshake to this node's own gateway, over loopback: seconds would mean it is stuck. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Keystrokes and paste; a control message is a few dozen bytes. */
-const MAX_MESSAGE_BYTES = 64 * 1024;
 
 const control = z.discriminatedUnion('type', [
   z.object({
@@ -38,7 +35,6 @@ export function terminalRoutes(app: App, services: Pick<Services, 'gateway'>): v
   const { gateway } = services;
 
   const route: FastifyPluginAsync = async (scope) => {
-    await scope.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
     scope.get(
       '/v1/terminal',
       {
