@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { GrantService } from '../access/grants.ts';
@@ -231,11 +232,11 @@ export async function startGateway(
       // Each session tells its user why and closes its connection once they have read it;
       // its ending starts at once. Connections still open after the endings are closed here.
       deps.gateway.liveSessions.killAll('the server is stopping');
-      await within(DRAIN_TIMEOUT_MS, Promise.allSettled([...pending]));
+      await Promise.race([Promise.allSettled([...pending]), drained()]);
       for (const end of [...sockets]) end();
       // Sockets ssh2 never reported (silent, or still before the version line) end here.
       accepted.destroyUnsigned();
-      await within(DRAIN_TIMEOUT_MS, Promise.allSettled([closed, ...pending]));
+      await Promise.race([Promise.allSettled([closed, ...pending]), drained()]);
       accepted.destroyAll();
       await Promise.allSettled([...pending]);
     },
@@ -285,12 +286,8 @@ function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
   };
 }
 
-/** Waits for `work`, or `ms`, whichever comes first. */
-async function within(ms: number, work: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
+/** The longest a stopping gateway waits for one step of its stop. */
+const drained = () => delay(DRAIN_TIMEOUT_MS, undefined, { ref: false });
 
 /**
  * Sessions this node left live were cut short by a crash: each is closed as ended abnormally,

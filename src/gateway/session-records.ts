@@ -73,21 +73,12 @@ export function exitReason(exit: ExitInfo | null): string {
 
 /**
  * Closes the recording and the session row, with its byte counts and the recording's digest; a
- * recording that did not close cleanly marks the session as ended abnormally.
+ * recording that did not close cleanly marks the session as ended abnormally. The ending is
+ * handed to `deps.ending`, so that a stopping gateway waits for it.
  */
-export function endSession(
-  deps: SessionDeps,
-  conn: ConnectionState,
-  link: Link,
-  id: string,
-  counters: Counters,
-  recording: OpenedRecording | null,
-  reason: string,
-  state: 'ended' | 'ended_abnormally',
-  exit: ExitInfo | null = null,
-): Promise<void> {
-  const work = closeSession(deps, conn, link, id, counters, recording, reason, state, exit);
-  deps.ending?.(work);
+export function endSession(...args: Parameters<typeof closeSession>): Promise<void> {
+  const work = closeSession(...args);
+  args[0].ending?.(work);
   return work;
 }
 
@@ -100,7 +91,7 @@ async function closeSession(
   recording: OpenedRecording | null,
   reason: string,
   state: 'ended' | 'ended_abnormally',
-  exit: ExitInfo | null,
+  exit: ExitInfo | null = null,
 ): Promise<void> {
   let sha256: string | null = null;
   let droppedBytes = 0;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
+import { sessionRow } from '../support/rows.ts';
 import { createUserWithToken, startTestServer, type TestServer } from '../support/test-server.ts';
 
 type Row = Record<string, unknown>;
@@ -26,37 +27,9 @@ describe('killing and watching a session another node runs, on sqlite', () => {
 
   /** A session row as the gateway of another node writes it. */
   const sessionOn = async (node: string, state: 'live' | 'ended' = 'live') => {
-    const id = randomUUID();
-    const now = Date.now();
-    await server.services.store.db
-      .insertInto('sessions')
-      .values({
-        id,
-        user_id: randomUUID(),
-        user_name: 'alice',
-        account_id: randomUUID(),
-        account_username: 'root',
-        target_id: randomUUID(),
-        target_name: 'web01',
-        kind: 'shell',
-        command: null,
-        client_address: '127.0.0.1',
-        width: 80,
-        height: 24,
-        started_at: now,
-        ended_at: state === 'live' ? null : now,
-        end_reason: state === 'live' ? null : 'exit',
-        bytes_in: 0,
-        bytes_out: 0,
-        recording_path: null,
-        wrapped_key: null,
-        recording_sha256: null,
-        recording_dropped_bytes: 0,
-        node_id: node,
-        state,
-      })
-      .execute();
-    return id;
+    const row = sessionRow(node, Date.now(), state);
+    await server.services.store.db.insertInto('sessions').values(row).execute();
+    return row.id;
   };
   const kill = (id: string, body: unknown, token?: string) =>
     server.api<Row & ErrorReply>('POST', `/v1/sessions/${id}/kill`, {

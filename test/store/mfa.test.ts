@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
@@ -8,6 +7,7 @@ import { TesseraError } from '../../src/errors.ts';
 import { createMfaService, matchStep } from '../../src/identity/mfa.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createKeyring } from '../../src/vault/keyring.ts';
+import { userRow } from '../support/rows.ts';
 import { openTestStore, STORE_KINDS } from '../support/stores.ts';
 
 const quiet = createLogger({ level: 'silent' });
@@ -30,21 +30,11 @@ for (const kind of STORE_KINDS) {
 
     /** A user with a confirmed factor, and the secret their app holds. */
     const enrolledUser = async (name: string) => {
-      const id = randomUUID();
-      await store.db
+      const { id } = await store.db
         .insertInto('users')
-        .values({
-          id,
-          name,
-          role: 'user',
-          password_hash: null,
-          disabled: 0,
-          builtin: 0,
-          created_at: now,
-          updated_at: now,
-          person_id: null,
-        })
-        .execute();
+        .values(userRow(name, 'user', now))
+        .returning('id')
+        .executeTakeFirstOrThrow();
       const principal = { userId: id, name };
       const ctx: RequestContext = { actor: { id, name }, source: null, requestId: null };
       const { secret } = await mfa.enroll(ctx, principal);

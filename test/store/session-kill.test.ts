@@ -11,6 +11,7 @@ import { watchKillRequests } from '../../src/gateway/kill-requests.ts';
 import { createLiveSessions } from '../../src/gateway/live-sessions.ts';
 import { createSessionStore } from '../../src/gateway/session-store.ts';
 import { createLogger } from '../../src/logger.ts';
+import { sessionRow } from '../support/rows.ts';
 import { openTestStore, STORE_KINDS } from '../support/stores.ts';
 
 const quiet = createLogger({ level: 'silent' });
@@ -26,37 +27,10 @@ for (const kind of STORE_KINDS) {
     const sessions = createSessionStore({ store, audit });
 
     /** A session row as the gateway of `node` writes it. */
-    const sessionOn = async (node: string, state = 'live') => {
-      const id = randomUUID();
-      await store.db
-        .insertInto('sessions')
-        .values({
-          id,
-          user_id: randomUUID(),
-          user_name: 'alice',
-          account_id: randomUUID(),
-          account_username: 'root',
-          target_id: randomUUID(),
-          target_name: 'web01',
-          kind: 'shell',
-          command: null,
-          client_address: '127.0.0.1',
-          width: 80,
-          height: 24,
-          started_at: now,
-          ended_at: state === 'live' ? null : now,
-          end_reason: state === 'live' ? null : 'exit',
-          bytes_in: 0,
-          bytes_out: 0,
-          recording_path: null,
-          wrapped_key: null,
-          recording_sha256: null,
-          recording_dropped_bytes: 0,
-          node_id: node,
-          state,
-        })
-        .execute();
-      return id;
+    const sessionOn = async (node: string, state: 'live' | 'ended' = 'live') => {
+      const row = sessionRow(node, now, state);
+      await store.db.insertInto('sessions').values(row).execute();
+      return row.id;
     };
     const event = (id: string, reason: string): AuditEventInput => ({
       action: 'session.kill',

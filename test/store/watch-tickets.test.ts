@@ -12,6 +12,7 @@ import {
   type WatchTicketHolder,
 } from '../../src/gateway/watch-tickets.ts';
 import { digestOf } from '../../src/identity/tokens.ts';
+import { sessionRow, userRow } from '../support/rows.ts';
 import { openTestStore, STORE_KINDS } from '../support/stores.ts';
 
 for (const kind of STORE_KINDS) {
@@ -25,35 +26,22 @@ for (const kind of STORE_KINDS) {
 
     /** A user with a sign-in, as the identity service stores them. */
     const signedIn = async (name: string, role: string) => {
-      const userId = randomUUID();
+      const user = userRow(name, role, now);
       const tokenId = randomUUID();
-      await store.db
-        .insertInto('users')
-        .values({
-          id: userId,
-          name,
-          role,
-          password_hash: null,
-          disabled: 0,
-          builtin: 0,
-          created_at: now,
-          updated_at: now,
-          person_id: null,
-        })
-        .execute();
+      await store.db.insertInto('users').values(user).execute();
       await store.db
         .insertInto('tokens')
         .values({
           id: tokenId,
           token_hash: randomUUID(),
-          user_id: userId,
+          user_id: user.id,
           kind: 'login',
           created_at: now,
           expires_at: null,
           revoked_at: null,
         })
         .execute();
-      return { userId, tokenId };
+      return { userId: user.id, tokenId };
     };
     const holder: WatchTicketHolder = {
       ...(await signedIn('auditor-1', 'auditor')),
@@ -65,36 +53,9 @@ for (const kind of STORE_KINDS) {
     };
 
     const liveSession = async () => {
-      const id = randomUUID();
-      await store.db
-        .insertInto('sessions')
-        .values({
-          id,
-          user_id: randomUUID(),
-          user_name: 'alice',
-          account_id: randomUUID(),
-          account_username: 'root',
-          target_id: randomUUID(),
-          target_name: 'web01',
-          kind: 'shell',
-          command: null,
-          client_address: '127.0.0.1',
-          width: 80,
-          height: 24,
-          started_at: now,
-          ended_at: null,
-          end_reason: null,
-          bytes_in: 0,
-          bytes_out: 0,
-          recording_path: null,
-          wrapped_key: null,
-          recording_sha256: null,
-          recording_dropped_bytes: 0,
-          node_id: 'node-a',
-          state: 'live',
-        })
-        .execute();
-      return id;
+      const row = sessionRow('node-a', now);
+      await store.db.insertInto('sessions').values(row).execute();
+      return row.id;
     };
 
     it('names the watcher once, for that session only', async () => {
