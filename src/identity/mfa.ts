@@ -5,13 +5,14 @@ import type { AuditEventInput, AuditOutcome, RequestContext } from '../audit/eve
 import type { Clock } from '../clock.ts';
 import { notFound, TesseraError } from '../errors.ts';
 import type { UserMfaTable } from '../store/schema.ts';
-import type { Store, Tx } from '../store/store.ts';
+import type { Queryable, Store, Tx } from '../store/store.ts';
 import { mfaSecretContext } from '../vault/contexts.ts';
 import type { Keyring } from '../vault/keyring.ts';
 import { openWithRoot, sealWithRoot } from '../vault/root-sealed.ts';
 import { createMfaThrottle } from './mfa-throttle.ts';
 import type { Principal } from './principal.ts';
 import type { TokenService } from './tokens.ts';
+import { lockUser } from './user-lock.ts';
 import type { UserService } from './users.ts';
 
 /** Shown once, at enrolment: the only time the secret leaves the vault. */
@@ -60,8 +61,11 @@ export interface MfaService {
    * revoked, so that connections made with the password alone end at once.
    */
   onConfirmed(listener: (userId: string) => void): void;
-  /** Whether the user has a confirmed factor: an unconfirmed one proves nothing yet. */
-  hasFactor(userId: string): Promise<boolean>;
+  /**
+   * Whether the user has a confirmed factor: an unconfirmed one proves nothing yet. Asked of
+   * `db` when given: a sign-in's transaction asks again as it writes its token.
+   */
+  hasFactor(userId: string, db?: Queryable): Promise<boolean>;
   /**
    * Checks a code against the user's confirmed factor and uses it up. Throws MFA_INVALID for a
    * wrong or already used code (or no confirmed factor), RATE_LIMITED after too many failures.
@@ -110,8 +114,8 @@ export function createMfaService(deps: {
   const throttle = createMfaThrottle();
   const confirmedListeners: Array<(userId: string) => void> = [];
 
-  const findRow = (userId: string) =>
-    store.db.selectFrom('user_mfa').selectAll().where('user_id', '=', userId).executeTakeFirst();
+  const findRow = (userId: string, db: Queryable = store.db) =>
+    db.selectFrom('user_mfa').selectAll().where('user_id', '=', userId).executeTakeFirst();
 
   const findUser = async (name: string): Promise<UserRef | null> => {
     if (deps.users !== undefined) return deps.users.findByName(name);
@@ -228,6 +232,7 @@ export function createMfaService(deps: {
         throw new TesseraError('CONFLICT', 'the second factor is already confirmed');
       }
       await useCode(ctx, 'mfa.confirm', user, row, code, async (trx, step) => {
+        await lockUser(store, trx, user.id);
         const confirmed = await takeStep(trx, row, step)
           .set({ confirmed_at: clock.now() })
           .where('confirmed_at', 'is', null)
@@ -252,8 +257,8 @@ export function createMfaService(deps: {
       return statusOf(await findRow(userId));
     },
 
-    async hasFactor(userId) {
-      const row = await findRow(userId);
+    async hasFactor(userId, db) {
+      const row = await findRow(userId, db);
       return row !== undefined && row.confirmed_at !== null;
     },
 

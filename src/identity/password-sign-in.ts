@@ -2,7 +2,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestContext } from '../audit/event.ts';
 import { isTesseraError, TesseraError } from '../errors.ts';
 import type { MfaService } from './mfa.ts';
-import type { LoginResult, User, UserService } from './users.ts';
+import type { LoginResult, SecondStepPassed, User, UserService } from './users.ts';
 
 export interface SignInInput {
   readonly user: string;
@@ -43,25 +43,32 @@ export function createPasswordSignIn(deps: SignInDeps): PasswordSignIn {
 
 /**
  * Passes a user without a confirmed factor (an unconfirmed one proves nothing yet, and a code
- * sent anyway is ignored); otherwise uses up `code` through the factor's service, which
- * throttles wrong codes, takes each code once and audits `mfa.verify`.
+ * sent anyway is ignored), as long as none is confirmed before the token is written; otherwise
+ * uses up `code` through the factor's service, which throttles wrong codes, takes each code once
+ * and audits `mfa.verify`.
  */
 async function requireSecondFactor(
   deps: Pick<SignInDeps, 'mfa' | 'audit'>,
   ctx: Omit<RequestContext, 'actor'>,
   user: Pick<User, 'id' | 'name'>,
   code: string | undefined,
-): Promise<void> {
-  if (!(await deps.mfa.hasFactor(user.id))) return;
-
+): Promise<SecondStepPassed> {
   const asUser = { ...ctx, actor: { id: user.id, name: user.name } };
-  if (code === undefined) {
+  const codeRequired = async () => {
     await refused(deps, asUser, 'failure', 'code-required');
-    throw new TesseraError(
+    return new TesseraError(
       'MFA_REQUIRED',
       'this user has a second factor: a current code from the authenticator app is needed too',
     );
+  };
+  if (!(await deps.mfa.hasFactor(user.id))) {
+    // A factor confirmed meanwhile revoked every sign-in it could see: this one must not follow.
+    return {
+      stillHolds: async (trx) => !(await deps.mfa.hasFactor(user.id, trx)),
+      lapsed: codeRequired,
+    };
   }
+  if (code === undefined) throw await codeRequired();
 
   try {
     await deps.mfa.verify(asUser, user.id, code);
@@ -72,6 +79,8 @@ async function requireSecondFactor(
     }
     throw error;
   }
+  // The code was right: a factor removed or reset meanwhile takes nothing from that.
+  return { stillHolds: async () => true, lapsed: codeRequired };
 }
 
 /** The sign-in's own outcome, beside the factor's `mfa.verify` event; never with the code. */

@@ -4,12 +4,13 @@ import type { AuditEventInput, RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, TesseraError } from '../errors.ts';
 import type { UserTable } from '../store/schema.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, Tx } from '../store/store.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { createPasswordCheck } from './password-check.ts';
 import type { PasswordHasher } from './password-hash.ts';
 import type { Principal, Role } from './principal.ts';
 import type { TokenService } from './tokens.ts';
+import { lockUser } from './user-lock.ts';
 
 export interface User {
   readonly id: string;
@@ -28,6 +29,14 @@ export interface LoginResult {
   readonly user: User;
 }
 
+/** What a sign-in's second step saw, checked again as the token is written. */
+export interface SecondStepPassed {
+  /** Inside the token's transaction, with the user's row held: whether it still holds. */
+  stillHolds(trx: Tx): Promise<boolean>;
+  /** Audits the sign-in refused because it no longer does, and answers the error to throw. */
+  lapsed(): Promise<Error>;
+}
+
 export interface UserService {
   create(
     ctx: RequestContext,
@@ -40,13 +49,15 @@ export interface UserService {
   /**
    * Checks a password and issues a login token. `secondStep` runs once the password has matched
    * and before anything is issued, and refuses by throwing: every caller says what else a sign-in
-   * needs (the second factor: identity/password-sign-in.ts), so none can forget to.
+   * needs (the second factor: identity/password-sign-in.ts), so none can forget to. The token is
+   * written only if the password, the user's standing and what the second step saw still hold
+   * then: a change made meanwhile refuses the sign-in instead of missing its token.
    */
   login(
     ctx: Omit<RequestContext, 'actor'>,
     name: string,
     password: string,
-    secondStep: (user: User) => Promise<void>,
+    secondStep: (user: User) => Promise<SecondStepPassed>,
   ): Promise<LoginResult>;
   /**
    * Checks a password for a login that needs no token (the SSH gateway's keyboard-interactive):
@@ -145,8 +156,19 @@ export function createUserService(deps: {
     return new TesseraError('UNAUTHENTICATED', 'invalid user name or password');
   };
 
-  const issueLoginToken = async (ctx: Omit<RequestContext, 'actor'>, row: UserRow) => {
+  /**
+   * Writes the token only if the row still holds the password that was checked and the user is
+   * still enabled, and the second step still holds: answers which of them lapsed otherwise.
+   */
+  const issueLoginToken = async (
+    ctx: Omit<RequestContext, 'actor'>,
+    row: UserRow,
+    passed: SecondStepPassed,
+  ) => {
     const issued = await store.transaction(async (trx) => {
+      const current = await lockUser(store, trx, row.id);
+      if (current?.disabled !== 0 || current.password_hash !== row.password_hash) return 'password';
+      if (!(await passed.stillHolds(trx))) return 'second-step';
       const token = await tokens.issue(trx, {
         userId: row.id,
         kind: 'login',
@@ -164,6 +186,9 @@ export function createUserService(deps: {
       ]);
       return token;
     });
+    if (issued === 'password')
+      throw await loginRefused(ctx, row.name, 'failure', 'changed-meanwhile');
+    if (issued === 'second-step') throw await passed.lapsed();
     await store.durable();
     return { token: issued.token, tokenId: issued.id, expiresAt: issued.expiresAt };
   };
@@ -248,8 +273,8 @@ export function createUserService(deps: {
         throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
       }
       const user = toUser(row);
-      await secondStep(user);
-      return { ...(await issueLoginToken(ctx, row)), user };
+      const passed = await secondStep(user);
+      return { ...(await issueLoginToken(ctx, row, passed)), user };
     },
 
     async authenticate(ctx, name, password, via) {
@@ -300,6 +325,7 @@ export function createUserService(deps: {
       }
       const hash = await hasher.hash(password);
       await store.transaction(async (trx) => {
+        await lockUser(store, trx, row.id);
         await trx
           .updateTable('users')
           .set({ password_hash: hash, updated_at: clock.now() })
@@ -315,6 +341,7 @@ export function createUserService(deps: {
       const row = await findExisting(name);
       if (disabled) refuseDisabling(principal, row);
       await store.transaction(async (trx) => {
+        await lockUser(store, trx, row.id);
         await trx
           .updateTable('users')
           .set({ disabled: disabled ? 1 : 0, updated_at: clock.now() })
