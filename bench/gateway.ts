@@ -4,8 +4,9 @@
  * Tessera and its gateway run in a child process; the load runs in another.
  *
  * 1. set-up: `ssh HOST 'echo ready'` with the real client, start to first byte of output;
- * 2. keystroke echo round trips (ssh2 client, PTY, `cat` in raw mode), direct and through the
- *    gateway, interleaved: idle, beside a session flooding output, during password logins;
+ * 2. keystroke echo round trips (ssh2 client, PTY, `cat` in raw mode), direct, through the
+ *    gateway and through ProxyJump, interleaved: idle, beside a session flooding output, during
+ *    password logins;
  * 3. concurrent recorded shell sessions, each printing 1 KiB 100 times a second, raised step by
  *    step until the added keystroke p99 passes 10 ms, with the gateway's memory per session;
  * 4. bulk: `cat` of a text file over exec (1 GiB by default) both ways, direct, through the
@@ -18,7 +19,12 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCpuMeter } from './support/cpu-meter.ts';
-import { type EchoSession, firstOutput, openEcho } from './support/gateway-echo.ts';
+import {
+  type EchoSession,
+  firstOutput,
+  openEcho,
+  openEchoViaJump,
+} from './support/gateway-echo.ts';
 import { type GatewayLoad, gatewayLoad } from './support/gateway-load.ts';
 import { checkNagle } from './support/gateway-nagle.ts';
 import {
@@ -58,6 +64,15 @@ const FLOOD =
 const SIZE_MIB = 64;
 const MIB = 1024 * 1024;
 
+/** The three ways to the target user's echo session, named as KeystrokeWindow names them. */
+interface Probes {
+  readonly direct: EchoSession;
+  readonly gateway: EchoSession;
+  readonly viajump: EchoSession;
+}
+
+const PATHS = ['direct', 'gateway', 'viajump'] as const;
+
 export const gateway: Benchmark = {
   name: 'gateway',
   title: 'SSH gateway beside direct OpenSSH and ProxyJump to the same sshd',
@@ -87,17 +102,20 @@ async function measureAll(
   context.log(`set-up: ${SETUP_ROUNDS} rounds of ssh HOST 'echo ready', and Nagle's algorithm`);
   const setup = await measureSetup(rig);
   const nagle = await checkNagle(rig.dir, rig.gatewayPid, rig.sshConfig);
-  const direct = await openEcho(rig.direct);
-  const through = await openEcho(rig.gateway);
+  const probes: Probes = {
+    direct: await openEcho(rig.direct),
+    gateway: await openEcho(rig.gateway),
+    viajump: await openEchoViaJump(rig.jump, rig.direct),
+  };
   try {
     context.log(`keystrokes: ${KEYSTROKES} idle`);
-    const idle = await keystrokes('idle', direct, through, KEYSTROKES);
+    const idle = await keystrokes('idle', probes, KEYSTROKES);
     context.log(`concurrency: up to ${LEVELS.at(-1)} recorded shell sessions`);
-    const concurrency = await measureConcurrency(context, rig, load, { direct, through });
+    const concurrency = await measureConcurrency(context, rig, load, probes);
     context.log(`keystrokes: ${KEYSTROKES} beside a flooding neighbour`);
-    const flood = await beside(rig, direct, through);
+    const flood = await beside(rig, probes);
     context.log(`keystrokes: ${KEYSTROKES} during password logins`);
-    const logins = await duringLogins(rig, load, direct, through);
+    const logins = await duringLogins(rig, load, probes);
     loadAverage.push(readLoadAverage());
     context.log(`bulk: ${BULK_MIB} MiB each way, ${BULK_ROUNDS} rounds`);
     const bulk = await measureBulk(context, rig);
@@ -116,8 +134,7 @@ async function measureAll(
       gatewayNodeFlags: GATEWAY_NODE_FLAGS,
     };
   } finally {
-    direct.close();
-    through.close();
+    for (const path of PATHS) probes[path].close();
   }
 }
 
@@ -156,36 +173,32 @@ async function measureSetup(rig: GatewayRig): Promise<GatewayFigures['setup']> {
   return setup;
 }
 
-/** Pairs of keystrokes, direct and through the gateway, taking turns at going first. */
-async function keystrokes(
-  label: string,
-  direct: EchoSession,
-  through: EchoSession,
-  count: number,
-): Promise<KeystrokeWindow> {
-  const window: KeystrokeWindow = { label, direct: [], gateway: [], extra: null };
-  for (let i = 0; i < count; i++) {
-    if (i % 2 === 0) {
-      window.direct.push(await direct.keystroke());
-      window.gateway.push(await through.keystroke());
-    } else {
-      window.gateway.push(await through.keystroke());
-      window.direct.push(await direct.keystroke());
-    }
+/** Rounds of one keystroke on each path, the paths in a new order each round (see `inTurn`). */
+async function keystrokes(label: string, probes: Probes, rounds: number): Promise<KeystrokeWindow> {
+  const window: KeystrokeWindow = { label, direct: [], gateway: [], viajump: [], extra: null };
+  for (let round = 0; round < rounds; round++) {
+    for (const path of inTurn(PATHS, round)) window[path].push(await probes[path].keystroke());
     await sleep(1);
   }
   return window;
 }
 
-async function beside(
-  rig: GatewayRig,
-  direct: EchoSession,
-  through: EchoSession,
-): Promise<KeystrokeWindow> {
+/**
+ * Turned by one place each round, and reversed in every other cycle of turns: that goes through
+ * every order of three, so each path goes first after the pause, and follows each other path,
+ * equally often.
+ */
+function inTurn<T>(items: readonly T[], round: number): T[] {
+  const shift = round % items.length;
+  const turned = [...items.slice(shift), ...items.slice(0, shift)];
+  return Math.floor(round / items.length) % 2 === 0 ? turned : turned.reverse();
+}
+
+async function beside(rig: GatewayRig, probes: Probes): Promise<KeystrokeWindow> {
   const flood = background(rig.sshConfig, 'gateway', FLOOD);
   try {
     await sleep(1_000);
-    return await keystrokes('a neighbour floods output', direct, through, KEYSTROKES);
+    return await keystrokes('a neighbour floods output', probes, KEYSTROKES);
   } finally {
     await flood.kill();
   }
@@ -194,8 +207,7 @@ async function beside(
 async function duringLogins(
   rig: GatewayRig,
   load: GatewayLoad,
-  direct: EchoSession,
-  through: EchoSession,
+  probes: Probes,
 ): Promise<KeystrokeWindow> {
   await load.startLogins({
     url: rig.apiUrl,
@@ -206,7 +218,7 @@ async function duringLogins(
   const started = performance.now();
   try {
     await sleep(500);
-    const window = await keystrokes('password logins', direct, through, KEYSTROKES);
+    const window = await keystrokes('password logins', probes, KEYSTROKES);
     const { done, failed } = await load.stopLogins();
     const rate = done / ((performance.now() - started) / 1000);
     return { ...window, extra: `${done} logins (${rate.toFixed(0)}/s), ${failed} failed` };
@@ -220,7 +232,7 @@ async function measureConcurrency(
   context: BenchContext,
   rig: GatewayRig,
   load: GatewayLoad,
-  probes: { direct: EchoSession; through: EchoSession },
+  probes: Probes,
 ) {
   const baseline = await rig.memory();
   const levels: ConcurrencyLevel[] = [];
@@ -244,7 +256,7 @@ async function measureConcurrency(
 async function measureLevel(
   rig: GatewayRig,
   load: GatewayLoad,
-  probes: { direct: EchoSession; through: EchoSession },
+  probes: Probes,
   count: number,
 ): Promise<ConcurrencyLevel> {
   const opening = performance.now();
@@ -261,7 +273,7 @@ async function measureLevel(
   const gatewayCpu = rig.gatewayCpuSeconds();
   const label = `${count} sessions`;
   await rig.loopDelay();
-  const window = await keystrokes(label, probes.direct, probes.through, LEVEL_KEYSTROKES);
+  const window = await keystrokes(label, probes, LEVEL_KEYSTROKES);
   const loopDelay = await rig.loopDelay();
   if (loopDelay === null) throw new Error('the gateway was not watching its event loop');
   const rate = await load.rate();

@@ -3,7 +3,9 @@
  * not driven through a terminal here): a shell with a PTY in which `cat` runs in raw mode, so
  * every byte typed comes straight back, and a shell running a steady producer of output.
  * Nagle's algorithm is off on the client's socket, as OpenSSH turns it off for a PTY session.
+ * The echo session also opens through OpenSSH's ProxyJump host, as `ssh -J` does.
  */
+import type { Duplex } from 'node:stream';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
 import { parsePinnedKey } from '../../src/gateway/target-link.ts';
 import type { SshEndpoint } from './gateway-rig.ts';
@@ -21,8 +23,11 @@ export interface EchoSession {
   close(): void;
 }
 
-/** Connects and logs in with the endpoint's key, accepting only its pinned host key. */
-export function connect(endpoint: SshEndpoint): Promise<Client> {
+/**
+ * Connects and logs in with the endpoint's key, accepting only its pinned host key; over `tunnel`
+ * (a channel another server forwards to the endpoint) when given, instead of over TCP.
+ */
+export function connect(endpoint: SshEndpoint, tunnel?: Duplex): Promise<Client> {
   const pinned = parsePinnedKey(endpoint.hostKey);
   if (pinned === null) return Promise.reject(new Error('the endpoint has no host key'));
   return new Promise((resolve, reject) => {
@@ -36,12 +41,13 @@ export function connect(endpoint: SshEndpoint): Promise<Client> {
     client.connect({
       host: endpoint.host,
       port: endpoint.port,
+      sock: tunnel,
       username: endpoint.username,
       privateKey: endpoint.privateKey,
       readyTimeout: CONNECT_TIMEOUT_MS,
       hostVerifier: (key: Buffer) => key.equals(pinned.blob),
     });
-    client.setNoDelay(true);
+    client.setNoDelay(true); // a tunnel has no socket: Nagle is then the outer client's
   });
 }
 
@@ -103,7 +109,44 @@ export async function firstOutput(endpoint: SshEndpoint): Promise<number> {
 
 /** An echo session: `cat` in raw mode without the terminal's own echo. */
 export async function openEcho(endpoint: SshEndpoint): Promise<EchoSession> {
-  const client = await connect(endpoint);
+  return echoOn(await connect(endpoint));
+}
+
+/**
+ * The echo session on `target` through the ProxyJump host `jump`, as `ssh -J` reaches it: sshd on
+ * `jump` forwards a direct-tcpip channel to the target, and a second SSH session runs inside it.
+ */
+export async function openEchoViaJump(
+  jump: SshEndpoint,
+  target: SshEndpoint,
+): Promise<EchoSession> {
+  const outer = await connect(jump);
+  try {
+    const tunnel = await forwardTo(outer, target);
+    const echo = await echoOn(await connect(target, tunnel));
+    return {
+      keystroke: echo.keystroke,
+      close() {
+        echo.close();
+        outer.end();
+      },
+    };
+  } catch (error) {
+    outer.end();
+    throw error;
+  }
+}
+
+function forwardTo(client: Client, endpoint: SshEndpoint): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    // The originator address is only what sshd logs; nothing listens there.
+    client.forwardOut('127.0.0.1', 0, endpoint.host, endpoint.port, (error, channel) =>
+      error === undefined ? resolve(channel) : reject(error),
+    );
+  });
+}
+
+async function echoOn(client: Client): Promise<EchoSession> {
   const channel = await shellRunning(client, { setup: 'stty raw -echo', program: 'cat' });
   const echo = createEcho(channel);
   await echo.keystroke(); // proves that cat is running

@@ -58,6 +58,8 @@ export interface GatewayRig {
   readonly producerFile: string;
   readonly direct: SshEndpoint;
   readonly gateway: SshEndpoint;
+  /** The ProxyJump host, logged in to with the gateway user's key; it forwards to `direct`. */
+  readonly jump: SshEndpoint;
   readonly apiUrl: string;
   /** Tessera users with one password, for a load of password logins (hashing). */
   readonly loginUsers: readonly string[];
@@ -190,6 +192,13 @@ async function build(
       hostKey: target.hostKey,
     },
     gateway: gatewayEndpoint,
+    jump: {
+      host: jump.host,
+      port: jump.port,
+      username: jumpUser.name,
+      privateKey: userKey.privateKey,
+      hostKey: jump.hostKey,
+    },
     apiUrl: child.url,
     loginUsers: tessera.loginUsers,
     loginPassword: tessera.loginPassword,
