@@ -8,6 +8,7 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-tessera-watch-ticket"]',
+  'req.headers["x-tessera-recording-ticket"]',
   'headers.authorization',
   '*.password',
   '*.secret',

@@ -42,6 +42,7 @@ import { identityRoutes } from './http/routes/identity-routes.ts';
 import { mfaRoutes } from './http/routes/mfa-routes.ts';
 import { operatorRoutes } from './http/routes/operator-routes.ts';
 import { policyRoutes } from './http/routes/policy-routes.ts';
+import { recordingRoutes } from './http/routes/recording-routes.ts';
 import { requestRoutes } from './http/routes/request-routes.ts';
 import { rotationRoutes } from './http/routes/rotation-routes.ts';
 import { safeRoutes } from './http/routes/safe-routes.ts';
@@ -208,6 +209,7 @@ export async function startServer(
     nodeId,
     ...(options.watchRelayAliveMs === undefined ? {} : { relayAliveMs: options.watchRelayAliveMs }),
   });
+  recordingRoutes(app, { ...services, nodeId });
   sshKeyRoutes(app, services);
   webhookRoutes(app, services);
   accessPolicyRoutes(app, services);
@@ -223,7 +225,9 @@ export async function startServer(
   logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
   const nodeUrl = config.nodeUrl ?? (reachableFromElsewhere(config.host) ? url : null);
   if (nodeUrl === null && store.dialect === 'postgres') {
-    logger.info('other nodes cannot pass watches to this node: give it --node-url');
+    logger.info(
+      'other nodes cannot pass watches or recordings on from this node: give it --node-url',
+    );
   }
   const stopListeners = async () => {
     await app.close();

@@ -115,6 +115,8 @@ export const ACCESS_RULES = {
   // Another node passing a watch on: its one-time ticket names the watcher, checked again there.
   'session.watch.relay': { anonymous: true },
   'session.recording': { roles: ['admin', 'auditor'] },
+  // Another node passing an export on: its one-time ticket names the user, checked again here.
+  'session.recording.relay': { anonymous: true },
   'session.kill': { roles: ['admin'] },
   // A scan uses a stored credential for the caller and maps a whole target: admins only. The
   // findings are account names and reasons, no secret: auditors read them too.

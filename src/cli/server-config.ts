@@ -72,7 +72,7 @@ export function parseServerConfig(
   const nodeHost = nodeUrl === null ? '' : new URL(nodeUrl).hostname.replace(/^\[(.*)\]$/, '$1');
   if (nodeUrl?.startsWith('http:') === true && !LOOPBACK.test(nodeHost)) {
     warnings.push(
-      `${nodeUrlSource} is plain http: a watch passed between nodes, and its one-time ticket, ` +
+      `${nodeUrlSource} is plain http: watches and recordings passed between nodes, and their tickets, ` +
         'cross the network unencrypted; prefer https (a TLS proxy in front of each node)',
     );
   }

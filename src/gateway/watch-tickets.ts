@@ -5,13 +5,19 @@ import { digestOf } from '../identity/tokens.ts';
 import type { Store } from '../store/store.ts';
 
 /**
- * A watch passed from the node a watcher asked to the node that runs the session. The ticket
- * names the watcher as the first node found them (signed in, allowed to watch): 256 random bits,
- * one use, for one session, within 30 seconds. The store keeps only its digest.
+ * A watch, or a recording's export, passed from the node a user asked to the node that runs the
+ * session or keeps its recording. The ticket names the user as the first node found them (signed
+ * in, allowed): 256 random bits, one use, for one session and one purpose, within 30 seconds. The
+ * store keeps only its digest; the purpose is the ticket's prefix, which the digest covers, so a
+ * watch ticket cannot fetch a recording nor the other way round.
  */
 export const WATCH_TICKET_TTL_MS = 30_000;
-const TICKET_PREFIX = 'tsr-watch-';
-const TICKET_PATTERN = /^tsr-watch-[A-Za-z0-9_-]{43}$/;
+export type TicketPurpose = 'watch' | 'recording';
+const TICKET_PREFIX: Record<TicketPurpose, string> = { watch: 'tsr-watch-', recording: 'tsr-rec-' };
+const TICKET_PATTERN: Record<TicketPurpose, RegExp> = {
+  watch: /^tsr-watch-[A-Za-z0-9_-]{43}$/,
+  recording: /^tsr-rec-[A-Za-z0-9_-]{43}$/,
+};
 
 export interface WatchTicketHolder {
   readonly userId: string;
@@ -31,22 +37,26 @@ export interface WatchTicketHolder {
 export type WatchTicketRequest = Omit<WatchTicketHolder, 'name' | 'role'>;
 
 export interface WatchTickets {
-  issue(sessionId: string, holder: WatchTicketRequest): Promise<string>;
-  /** Whether the ticket was made for this session and its time holds; spends nothing. */
-  valid(ticket: string, sessionId: string): Promise<boolean>;
+  issue(sessionId: string, holder: WatchTicketRequest, purpose?: TicketPurpose): Promise<string>;
+  /** Whether the ticket was made for this session and purpose and its time holds; spends nothing. */
+  valid(ticket: string, sessionId: string, purpose?: TicketPurpose): Promise<boolean>;
   /**
-   * The holder, once, for a ticket made for this session within its time, with the name and
-   * role their sign-in has now; null for anything else, or a sign-in that is not theirs.
+   * The holder, once, for a ticket made for this session and purpose within its time, with the
+   * name and role their sign-in has now; null for anything else, or a sign-in not theirs.
    */
-  redeem(ticket: string, sessionId: string): Promise<WatchTicketHolder | null>;
+  redeem(
+    ticket: string,
+    sessionId: string,
+    purpose?: TicketPurpose,
+  ): Promise<WatchTicketHolder | null>;
 }
 
 export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchTickets {
   const { store, clock } = deps;
   return {
-    async issue(sessionId, holder) {
+    async issue(sessionId, holder, purpose = 'watch') {
       const now = clock.now();
-      const ticket = TICKET_PREFIX + randomBytes(32).toString('base64url');
+      const ticket = TICKET_PREFIX[purpose] + randomBytes(32).toString('base64url');
       await store.transaction(async (trx) => {
         // Tickets nobody used: a relay that never connected, a node that went away.
         await trx.deleteFrom('session_watch_tickets').where('expires_at', '<=', now).execute();
@@ -67,8 +77,8 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       return ticket;
     },
 
-    async valid(ticket, sessionId) {
-      if (!TICKET_PATTERN.test(ticket)) return false;
+    async valid(ticket, sessionId, purpose = 'watch') {
+      if (!TICKET_PATTERN[purpose].test(ticket)) return false;
       const row = await store.db
         .selectFrom('session_watch_tickets')
         .select(['session_id', 'expires_at'])
@@ -77,8 +87,8 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       return row !== undefined && row.session_id === sessionId && row.expires_at > clock.now();
     },
 
-    async redeem(ticket, sessionId) {
-      if (!TICKET_PATTERN.test(ticket)) return null;
+    async redeem(ticket, sessionId, purpose = 'watch') {
+      if (!TICKET_PATTERN[purpose].test(ticket)) return null;
       // Deleted as it is read: a second use, here or on any node, finds nothing.
       const row = await store.db
         .deleteFrom('session_watch_tickets')

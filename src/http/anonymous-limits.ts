@@ -17,8 +17,9 @@ export const ANONYMOUS_LIMITS: Readonly<Partial<Record<Action, BucketSpec>>> = {
   'operator.unseal': { burst: 10, perSecond: 1 },
   'operator.init': { burst: 10, perSecond: 1 },
   'auth.login': { burst: 30, perSecond: 3 },
-  // Nodes passing watches on: many at once from one node, but never a stream of guesses.
+  // Nodes passing watches and exports on: many at once from one node, never a stream of guesses.
   'session.watch.relay': { burst: 100, perSecond: 10 },
+  'session.recording.relay': { burst: 100, perSecond: 10 },
 };
 
 export interface AnonymousLimits {

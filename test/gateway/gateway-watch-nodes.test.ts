@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import { main } from '../../src/cli/main.ts';
+import { RECORDING_TICKET_HEADER } from '../../src/http/routes/recording-routes.ts';
 import { WATCH_TICKET_HEADER } from '../../src/http/routes/watch-relay.ts';
 import { digestOf } from '../../src/identity/tokens.ts';
 import { useSshd } from '../support/sshd.ts';
@@ -118,10 +119,10 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     );
     const shown = await b.server.services.gateway.sessions.get(id);
     assert.equal(shown.nodeId, nodeIdOf(a.server.dataDir));
-    const viaB = await fetch(`${b.server.url}/v1/sessions/${id}`, {
+    const viewed = await fetch(`${b.server.url}/v1/sessions/${id}`, {
       headers: bearer(a.server.rootToken),
     });
-    const view = (await viaB.json()) as Row;
+    const view = (await viewed.json()) as Row;
     assert.equal(view.here, false);
     assert.equal(view.watchable, true, 'node B can pass the watch on');
 
@@ -158,17 +159,14 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.deepEqual(left, [], 'the ticket was spent');
     assert.doesNotMatch(a.logText(), /websocket upgrade failed/, 'one WebSocket server per node');
 
-    // The recording stays in node A's folder: node B says where it is, node A serves it.
-    const elsewhere = await fetch(`${b.server.url}/v1/sessions/${id}/recording`, {
+    // The recording stays in node A's folder: node B fetches it from node A (tested below).
+    const viaB = await fetch(`${b.server.url}/v1/sessions/${id}/recording`, {
       headers: bearer(auditor.token),
     });
-    assert.equal(elsewhere.status, 409);
-    const refusal = (await elsewhere.json()) as { error: { code: string; message: string } };
-    assert.equal(refusal.error.code, 'RECORDING_ELSEWHERE');
-    assert.match(refusal.error.message, new RegExp(`kept by node ${nodeIdOf(a.server.dataDir)}`));
     const here = await a.api('GET', `/v1/sessions/${id}/recording`, { token: auditor.token });
     assert.equal(here.status, 200);
     assert.match(here.text, new RegExp(`two-${mark}`));
+    assert.equal(await viaB.text(), here.text, 'the same recording through either node');
 
     // A user who may not watch is refused by node B itself: nothing is passed on.
     const user = await gatewayUser(a);
@@ -430,5 +428,95 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     }
     await a.api('POST', `/v1/sessions/${id}/kill`, { body: { reason: 'done' } });
     await running;
+  });
+
+  it('serves a recording node A keeps through node B, allowed and audited by node A', async () => {
+    const auditor = await gatewayUser(a, 'auditor');
+    const { id, mark, running } = await sessionOnA((m) => `echo one-${m}; echo two-${m}`);
+    assert.equal((await running).code, 0);
+    const nodeA = nodeIdOf(a.server.dataDir);
+    const nodeB = nodeIdOf(b.dataDir);
+    const recordingViaB = (token: string) =>
+      fetch(`${b.server.url}/v1/sessions/${id}/recording`, { headers: bearer(token) });
+    const refusalOf = async (response: Response) =>
+      ((await response.json()) as { error: { code: string; message: string } }).error;
+    const ticketsLeft = async () =>
+      (
+        await a.server.services.store.db
+          .selectFrom('session_watch_tickets')
+          .select('digest')
+          .where('session_id', '=', id)
+          .execute()
+      ).length;
+
+    const served = await recordingViaB(auditor.token);
+    assert.equal(served.status, 200);
+    assert.match(served.headers.get('content-type') ?? '', /asciicast/);
+    const cast = await served.text();
+    assert.match(cast, new RegExp(`two-${mark}`));
+    const exports = (await auditEvents(a, 'session.recording.export')).filter(
+      (e) => e.object_id === id,
+    );
+    assert.equal(exports.length, 1, 'audited once, by the node that keeps it');
+    assert.equal(exports[0]?.actor_name, auditor.name);
+    assert.equal(exports[0]?.details.via, nodeB);
+    assert.equal(await ticketsLeft(), 0, 'the ticket was spent');
+    assert.doesNotMatch(a.logText(), /tsr-rec-/, 'no ticket in the log');
+
+    // A user who may not export is refused by node B itself: no ticket is made.
+    const user = await gatewayUser(a);
+    const forbidden = await recordingViaB(user.token);
+    assert.equal(forbidden.status, 403);
+    assert.equal(await ticketsLeft(), 0);
+
+    // Node A's relay route takes only a recording ticket for this session, once.
+    const relay = `${a.server.url}/v1/sessions/${id}/recording-relay`;
+    const { watchTickets } = a.server.services.gateway;
+    const signedIn = await a.server.services.tokens.authenticate(auditor.token);
+    assert.ok(signedIn !== null);
+    const holder = {
+      userId: signedIn.userId,
+      tokenId: signedIn.tokenId,
+      source: null,
+      requestId: null,
+      viaNode: nodeB,
+    };
+    const watchTicket = await watchTickets.issue(id, holder, 'watch');
+    const withWatchTicket = await fetch(relay, {
+      headers: { [RECORDING_TICKET_HEADER]: watchTicket },
+    });
+    assert.equal(withWatchTicket.status, 401, 'a watch ticket fetches no recording');
+    assert.equal(await watchTickets.valid(watchTicket, id, 'watch'), true, 'and stays unspent');
+    const ticket = await watchTickets.issue(id, holder, 'recording');
+    const once = await fetch(relay, { headers: { [RECORDING_TICKET_HEADER]: ticket } });
+    assert.equal(once.status, 200);
+    assert.equal(await once.text(), cast);
+    const twice = await fetch(relay, { headers: { [RECORDING_TICKET_HEADER]: ticket } });
+    assert.equal(twice.status, 401);
+    assert.equal((await fetch(relay)).status, 401, 'no ticket, no recording');
+
+    const { nodes } = a.server.services.gateway;
+    try {
+      // Node A said no address for itself: node B says where the recording is.
+      await nodes.announce(nodeA, null);
+      const elsewhere = await recordingViaB(auditor.token);
+      assert.equal(elsewhere.status, 409);
+      const unknown = await refusalOf(elsewhere);
+      assert.equal(unknown.code, 'RECORDING_ELSEWHERE');
+      assert.match(unknown.message, new RegExp(`kept by node ${nodeA}`));
+
+      // Node A is down, or its address is wrong.
+      await nodes.announce(nodeA, 'http://127.0.0.1:1');
+      const down = await recordingViaB(auditor.token);
+      assert.equal(down.status, 503);
+      assert.deepEqual(await refusalOf(down), {
+        code: 'RECORDING_UNAVAILABLE',
+        message: `node ${nodeA}, which keeps the recording, cannot be reached`,
+        requestId: down.headers.get('x-request-id'),
+        details: { node: nodeA },
+      });
+    } finally {
+      await nodes.announce(nodeA, a.apiUrl);
+    }
   });
 });

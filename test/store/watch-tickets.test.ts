@@ -71,6 +71,21 @@ for (const kind of STORE_KINDS) {
       assert.equal(await tickets.redeem(forOther, other), null, 'spent by the wrong try');
     });
 
+    it('serves only the purpose it was made for, and a wrong try leaves it unspent', async () => {
+      const id = await liveSession();
+      const recording = await tickets.issue(id, holder, 'recording');
+      assert.match(recording, /^tsr-rec-[A-Za-z0-9_-]{43}$/);
+      assert.equal(await tickets.valid(recording, id, 'watch'), false);
+      assert.equal(await tickets.redeem(recording, id, 'watch'), null, 'no watch with it');
+      const watch = await tickets.issue(id, holder, 'watch');
+      assert.equal(await tickets.redeem(watch, id, 'recording'), null, 'no recording with it');
+      // A prefix swapped by hand changes the digest: the stored ticket is not found.
+      const swapped = `tsr-watch-${recording.slice('tsr-rec-'.length)}`;
+      assert.equal(await tickets.redeem(swapped, id, 'watch'), null);
+      assert.deepEqual(await tickets.redeem(recording, id, 'recording'), holder);
+      assert.deepEqual(await tickets.redeem(watch, id, 'watch'), holder);
+    });
+
     it('says whether a ticket holds without spending it', async () => {
       const id = await liveSession();
       const ticket = await tickets.issue(id, holder);

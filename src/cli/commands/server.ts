@@ -76,8 +76,8 @@ export function registerServer(program: Command, io: Io): void {
       announceGateway(running, note);
       if (config.databaseUrl !== null && running.nodeUrl === null) {
         note(
-          'tessera: other nodes cannot pass watches to this one: give it --node-url, ' +
-            'its own address as they reach it',
+          'tessera: other nodes cannot pass watches or recordings on from this one: give it ' +
+            '--node-url, its own address as they reach it',
         );
       }
       if (!config.dev) {

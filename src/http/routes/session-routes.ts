@@ -4,14 +4,13 @@ import type { AccessDecision } from '../../access/access-decision.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { AuditEventInput } from '../../audit/event.ts';
 import type { Clock } from '../../clock.ts';
-import { notFound, TesseraError } from '../../errors.ts';
+import { TesseraError } from '../../errors.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { LiveSession } from '../../gateway/live-sessions.ts';
 import { DEFAULT_SESSION_POLICY } from '../../gateway/session-policy.ts';
 import type { SessionRecord } from '../../gateway/session-store.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { TokenService } from '../../identity/tokens.ts';
-import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
 import { iso, name, reason, responses, uuid } from '../schemas.ts';
 import {
@@ -146,7 +145,8 @@ const NOT_LIVE = 'the session is not live';
 
 /**
  * Sessions through the SSH gateway: list and search, the commands run, live watch (read-only,
- * over a WebSocket), kill, the recording as asciicast, and each policy's session settings.
+ * over a WebSocket), kill, and each policy's session settings; the recording is served by
+ * recording-routes.ts.
  */
 export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
   const { sessions, liveSessions } = deps.gateway;
@@ -287,51 +287,6 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
   );
 
   app.get(
-    '/v1/sessions/:id/recording',
-    {
-      config: { action: 'session.recording' },
-      schema: {
-        summary: 'The session recording as asciicast v2 (plays in asciinema)',
-        params: sessionParams,
-        response: responses({ 200: z.string().describe('asciicast v2 text') }),
-      },
-    },
-    async (request, reply) => {
-      const found = await sessions.get(request.params.id);
-      if (found.recordingPath === null || found.wrappedKey === null) throw notFound('recording');
-      const { recordings } = deps.gateway;
-      const exported = await exportAsciicast({
-        path: recordings.file(found.recordingPath),
-        sessionId: found.id,
-        dataKey: recordings.dataKey(found.id, found.wrappedKey),
-      }).catch((error: unknown) => {
-        throw (error as NodeJS.ErrnoException).code === 'ENOENT'
-          ? missingRecording(found, deps)
-          : error;
-      });
-      const ctx = contextOf(request);
-      const pinned = found.recordingSha256;
-      const intact = pinned === null || pinned === exported.sha256;
-      await deps.audit.record({
-        action: 'session.recording.export',
-        outcome: intact ? 'success' : 'failure',
-        actor: ctx.actor,
-        object: { type: 'session', id: found.id, name: `${found.target}/${found.account}` },
-        source: ctx.source,
-        requestId: ctx.requestId,
-        details: { sha256: exported.sha256, truncated: exported.truncated },
-      });
-      if (!intact) {
-        throw new TesseraError('INTEGRITY_FAILURE', 'the recording differs from the one recorded');
-      }
-      reply.header('content-type', 'application/x-asciicast; charset=utf-8');
-      reply.header('cache-control', 'no-store');
-      // The text as recorded, not a JSON string: players read it line by line.
-      return reply.serializer((text: unknown) => String(text)).send(exported.cast);
-    },
-  );
-
-  app.get(
     '/v1/policies/:policy/session',
     {
       config: { action: 'policy.read' },
@@ -433,22 +388,6 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
     );
   };
   app.register(watchRoutes);
-}
-
-/**
- * A recording the store names but this node's folder does not hold: another node's (each keeps
- * the recordings of the sessions it ran, unless the folders are one shared store), or, on the
- * node that ran the session, a file removed behind Tessera's back.
- */
-function missingRecording(found: SessionRecord, deps: SessionRouteDeps): TesseraError {
-  if (found.nodeId !== deps.nodeId) {
-    return new TesseraError(
-      'RECORDING_ELSEWHERE',
-      `the recording is kept by node ${found.nodeId}, which ran the session: ask that node`,
-      { node: found.nodeId },
-    );
-  }
-  return new TesseraError('INTEGRITY_FAILURE', 'the recording file is missing');
 }
 
 /** Who watches, and through which node when another node passed the watch on. */
