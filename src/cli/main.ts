@@ -111,7 +111,8 @@ function report(io: Io, error: unknown): number {
   if (error instanceof ExitStatus) return error.status;
   if (error instanceof CommanderError) return reportUsage(io, error);
   if (error instanceof CliError) {
-    io.stderr.write(`error: ${error.code}: ${error.message}\n`);
+    // The message is the server's: it may quote what someone else stored, or another node said.
+    io.stderr.write(`error: ${clean(error.code)}: ${clean(error.message)}\n`);
     for (const [key, value] of Object.entries(error.details ?? {})) {
       io.stderr.write(`  ${clean(key)}: ${clean(String(value))}\n`);
     }

@@ -29,6 +29,8 @@ export interface GatewayUser {
    * (the user had no factor then) ends once they have one, as their other sign-ins do.
    */
   readonly codeVerified?: boolean;
+  /** For `password`: the password's stamp at login; the connection ends once it changes. */
+  readonly passwordStamp?: string;
 }
 
 export interface Authenticator {
@@ -141,7 +143,7 @@ export function createAuthenticator(deps: {
 
   const checkPassword = async (ctx: KeyboardAuthContext, name: string, password: string) => {
     const request = { source: deps.source, requestId: null };
-    let user: Pick<GatewayUser, 'id' | 'name' | 'role'>;
+    let user: Pick<GatewayUser, 'id' | 'name' | 'role' | 'passwordStamp'>;
     try {
       // Throttled and audited by the user service, as a login to the API is.
       user = await deps.users.authenticate(request, name, password, 'ssh-gateway');
@@ -158,7 +160,7 @@ export function createAuthenticator(deps: {
   const askCode = (
     ctx: KeyboardAuthContext,
     mfa: Pick<MfaService, 'verify'>,
-    user: Pick<GatewayUser, 'id' | 'name' | 'role'>,
+    user: Pick<GatewayUser, 'id' | 'name' | 'role' | 'passwordStamp'>,
   ) => {
     const prompts = [{ prompt: 'Tessera code (authenticator app): ', echo: false }];
     ctx.prompt(prompts, 'Tessera', '', (answers: unknown) => {

@@ -36,7 +36,9 @@ export type LostAccess =
   /** The console sign-in a browser terminal was opened under ended (sign-out, revocation). */
   | 'signed-out'
   /** A password login made without a code, once the user confirmed a second factor. */
-  | 'factor-added';
+  | 'factor-added'
+  /** A password login, once that password was changed (a reset after a leak, say). */
+  | 'password-changed';
 
 export interface AccountCheckDeps {
   readonly access: Pick<AccessDecision, 'decide'>;
@@ -47,7 +49,7 @@ export interface AccountCheckDeps {
 
 export interface AccessRecheckDeps extends AccountCheckDeps {
   readonly store: Store;
-  readonly users: Pick<UserService, 'findById'>;
+  readonly users: Pick<UserService, 'findById' | 'passwordStamp'>;
   readonly keys: Pick<SshKeyService, 'holds'>;
   readonly accounts: Pick<AccountService, 'reload'>;
   readonly keyring: Pick<Keyring, 'isSealed'>;
@@ -119,7 +121,7 @@ async function factorAddedSince(deps: AccessRecheckDeps, user: GatewayUser): Pro
 /**
  * Checks a live connection's right again from what is stored now: the vault unsealed, the user
  * enabled, the key they logged in with still theirs, a password login without a code only while
- * the user has no second factor, the account still there and theirs to use (an ephemeral
+ * the user has no second factor, a password login only while that password stands, the account still there and theirs to use (an ephemeral
  * account: its grant still held by this user).
  */
 export async function recheckAccess(
@@ -138,6 +140,9 @@ export async function recheckAccess(
     return 'signed-out';
   }
   if (await factorAddedSince(deps, user)) return 'factor-added';
+  if (user.method === 'password' && user.passwordStamp !== undefined) {
+    if ((await deps.users.passwordStamp(user.id)) !== user.passwordStamp) return 'password-changed';
+  }
   if (linked.ephemeralGrantId !== null) {
     return (await deps.ephemeral.holdsLogin(current.id, linked.id)) ? null : 'grant-ended';
   }
@@ -169,6 +174,7 @@ const LOST_MESSAGES: Record<LostAccess, string> = {
   'grant-ended': 'your access grant for this account ended',
   'signed-out': 'your console sign-in ended',
   'factor-added': 'a second factor was added to this user: sign in again',
+  'password-changed': 'the password this connection logged in with was changed',
 };
 
 /** How a connection that lost its right ends: what the user reads and the record's code. */

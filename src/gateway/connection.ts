@@ -30,7 +30,7 @@ export interface ConnectionDeps extends SessionDeps, LinkDeps, AccessRecheckDeps
   readonly accounts: Pick<AccountService, 'find' | 'reload'>;
   readonly ephemeral: Pick<EphemeralLogins, 'findLogin' | 'loginPassword' | 'holdsLogin'>;
   readonly keys: Pick<SshKeyService, 'ownerOf' | 'touch' | 'holds'>;
-  readonly users: Pick<UserService, 'authenticate' | 'findById'>;
+  readonly users: Pick<UserService, 'authenticate' | 'findById' | 'passwordStamp'>;
   /** Second factors: a password login to the gateway asks for a code where the user has one. */
   readonly mfa?: Pick<MfaService, 'hasFactor' | 'verify'>;
   readonly passwordLogin: boolean;

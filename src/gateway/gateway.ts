@@ -143,7 +143,10 @@ export type GatewayDeps = Omit<
 > & {
   readonly gateway: GatewayServices;
   readonly dataDir: string;
-  readonly users: Pick<UserService, 'authenticate' | 'findById' | 'onDisabled'>;
+  readonly users: Pick<
+    UserService,
+    'authenticate' | 'findById' | 'onDisabled' | 'onPasswordSet' | 'passwordStamp'
+  >;
   readonly safes: Pick<SafeService, 'onMembershipChange'>;
   readonly keyring: Pick<Keyring, 'isSealed' | 'onSeal'>;
   /** A grant that ends (expiry, revocation) ends the sessions it alone allowed, at once. */
@@ -256,6 +259,7 @@ function watchAccess(deps: GatewayDeps, intervalMs: number): () => void {
     if (!stopped) void connections.recheck(userId);
   };
   deps.users.onDisabled(recheckUser);
+  deps.users.onPasswordSet(recheckUser);
   deps.safes.onMembershipChange(({ userId }) => recheckUser(userId));
   deps.gateway.sshKeys.onRemoved(({ userId }) => recheckUser(userId));
   deps.mfa?.onConfirmed(recheckUser);

@@ -7,17 +7,32 @@ import type { Store } from '../store/store.ts';
 /**
  * A watch, or a recording's export, passed from the node a user asked to the node that runs the
  * session or keeps its recording. The ticket names the user as the first node found them (signed
- * in, allowed): 256 random bits, one use, for one session and one purpose, within 30 seconds. The
- * store keeps only its digest; the purpose is the ticket's prefix, which the digest covers, so a
- * watch ticket cannot fetch a recording nor the other way round.
+ * in, allowed): 256 random bits, one use, for one session, one purpose and one node, within 30
+ * seconds. The store keeps only its digest. The purpose (the prefix) and the node (after it) are
+ * written in the ticket, which the digest covers: a watch ticket fetches no recording, and a
+ * ticket sent to a wrong address is no use on the node found there.
  */
 export const WATCH_TICKET_TTL_MS = 30_000;
 export type TicketPurpose = 'watch' | 'recording';
+
+/** What a ticket is for: its purpose, and the node that runs the session or keeps the file. */
+export interface TicketUse {
+  readonly purpose: TicketPurpose;
+  readonly node: string;
+}
+
 const TICKET_PREFIX: Record<TicketPurpose, string> = { watch: 'tsr-watch-', recording: 'tsr-rec-' };
-const TICKET_PATTERN: Record<TicketPurpose, RegExp> = {
-  watch: /^tsr-watch-[A-Za-z0-9_-]{43}$/,
-  recording: /^tsr-rec-[A-Za-z0-9_-]{43}$/,
-};
+/** A node's id as a ticket names it: a UUID where Tessera makes it. */
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The node's id, a dot, then the 256 random bits. */
+const TICKET_BODY = /^([A-Za-z0-9_-]{1,64})\.[A-Za-z0-9_-]{43}$/;
+
+/** The node a ticket of this purpose is for, read from the ticket; null for anything else. */
+export function ticketNode(ticket: string, purpose: TicketPurpose): string | null {
+  const prefix = TICKET_PREFIX[purpose];
+  if (!ticket.startsWith(prefix)) return null;
+  return TICKET_BODY.exec(ticket.slice(prefix.length))?.[1] ?? null;
+}
 
 export interface WatchTicketHolder {
   readonly userId: string;
@@ -37,26 +52,25 @@ export interface WatchTicketHolder {
 export type WatchTicketRequest = Omit<WatchTicketHolder, 'name' | 'role'>;
 
 export interface WatchTickets {
-  issue(sessionId: string, holder: WatchTicketRequest, purpose?: TicketPurpose): Promise<string>;
-  /** Whether the ticket was made for this session and purpose and its time holds; spends nothing. */
-  valid(ticket: string, sessionId: string, purpose?: TicketPurpose): Promise<boolean>;
+  issue(sessionId: string, holder: WatchTicketRequest, use: TicketUse): Promise<string>;
+  /** Whether the ticket was made for this session and use and its time holds; spends nothing. */
+  valid(ticket: string, sessionId: string, use: TicketUse): Promise<boolean>;
   /**
-   * The holder, once, for a ticket made for this session and purpose within its time, with the
-   * name and role their sign-in has now; null for anything else, or a sign-in not theirs.
+   * The holder, once, for a ticket made for this session and use within its time, with the name
+   * and role their sign-in has now; null for anything else, or a sign-in not theirs. A ticket of
+   * another purpose or node is left unspent.
    */
-  redeem(
-    ticket: string,
-    sessionId: string,
-    purpose?: TicketPurpose,
-  ): Promise<WatchTicketHolder | null>;
+  redeem(ticket: string, sessionId: string, use: TicketUse): Promise<WatchTicketHolder | null>;
 }
 
 export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchTickets {
   const { store, clock } = deps;
   return {
-    async issue(sessionId, holder, purpose = 'watch') {
+    async issue(sessionId, holder, use) {
+      if (!NODE_ID.test(use.node)) throw new Error(`a node id tickets cannot name: ${use.node}`);
       const now = clock.now();
-      const ticket = TICKET_PREFIX[purpose] + randomBytes(32).toString('base64url');
+      const random = randomBytes(32).toString('base64url');
+      const ticket = `${TICKET_PREFIX[use.purpose]}${use.node}.${random}`;
       await store.transaction(async (trx) => {
         // Tickets nobody used: a relay that never connected, a node that went away.
         await trx.deleteFrom('session_watch_tickets').where('expires_at', '<=', now).execute();
@@ -77,8 +91,8 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       return ticket;
     },
 
-    async valid(ticket, sessionId, purpose = 'watch') {
-      if (!TICKET_PATTERN[purpose].test(ticket)) return false;
+    async valid(ticket, sessionId, use) {
+      if (ticketNode(ticket, use.purpose) !== use.node) return false;
       const row = await store.db
         .selectFrom('session_watch_tickets')
         .select(['session_id', 'expires_at'])
@@ -87,8 +101,8 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       return row !== undefined && row.session_id === sessionId && row.expires_at > clock.now();
     },
 
-    async redeem(ticket, sessionId, purpose = 'watch') {
-      if (!TICKET_PATTERN[purpose].test(ticket)) return null;
+    async redeem(ticket, sessionId, use) {
+      if (ticketNode(ticket, use.purpose) !== use.node) return null;
       // Deleted as it is read: a second use, here or on any node, finds nothing.
       const row = await store.db
         .deleteFrom('session_watch_tickets')

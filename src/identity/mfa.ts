@@ -233,6 +233,10 @@ export function createMfaService(deps: {
       }
       await useCode(ctx, 'mfa.confirm', user, row, code, async (trx, step) => {
         await lockUser(store, trx, user.id);
+        // A sign-in revoked meanwhile (a new password, a disabling) binds no factor.
+        if (principal.tokenId !== undefined && !(await isUnrevoked(trx, principal.tokenId))) {
+          throw new TesseraError('UNAUTHENTICATED', 'your sign-in ended');
+        }
         const confirmed = await takeStep(trx, row, step)
           .set({ confirmed_at: clock.now() })
           .where('confirmed_at', 'is', null)
@@ -313,6 +317,15 @@ export function createMfaService(deps: {
       await store.durable();
     },
   };
+}
+
+async function isUnrevoked(trx: Tx, tokenId: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom('tokens')
+    .select('revoked_at')
+    .where('id', '=', tokenId)
+    .executeTakeFirst();
+  return row !== undefined && row.revoked_at === null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditEventInput, RequestContext } from '../audit/event.ts';
 import type { Clock } from '../clock.ts';
@@ -61,14 +61,22 @@ export interface UserService {
   ): Promise<LoginResult>;
   /**
    * Checks a password for a login that needs no token (the SSH gateway's keyboard-interactive):
-   * throttled and audited exactly as `login`, with `via` naming the door.
+   * throttled and audited exactly as `login`, with `via` naming the door. Answers the password's
+   * stamp too: the connection it opens ends once the password is changed.
    */
   authenticate(
     ctx: Omit<RequestContext, 'actor'>,
     name: string,
     password: string,
     via: string,
-  ): Promise<User>;
+  ): Promise<User & { readonly passwordStamp: string }>;
+  /**
+   * Names the user's password as stored now (a digest of its hash, which never leaves this
+   * service): a different stamp means it was changed. Null without a password or a user.
+   */
+  passwordStamp(userId: string): Promise<string | null>;
+  /** Calls `listener` with the user's id once their password was changed and stored. */
+  onPasswordSet(listener: (userId: string) => void): void;
   /** Revokes a live token; an unknown or already revoked one is NOT_FOUND and not audited. */
   revokeToken(ctx: RequestContext, tokenId: string): Promise<void>;
   /**
@@ -125,6 +133,7 @@ export function createUserService(deps: {
   const { store, audit, hasher, tokens, clock } = deps;
   const passwords = createPasswordCheck(deps);
   const disabledListeners: Array<(userId: string) => void> = [];
+  const passwordListeners: Array<(userId: string) => void> = [];
 
   const findRow = (name: string) =>
     store.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
@@ -294,7 +303,20 @@ export function createUserService(deps: {
         requestId: ctx.requestId,
         details: { via },
       });
-      return toUser(row);
+      return { ...toUser(row), passwordStamp: stampOf(row.password_hash ?? '') };
+    },
+
+    async passwordStamp(userId) {
+      const row = await store.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return row?.password_hash == null ? null : stampOf(row.password_hash);
+    },
+
+    onPasswordSet(listener) {
+      passwordListeners.push(listener);
     },
 
     async revokeToken(ctx, tokenId) {
@@ -325,7 +347,12 @@ export function createUserService(deps: {
       }
       const hash = await hasher.hash(password);
       await store.transaction(async (trx) => {
-        await lockUser(store, trx, row.id);
+        // Changed meanwhile (an administrator's reset, say): the current password checked
+        // above, or the one an administrator meant to replace, is no longer the one to replace.
+        const current = await lockUser(store, trx, row.id);
+        if (current?.password_hash !== row.password_hash) {
+          throw new TesseraError('CONFLICT', 'the password was changed meanwhile: try again');
+        }
         await trx
           .updateTable('users')
           .set({ password_hash: hash, updated_at: clock.now() })
@@ -335,6 +362,7 @@ export function createUserService(deps: {
         await audit.appendInTx(trx, [userEvent(ctx, 'user.password.set', row)]);
       });
       await store.durable();
+      for (const listener of passwordListeners) listener(row.id);
     },
 
     async setDisabled(ctx, principal, { name, disabled }) {
@@ -402,6 +430,10 @@ export function createUserService(deps: {
       disabledListeners.push(listener);
     },
   };
+}
+
+function stampOf(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url');
 }
 
 function toUser(row: Omit<UserRow, 'password_hash' | 'builtin' | 'updated_at'>): User {

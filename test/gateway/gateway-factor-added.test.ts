@@ -3,7 +3,8 @@
  * connection made earlier with the password alone (keyboard-interactive, no code) kept running
  * and opening channels, and a live-session watch kept streaming after its watcher's token was
  * revoked. A thief who had the password before the factor arrived kept both. Also the watch
- * added a watcher to a session that ended while its audit event was written.
+ * added a watcher to a session that ended while its audit event was written. A password
+ * connection likewise ends once that password is changed.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -154,6 +155,38 @@ describe('regression: confirming a second factor ends the sign-ins made without 
     byPassword.client.end();
     byConsole.client.end();
     assert.equal(passwordClosed, true, 'a connection made with the password alone still runs');
+  });
+
+  it('ends a password connection once that password is changed', async () => {
+    const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
+    const linux = await sshd().createUser('tmp', { password: linuxPassword });
+    const name = unique('pwc-');
+    const password = `pw-${randomBytes(9).toString('base64url')}`;
+    await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
+    const { login } = await linuxAccount(h, sshd(), {
+      user: name,
+      secret: linuxPassword,
+      secretType: 'password',
+      linuxUser: linux.name,
+    });
+    const byPassword = await connect(h, login, { user: name, password });
+    assert.equal((await byPassword.run('id -un')).trim(), linux.name);
+    // Several sweeps pass with the password unchanged: the connection stays.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(byPassword.isClosed(), false, 'ended with its password unchanged');
+
+    // The leak is found: an administrator resets the password.
+    const reset = await h.api('PUT', `/v1/users/${name}/password`, {
+      body: { password: `new-${randomBytes(9).toString('base64url')}` },
+    });
+    assert.equal(reset.status, 204, reset.text);
+    await eventually(async () => (byPassword.isClosed() ? true : undefined));
+    const events = await h.server.services.store.db
+      .selectFrom('audit_events')
+      .select(['action', 'details'])
+      .where('actor_name', '=', name)
+      .execute();
+    assert.match(JSON.stringify(events), /password-changed/, 'the ending is audited with why');
   });
 
   it('keeps a password connection that gave its code', async () => {

@@ -254,7 +254,8 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       viaNode: 'node-test',
     };
     const { watchTickets } = a.server.services.gateway;
-    const ticket = await watchTickets.issue(id, holder);
+    const forA = { purpose: 'watch', node: nodeIdOf(a.server.dataDir) } as const;
+    const ticket = await watchTickets.issue(id, holder, forA);
     const first = openWatch(relay, { [WATCH_TICKET_HEADER]: ticket });
     await eventually(async () => (first.texts[0]?.type === 'hello' ? true : undefined));
     // To a relaying node, node A says it is alive while the session is quiet.
@@ -270,16 +271,16 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       .select(['id', 'user_id'])
       .where('token_hash', '=', digestOf(user.token))
       .executeTakeFirstOrThrow();
-    const forUser = await watchTickets.issue(id, {
-      ...holder,
-      userId: userToken.user_id,
-      tokenId: userToken.id,
-    });
+    const forUser = await watchTickets.issue(
+      id,
+      { ...holder, userId: userToken.user_id, tokenId: userToken.id },
+      forA,
+    );
     const refused = openWatch(relay, { [WATCH_TICKET_HEADER]: forUser });
     assert.deepEqual(await refused.closed, { code: 4403, reason: 'not allowed: session.watch' });
 
     const { id: otherId, running: other } = await sessionOnA((m) => `echo one-${m}; sleep 1`);
-    const misdirected = await watchTickets.issue(otherId, holder);
+    const misdirected = await watchTickets.issue(otherId, holder, forA);
     const wrong = openWatch(relay, { [WATCH_TICKET_HEADER]: misdirected });
     assert.equal((await wrong.closed).code, 4401, 'made for another session');
 
@@ -343,13 +344,17 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
         .select(['id', 'user_id'])
         .where('token_hash', '=', digestOf(a.server.rootToken))
         .executeTakeFirstOrThrow();
-      const ticket = await a.services.watchTickets.issue(id, {
-        userId: admin.user_id,
-        tokenId: admin.id,
-        source: '127.0.0.1',
-        requestId: null,
-        viaNode: nodeIdOf(b.dataDir),
-      });
+      const ticket = await a.services.watchTickets.issue(
+        id,
+        {
+          userId: admin.user_id,
+          tokenId: admin.id,
+          source: '127.0.0.1',
+          requestId: null,
+          viaNode: nodeIdOf(b.dataDir),
+        },
+        { purpose: 'watch', node: nodeIdOf(a.server.dataDir) },
+      );
       const relay = openWatch(watchUrl(a.server, id, 'watch-relay'), {
         [WATCH_TICKET_HEADER]: ticket,
       });
@@ -481,19 +486,29 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       requestId: null,
       viaNode: nodeB,
     };
-    const watchTicket = await watchTickets.issue(id, holder, 'watch');
+    const forA = (purpose: 'watch' | 'recording') => ({ purpose, node: nodeA });
+    const watchTicket = await watchTickets.issue(id, holder, forA('watch'));
     const withWatchTicket = await fetch(relay, {
       headers: { [RECORDING_TICKET_HEADER]: watchTicket },
     });
     assert.equal(withWatchTicket.status, 401, 'a watch ticket fetches no recording');
-    assert.equal(await watchTickets.valid(watchTicket, id, 'watch'), true, 'and stays unspent');
-    const ticket = await watchTickets.issue(id, holder, 'recording');
+    assert.equal(await watchTickets.valid(watchTicket, id, forA('watch')), true, 'still unspent');
+    await watchTickets.redeem(watchTicket, id, forA('watch'));
+    const ticket = await watchTickets.issue(id, holder, forA('recording'));
     const once = await fetch(relay, { headers: { [RECORDING_TICKET_HEADER]: ticket } });
     assert.equal(once.status, 200);
     assert.equal(await once.text(), cast);
     const twice = await fetch(relay, { headers: { [RECORDING_TICKET_HEADER]: ticket } });
     assert.equal(twice.status, 401);
     assert.equal((await fetch(relay)).status, 401, 'no ticket, no recording');
+    // A ticket made for node B, sent to node A (a wrong address): refused there, and unspent.
+    const forB = { purpose: 'recording', node: nodeB } as const;
+    const misdirected = await watchTickets.issue(id, holder, forB);
+    const atA = await fetch(relay, { headers: { [RECORDING_TICKET_HEADER]: misdirected } });
+    assert.equal(atA.status, 503);
+    assert.match((await refusalOf(atA)).message, /leads to another node/);
+    assert.equal(await watchTickets.valid(misdirected, id, forB), true);
+    await watchTickets.redeem(misdirected, id, forB);
 
     const { nodes } = a.server.services.gateway;
     try {
@@ -504,6 +519,26 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       const unknown = await refusalOf(elsewhere);
       assert.equal(unknown.code, 'RECORDING_ELSEWHERE');
       assert.match(unknown.message, new RegExp(`kept by node ${nodeA}`));
+
+      // Node A's address leads to something else, which answers anything but the recording:
+      // nothing of it reaches the auditor, and the ticket it was sent is spent.
+      const other = Fastify();
+      other.get('/v1/sessions/:id/recording-relay', async (_request, reply) =>
+        reply.type('text/html').send('<html>sign in again at http://elsewhere.invalid</html>'),
+      );
+      await other.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        await nodes.announce(
+          nodeA,
+          `http://127.0.0.1:${(other.server.address() as AddressInfo).port}`,
+        );
+        const impostor = await recordingViaB(auditor.token);
+        assert.equal(impostor.status, 503);
+        assert.equal((await refusalOf(impostor)).code, 'RECORDING_UNAVAILABLE');
+        assert.equal(await ticketsLeft(), 0, 'the ticket it was sent is spent');
+      } finally {
+        await other.close();
+      }
 
       // Node A is down, or its address is wrong.
       await nodes.announce(nodeA, 'http://127.0.0.1:1');

@@ -163,5 +163,63 @@ for (const kind of STORE_KINDS) {
         assert.equal(await liveLogins(user.id), 0, `round ${round}: ${signedIn.status}`);
       }
     });
+
+    it("refuses a change of one's own password once an administrator reset it meanwhile", async () => {
+      const user = await newUser();
+      let meanwhile: (() => Promise<void>) | null = null;
+      // The change checks the current password, hashes the new one, then writes: the reset
+      // lands between the hashing and the writing.
+      const racingHasher = {
+        verify: hasher.verify,
+        async hash(password: string) {
+          const hashed = await hasher.hash(password);
+          const run = meanwhile;
+          meanwhile = null;
+          await run?.();
+          return hashed;
+        },
+      };
+      const racing = createUserService({
+        store,
+        audit,
+        hasher: racingHasher,
+        tokens,
+        throttle,
+        clock,
+      });
+      const reset = 'the administrator reset 2026';
+      meanwhile = () => users.setPassword(asAdmin, admin, { name: user.name, password: reset });
+      const own: Principal = { userId: user.id, name: user.name, role: 'user', tokenId: 'old' };
+      await assert.rejects(
+        racing.setPassword(user.ctx, own, {
+          name: user.name,
+          password: 'the thief chose this 2026',
+          currentPassword: PASSWORD,
+        }),
+        (error) => codeOf(error) === 'CONFLICT',
+      );
+      const signIn = createPasswordSignIn({ users, mfa, audit });
+      const ctx = { source: null, requestId: null };
+      const signedIn = await signIn.signIn(ctx, { user: user.name, password: reset });
+      assert.equal(signedIn.user.id, user.id, "the administrator's reset stands");
+    });
+
+    it('binds no factor through a sign-in revoked since the enrolment', async () => {
+      const user = await newUser();
+      const signIn = createPasswordSignIn({ users, mfa, audit });
+      const signedIn = await signIn.signIn(
+        { source: null, requestId: null },
+        { user: user.name, password: PASSWORD },
+      );
+      const principal = { ...user.principal, tokenId: signedIn.tokenId };
+      const { secret } = await mfa.enroll(user.ctx, principal);
+      await users.setPassword(asAdmin, admin, { name: user.name, password: 'reset by admin 2026' });
+      const code = TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: clock.now() });
+      await assert.rejects(
+        mfa.confirm(user.ctx, principal, code),
+        (error) => codeOf(error) === 'UNAUTHENTICATED',
+      );
+      assert.equal(await mfa.hasFactor(user.id), false);
+    });
   });
 }

@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import {
   createNodeDirectory,
   createWatchTickets,
+  ticketNode,
   WATCH_TICKET_TTL_MS,
   type WatchTicketHolder,
 } from '../../src/gateway/watch-tickets.ts';
@@ -52,6 +53,10 @@ for (const kind of STORE_KINDS) {
       viaNode: 'node-b',
     };
 
+    /** Tickets for node A, which runs the sessions here. */
+    const WATCH = { purpose: 'watch', node: 'node-a' } as const;
+    const RECORDING = { purpose: 'recording', node: 'node-a' } as const;
+
     const liveSession = async () => {
       const row = sessionRow('node-a', now);
       await store.db.insertInto('sessions').values(row).execute();
@@ -60,52 +65,61 @@ for (const kind of STORE_KINDS) {
 
     it('names the watcher once, for that session only', async () => {
       const id = await liveSession();
-      const ticket = await tickets.issue(id, holder);
-      assert.match(ticket, /^tsr-watch-[A-Za-z0-9_-]{43}$/);
-      assert.deepEqual(await tickets.redeem(ticket, id), holder);
-      assert.equal(await tickets.redeem(ticket, id), null, 'a second use');
+      const ticket = await tickets.issue(id, holder, WATCH);
+      assert.match(ticket, /^tsr-watch-node-a\.[A-Za-z0-9_-]{43}$/);
+      assert.deepEqual(await tickets.redeem(ticket, id, WATCH), holder);
+      assert.equal(await tickets.redeem(ticket, id, WATCH), null, 'a second use');
 
       const other = await liveSession();
-      const forOther = await tickets.issue(other, holder);
-      assert.equal(await tickets.redeem(forOther, id), null, 'made for another session');
-      assert.equal(await tickets.redeem(forOther, other), null, 'spent by the wrong try');
+      const forOther = await tickets.issue(other, holder, WATCH);
+      assert.equal(await tickets.redeem(forOther, id, WATCH), null, 'made for another session');
+      assert.equal(await tickets.redeem(forOther, other, WATCH), null, 'spent by the wrong try');
     });
 
-    it('serves only the purpose it was made for, and a wrong try leaves it unspent', async () => {
+    it('serves only the purpose and node it was made for; a wrong try leaves it unspent', async () => {
       const id = await liveSession();
-      const recording = await tickets.issue(id, holder, 'recording');
-      assert.match(recording, /^tsr-rec-[A-Za-z0-9_-]{43}$/);
-      assert.equal(await tickets.valid(recording, id, 'watch'), false);
-      assert.equal(await tickets.redeem(recording, id, 'watch'), null, 'no watch with it');
-      const watch = await tickets.issue(id, holder, 'watch');
-      assert.equal(await tickets.redeem(watch, id, 'recording'), null, 'no recording with it');
-      // A prefix swapped by hand changes the digest: the stored ticket is not found.
-      const swapped = `tsr-watch-${recording.slice('tsr-rec-'.length)}`;
-      assert.equal(await tickets.redeem(swapped, id, 'watch'), null);
-      assert.deepEqual(await tickets.redeem(recording, id, 'recording'), holder);
-      assert.deepEqual(await tickets.redeem(watch, id, 'watch'), holder);
+      const recording = await tickets.issue(id, holder, RECORDING);
+      assert.match(recording, /^tsr-rec-node-a\.[A-Za-z0-9_-]{43}$/);
+      assert.equal(ticketNode(recording, 'recording'), 'node-a');
+      assert.equal(ticketNode(recording, 'watch'), null);
+      assert.equal(await tickets.valid(recording, id, WATCH), false);
+      assert.equal(await tickets.redeem(recording, id, WATCH), null, 'no watch with it');
+      const elsewhere = { purpose: 'recording', node: 'node-c' } as const;
+      assert.equal(await tickets.redeem(recording, id, elsewhere), null, 'no use on another node');
+      const watch = await tickets.issue(id, holder, WATCH);
+      assert.equal(await tickets.redeem(watch, id, RECORDING), null, 'no recording with it');
+      // The purpose or node changed by hand changes the digest: no stored ticket is found.
+      const random = recording.slice(recording.indexOf('.') + 1);
+      assert.equal(await tickets.redeem(`tsr-watch-node-a.${random}`, id, WATCH), null);
+      assert.equal(await tickets.redeem(`tsr-rec-node-c.${random}`, id, elsewhere), null);
+      assert.deepEqual(await tickets.redeem(recording, id, RECORDING), holder);
+      assert.deepEqual(await tickets.redeem(watch, id, WATCH), holder);
     });
 
     it('says whether a ticket holds without spending it', async () => {
       const id = await liveSession();
-      const ticket = await tickets.issue(id, holder);
-      assert.equal(await tickets.valid(ticket, id), true);
-      assert.equal(await tickets.valid(ticket, id), true, 'still there');
-      assert.equal(await tickets.valid(ticket, await liveSession()), false, 'another session');
-      assert.equal(await tickets.valid('tsr-watch-nope', id), false);
-      assert.deepEqual(await tickets.redeem(ticket, id), holder);
-      assert.equal(await tickets.valid(ticket, id), false, 'spent');
+      const ticket = await tickets.issue(id, holder, WATCH);
+      assert.equal(await tickets.valid(ticket, id, WATCH), true);
+      assert.equal(await tickets.valid(ticket, id, WATCH), true, 'still there');
+      assert.equal(
+        await tickets.valid(ticket, await liveSession(), WATCH),
+        false,
+        'another session',
+      );
+      assert.equal(await tickets.valid('tsr-watch-nope', id, WATCH), false);
+      assert.deepEqual(await tickets.redeem(ticket, id, WATCH), holder);
+      assert.equal(await tickets.valid(ticket, id, WATCH), false, 'spent');
     });
 
     it('names the user as they are now, through a sign-in that is theirs alone', async () => {
       const id = await liveSession();
-      const ticket = await tickets.issue(id, holder);
+      const ticket = await tickets.issue(id, holder, WATCH);
       await store.db
         .updateTable('users')
         .set({ name: 'auditor-1b', role: 'user' })
         .where('id', '=', holder.userId)
         .execute();
-      const redeemed = await tickets.redeem(ticket, id);
+      const redeemed = await tickets.redeem(ticket, id, WATCH);
       assert.equal(redeemed?.name, 'auditor-1b');
       assert.equal(redeemed?.role, 'user', 'as the user is now, not as when asked');
       await store.db
@@ -114,40 +128,40 @@ for (const kind of STORE_KINDS) {
         .where('id', '=', holder.userId)
         .execute();
       const other = await signedIn('user-2', 'user');
-      const borrowed = await tickets.issue(id, { ...holder, tokenId: other.tokenId });
-      assert.equal(await tickets.redeem(borrowed, id), null, "another user's sign-in");
+      const borrowed = await tickets.issue(id, { ...holder, tokenId: other.tokenId }, WATCH);
+      assert.equal(await tickets.redeem(borrowed, id, WATCH), null, "another user's sign-in");
     });
 
     it('stores only a digest of the ticket', async () => {
       const id = await liveSession();
-      const ticket = await tickets.issue(id, holder);
+      const ticket = await tickets.issue(id, holder, WATCH);
       const rows = await store.db.selectFrom('session_watch_tickets').selectAll().execute();
       assert.ok(rows.every((row) => !Object.values(row).includes(ticket)));
       assert.ok(rows.some((row) => row.digest === digestOf(ticket)));
-      await tickets.redeem(ticket, id);
+      await tickets.redeem(ticket, id, WATCH);
     });
 
     it('refuses a ticket past its time, and one that is not a ticket', async () => {
       const id = await liveSession();
-      const ticket = await tickets.issue(id, holder);
+      const ticket = await tickets.issue(id, holder, WATCH);
       now += WATCH_TICKET_TTL_MS;
-      assert.equal(await tickets.redeem(ticket, id), null);
+      assert.equal(await tickets.redeem(ticket, id, WATCH), null);
       for (const bad of ['', 'tsr-watch-', `${ticket}x`, 'tsr_notawatchticket', ticket.slice(1)]) {
-        assert.equal(await tickets.redeem(bad, id), null, bad);
+        assert.equal(await tickets.redeem(bad, id, WATCH), null, bad);
       }
     });
 
     it('clears tickets nobody used once their time is over', async () => {
       const id = await liveSession();
-      await tickets.issue(id, holder);
+      await tickets.issue(id, holder, WATCH);
       now += WATCH_TICKET_TTL_MS + 1;
-      const fresh = await tickets.issue(id, holder);
+      const fresh = await tickets.issue(id, holder, WATCH);
       const left = await store.db.selectFrom('session_watch_tickets').select('digest').execute();
       assert.deepEqual(
         left.map((row) => row.digest),
         [digestOf(fresh)],
       );
-      assert.deepEqual(await tickets.redeem(fresh, id), holder);
+      assert.deepEqual(await tickets.redeem(fresh, id, WATCH), holder);
     });
 
     it('keeps the address each node gave at its last start', async () => {

@@ -1,3 +1,4 @@
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -7,6 +8,7 @@ import type { RequestContext } from '../../audit/event.ts';
 import { ERROR_STATUS, type ErrorCode, notFound, TesseraError } from '../../errors.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { SessionRecord } from '../../gateway/session-store.ts';
+import { ticketNode } from '../../gateway/watch-tickets.ts';
 import type { TokenService } from '../../identity/tokens.ts';
 import { exportAsciicast } from '../../sessions/recording-reader.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
@@ -18,6 +20,12 @@ export const RECORDING_TICKET_HEADER = 'x-tessera-recording-ticket';
 const RELAY_TIMEOUT_MS = 5 * 60_000;
 /** A refusal's message from the other node is shown as it is, up to this length. */
 const MAX_MESSAGE_CHARS = 500;
+const MAX_REFUSAL_BYTES = 64 * 1024;
+/** The longest text V8 holds: no node exports a longer recording itself. */
+const MAX_RELAYED_BYTES = 2 ** 29;
+const CAST_TYPE = 'application/x-asciicast';
+/** Names the session whose recording an answer carries. */
+const SESSION_HEADER = 'x-tessera-recording-session';
 const sessionParams = z.object({ id: uuid });
 
 export interface RecordingRouteDeps {
@@ -52,12 +60,12 @@ export function recordingRoutes(app: App, deps: RecordingRouteDeps): void {
       const found = await deps.gateway.sessions.get(request.params.id);
       if (found.recordingPath === null || found.wrappedKey === null) throw notFound('recording');
       const cast = await exportHere(deps, found, contextOf(request), null).catch(
-        (error: unknown) => {
+        (error: unknown): Promise<Readable> => {
           if (!isElsewhere(error)) throw error;
           return exportElsewhere(deps, request, found, error);
         },
       );
-      return sendCast(reply, cast);
+      return sendCast(reply, found.id, cast);
     },
   );
 
@@ -69,10 +77,25 @@ export function recordingRoutes(app: App, deps: RecordingRouteDeps): void {
       schema: { params: sessionParams, hide: true },
     },
     async (request, reply) => {
+      const id = request.params.id;
       const header = request.headers[RECORDING_TICKET_HEADER];
       const ticket = typeof header === 'string' ? header : '';
+      const forNode = ticketNode(ticket, 'recording');
+      const { watchTickets } = deps.gateway;
       // Nothing about the session is told before the ticket is shown, and spent.
-      const holder = await deps.gateway.watchTickets.redeem(ticket, request.params.id, 'recording');
+      if (forNode !== null && forNode !== deps.nodeId) {
+        // Left unspent: the relaying node took another node's address for this one's.
+        if (await watchTickets.valid(ticket, id, { purpose: 'recording', node: forNode })) {
+          throw new TesseraError(
+            'RECORDING_UNAVAILABLE',
+            `the address node ${forNode} gave leads to another node: check its --node-url`,
+          );
+        }
+      }
+      const holder = await watchTickets.redeem(ticket, id, {
+        purpose: 'recording',
+        node: deps.nodeId,
+      });
       if (holder === null) {
         throw new TesseraError('UNAUTHENTICATED', 'the recording ticket is not valid');
       }
@@ -82,10 +105,10 @@ export function recordingRoutes(app: App, deps: RecordingRouteDeps): void {
         throw new TesseraError('UNAUTHENTICATED', 'your sign-in ended');
       }
       await deps.access.require(principal, 'session.recording');
-      const found = await deps.gateway.sessions.get(request.params.id);
+      const found = await deps.gateway.sessions.get(id);
       if (found.recordingPath === null || found.wrappedKey === null) throw notFound('recording');
       const ctx = { actor: { id: principal.userId, name: principal.name }, source, requestId };
-      return sendCast(reply, await exportHere(deps, found, ctx, viaNode));
+      return sendCast(reply, found.id, await exportHere(deps, found, ctx, viaNode));
     },
   );
 }
@@ -152,33 +175,48 @@ function isElsewhere(error: unknown): error is TesseraError {
 /**
  * Fetches the recording from the node that ran the session, for the user this node let in; that
  * node's refusal (the sign-in ended, the role may no longer export, the file is damaged) reaches
- * the user as it was. A node that said no address for itself is left as `elsewhere` says.
+ * the user as it was. A node that said no address for itself is left as `elsewhere` says. The
+ * text is passed on as it comes, never held whole: only an answer that says it is this session's
+ * recording, up to the size any node exports itself.
  */
 async function exportElsewhere(
   deps: RecordingRouteDeps,
   request: FastifyRequest,
   found: SessionRecord,
   elsewhere: TesseraError,
-): Promise<string> {
+): Promise<Readable> {
   const apiUrl = await deps.gateway.nodes.apiUrlOf(found.nodeId);
-  if (apiUrl === null) throw elsewhere;
+  if (apiUrl === null || !/^https?:\/\//.test(apiUrl)) throw elsewhere;
   const { userId, tokenId } = principalOf(request);
   const { source, requestId } = contextOf(request);
-  const ticket = await deps.gateway.watchTickets.issue(
+  const use = { purpose: 'recording', node: found.nodeId } as const;
+  const { watchTickets } = deps.gateway;
+  const ticket = await watchTickets.issue(
     found.id,
     { userId, tokenId, source, requestId, viaNode: deps.nodeId },
-    'recording',
+    use,
   );
   const url = `${apiUrl}/v1/sessions/${found.id}/recording-relay`;
-  return fetchRecording(url, ticket, found.nodeId, request.log);
+  const fetched = await fetchRecording(url, ticket, found, request.log).catch(
+    async (error: unknown) => {
+      // A ticket that went nowhere, or to something that is not that node, is spent here.
+      await watchTickets.redeem(ticket, found.id, use);
+      throw error;
+    },
+  );
+  const passed = pipeline(fetched, capped(MAX_RELAYED_BYTES), (error) => {
+    if (error) request.log.warn({ node: found.nodeId, url, err: error }, 'recording relay cut');
+  });
+  return passed;
 }
 
 async function fetchRecording(
   url: string,
   ticket: string,
-  node: string,
+  found: SessionRecord,
   log: Pick<Logger, 'warn'>,
-): Promise<string> {
+): Promise<Readable> {
+  const node = found.nodeId;
   const unreachable = () =>
     new TesseraError(
       'RECORDING_UNAVAILABLE',
@@ -192,31 +230,78 @@ async function fetchRecording(
       redirect: 'error',
       signal: AbortSignal.timeout(RELAY_TIMEOUT_MS),
     });
-    if (response.ok) return await response.text();
   } catch (error) {
     // The log has the address too (the ticket is in a header, never there).
     log.warn({ node, url, err: error }, 'recording relay: the node cannot be reached');
     throw unreachable();
   }
-  const refusal = await response.json().catch(() => null);
-  const passed = refusalOf(refusal);
+  const isCast = response.headers.get('content-type')?.startsWith(CAST_TYPE) === true;
+  const body = response.body;
+  if (response.ok && isCast && response.headers.get(SESSION_HEADER) === found.id && body) {
+    return Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]);
+  }
+  const passed = response.ok ? null : refusalOf(await cappedJson(response));
   if (passed !== null) throw passed;
+  await response.body?.cancel().catch(() => undefined);
   log.warn({ node, url, status: response.status }, 'recording relay: an unexpected answer');
   throw unreachable();
 }
 
-/** The other node's error, with its stable code and message; null for anything else. */
+/** The body of a refusal, read up to MAX_REFUSAL_BYTES; null past that or when not JSON. */
+async function cappedJson(response: Response): Promise<unknown> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return null;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+    if (done || value === undefined) break;
+    size += value.length;
+    if (size > MAX_REFUSAL_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The other node's error, with its stable code and its message as plain text (no terminal
+ * controls reach the user's screen); null for anything else.
+ */
 function refusalOf(body: unknown): TesseraError | null {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   const code = error?.code;
   if (typeof code !== 'string' || !Object.hasOwn(ERROR_STATUS, code)) return null;
   const message = typeof error?.message === 'string' ? error.message : code;
-  return new TesseraError(code as ErrorCode, message.slice(0, MAX_MESSAGE_CHARS));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the aim
+  const plain = message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, MAX_MESSAGE_CHARS);
+  return new TesseraError(code as ErrorCode, plain);
 }
 
-function sendCast(reply: FastifyReply, cast: string) {
-  reply.header('content-type', 'application/x-asciicast; charset=utf-8');
+/** Passes bytes on up to `limit`, then fails the stream. */
+function capped(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > limit) done(new Error(`more than ${limit} bytes`));
+      else done(null, chunk);
+    },
+  });
+}
+
+function sendCast(reply: FastifyReply, sessionId: string, cast: string | Readable) {
+  reply.header('content-type', `${CAST_TYPE}; charset=utf-8`);
   reply.header('cache-control', 'no-store');
+  // Says whose recording this is, for a node passing it on.
+  reply.header(SESSION_HEADER, sessionId);
+  if (typeof cast !== 'string') return reply.send(cast);
   // The text as recorded, not a JSON string: players read it line by line.
   return reply.serializer((text: unknown) => String(text)).send(cast);
 }

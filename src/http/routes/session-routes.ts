@@ -9,6 +9,7 @@ import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { LiveSession } from '../../gateway/live-sessions.ts';
 import { DEFAULT_SESSION_POLICY } from '../../gateway/session-policy.ts';
 import type { SessionRecord } from '../../gateway/session-store.ts';
+import { ticketNode } from '../../gateway/watch-tickets.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { TokenService } from '../../identity/tokens.ts';
 import { type App, contextOf, principalOf } from '../app.ts';
@@ -355,16 +356,18 @@ export function sessionRoutes(app: App, deps: SessionRouteDeps): void {
         const ticket = typeof header === 'string' ? header : '';
         const { watchTickets } = deps.gateway;
         // Nothing about the session is told, nor the ticket spent, before the ticket is shown.
-        if (!(await watchTickets.valid(ticket, id))) {
+        const forNode = ticketNode(ticket, 'watch');
+        const use = { purpose: 'watch', node: forNode ?? '' } as const;
+        if (forNode === null || !(await watchTickets.valid(ticket, id, use))) {
           socket.close(WATCH_SIGNED_OUT, 'the watch ticket is not valid');
           return;
         }
         const live = liveSessions.get(id);
-        if (live === undefined) {
-          await refuseRelay(socket, deps, id);
+        if (live === undefined || forNode !== deps.nodeId) {
+          await refuseRelay(socket, deps, id, forNode);
           return;
         }
-        const holder = await watchTickets.redeem(ticket, id);
+        const holder = await watchTickets.redeem(ticket, id, use);
         if (holder === null) {
           socket.close(WATCH_SIGNED_OUT, 'the watch ticket is not valid');
           return;
@@ -543,12 +546,11 @@ async function watchElsewhere(
   if (socket.readyState !== SOCKET_OPEN) return;
   const principal = principalOf(request);
   const ctx = contextOf(request);
-  const ticket = await watchTickets.issue(id, {
-    ...principal,
-    source: ctx.source,
-    requestId: ctx.requestId,
-    viaNode: deps.nodeId,
-  });
+  const ticket = await watchTickets.issue(
+    id,
+    { ...principal, source: ctx.source, requestId: ctx.requestId, viaNode: deps.nodeId },
+    { purpose: 'watch', node: found.nodeId },
+  );
   // Left while the ticket was made: it is never used, and expires.
   if (socket.readyState !== SOCKET_OPEN) return;
   relayWatch(
@@ -568,14 +570,21 @@ async function watchElsewhere(
 
 /**
  * A relay for a session this node does not run: it ended (its row says it ran here), or the
- * relaying node took another node's address for this one's. The ticket is left unspent.
+ * relaying node took another node's address for this one's (the ticket is for another node, or
+ * the row names one). The ticket is left unspent.
  */
-async function refuseRelay(socket: WatchSocket, deps: SessionRouteDeps, id: string) {
+async function refuseRelay(
+  socket: WatchSocket,
+  deps: SessionRouteDeps,
+  id: string,
+  forNode: string,
+) {
   const found = await deps.gateway.sessions.get(id).catch((error: unknown) => {
     if (error instanceof TesseraError && error.code === 'NOT_FOUND') return null;
     throw error;
   });
-  if (found !== null && found.state === 'live' && found.nodeId !== deps.nodeId) {
+  const elsewhere = found !== null && found.state === 'live' && found.nodeId !== deps.nodeId;
+  if (forNode !== deps.nodeId || elsewhere) {
     socket.close(WATCH_MISDIRECTED, 'the session does not run on this node');
   } else {
     socket.close(WATCH_NOT_LIVE, NOT_LIVE);
