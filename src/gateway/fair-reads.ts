@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
  * What one connection may read before the event loop turns to the others. libuv reads a busy
  * socket up to 32 times in a row, so without a bound a session flooding output (`yes`, `cat` of
  * a log) takes 2 MiB a turn, and every other session's keystrokes wait behind it for
- * milliseconds. 128 KiB is a few hundred microseconds of work, and still fills the link.
+ * milliseconds. 64 KiB (one read) is a few hundred microseconds of work, and still fills the link.
  */
 export const READ_BURST_BYTES = 64 * 1024;
 
