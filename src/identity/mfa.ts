@@ -108,7 +108,7 @@ export function createMfaService(deps: {
   /** Finds the user an admin resets; without it, the users table is read directly. */
   users?: Pick<UserService, 'findByName'>;
   /** Revokes the user's other tokens once a factor is confirmed. */
-  tokens?: Pick<TokenService, 'revokeAllOf'>;
+  tokens?: Pick<TokenService, 'revokeAllOf' | 'forgetCached'>;
 }): MfaService {
   const { store, audit, keyring, clock } = deps;
   const throttle = createMfaThrottle();
@@ -249,6 +249,7 @@ export function createMfaService(deps: {
         await audit.appendInTx(trx, [mfaEvent(ctx, 'mfa.confirm', user)]);
         return true;
       });
+      deps.tokens?.forgetCached(user.id);
       for (const listener of confirmedListeners) listener(user.id);
       return statusOf(await findRow(user.id));
     },

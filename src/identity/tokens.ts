@@ -20,6 +20,12 @@ export interface TokenService {
    */
   revokeAllOf(db: Queryable, userId: string, keep?: string, kind?: string): Promise<void>;
   /**
+   * Forgets what this node cached of the user's tokens (all of them, with no user: after a
+   * token's revocation). Called once a revoking transaction has committed: `revoke` and
+   * `revokeAllOf` forget inside it, and a request in between still reads the token as live.
+   */
+  forgetCached(userId?: string): void;
+  /**
    * Whether the token is still unrevoked, unexpired and its user enabled, asked of the store
    * itself: a long-lived stream checks its bearer with it, past this node's cache.
    */
@@ -125,6 +131,11 @@ export function createTokenService(deps: { store: Store; clock: Clock }): TokenS
       await query.execute();
       // The cache does not know kinds: a token of another kind is only looked up again.
       forget((p) => p.userId === userId && p.tokenId !== keep);
+    },
+
+    forgetCached(userId) {
+      if (userId === undefined) cache.clear();
+      else forget((p) => p.userId === userId);
     },
 
     async isLive(tokenId) {

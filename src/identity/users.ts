@@ -334,6 +334,7 @@ export function createUserService(deps: {
           },
         ]);
       });
+      tokens.forgetCached();
       await store.durable();
     },
 
@@ -361,6 +362,7 @@ export function createUserService(deps: {
         await tokens.revokeAllOf(trx, row.id, principal.tokenId, 'login');
         await audit.appendInTx(trx, [userEvent(ctx, 'user.password.set', row)]);
       });
+      tokens.forgetCached(row.id);
       await store.durable();
       for (const listener of passwordListeners) listener(row.id);
     },
@@ -381,6 +383,7 @@ export function createUserService(deps: {
           userEvent(ctx, disabled ? 'user.disable' : 'user.enable', row),
         ]);
       });
+      tokens.forgetCached(row.id);
       await store.durable();
       if (disabled) for (const listener of disabledListeners) listener(row.id);
       return toUser({ ...row, disabled: disabled ? 1 : 0 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
 import type { RequestContext } from '../../src/audit/event.ts';
@@ -221,5 +222,51 @@ for (const kind of STORE_KINDS) {
       );
       assert.equal(await mfa.hasFactor(user.id), false);
     });
+
+    // Only PostgreSQL lets another connection read while a transaction waits (SQLite has one).
+    if (kind === 'postgres') {
+      it('caches no token read as live while its revocation was being written', async () => {
+        const user = await newUser();
+        const signIn = createPasswordSignIn({ users, mfa, audit });
+        const { token } = await signIn.signIn(
+          { source: null, requestId: null },
+          { user: user.name, password: PASSWORD },
+        );
+        // The audit chain's lock, held: the disabling revokes the tokens, then waits for it.
+        let release: () => void = () => undefined;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let locked: () => void = () => undefined;
+        const lockTaken = new Promise<void>((resolve) => {
+          locked = resolve;
+        });
+        const holder = store.transaction(async (trx) => {
+          await store.lockAuditChain(trx);
+          locked();
+          await held;
+        });
+        await lockTaken;
+        const disabling = users.setDisabled(asAdmin, admin, { name: user.name, disabled: true });
+        await waitForLockWaiter();
+        assert.ok(await tokens.authenticate(token), 'read before the commit: still live');
+        release();
+        await holder;
+        await disabling;
+        assert.equal(await tokens.authenticate(token), null, 'revoked once the change is done');
+      });
+    }
+
+    /** Until a transaction waits for an advisory lock (the audit chain's). */
+    async function waitForLockWaiter() {
+      for (let tries = 0; tries < 200; tries += 1) {
+        const { rows } = await sql<{ waiting: number }>`
+          select count(*)::int as waiting from pg_locks
+          where locktype = 'advisory' and not granted`.execute(store.db);
+        if ((rows[0]?.waiting ?? 0) > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error('the disabling never waited for the audit lock');
+    }
   });
 }
