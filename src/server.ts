@@ -40,6 +40,7 @@ import { discoveryRoutes } from './http/routes/discovery-routes.ts';
 import { ephemeralRoutes } from './http/routes/ephemeral-routes.ts';
 import { identityRoutes } from './http/routes/identity-routes.ts';
 import { mfaRoutes } from './http/routes/mfa-routes.ts';
+import { nodeRoutes } from './http/routes/node-routes.ts';
 import { operatorRoutes } from './http/routes/operator-routes.ts';
 import { policyRoutes } from './http/routes/policy-routes.ts';
 import { recordingRoutes } from './http/routes/recording-routes.ts';
@@ -210,6 +211,7 @@ export async function startServer(
     ...(options.watchRelayAliveMs === undefined ? {} : { relayAliveMs: options.watchRelayAliveMs }),
   });
   recordingRoutes(app, { ...services, nodeId });
+  nodeRoutes(app, { nodes: services.gateway.nodes, nodeId });
   sshKeyRoutes(app, services);
   webhookRoutes(app, services);
   accessPolicyRoutes(app, services);

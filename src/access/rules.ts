@@ -115,6 +115,8 @@ export const ACCESS_RULES = {
   // Another node passing a watch on: its one-time ticket names the watcher, checked again there.
   'session.watch.relay': { anonymous: true },
   'session.recording': { roles: ['admin', 'auditor'] },
+  // The nodes on the store: ids, addresses and live session counts, no secret.
+  'node.read': { roles: ['admin', 'auditor'] },
   // Another node passing an export on: its one-time ticket names the user, checked again here.
   'session.recording.relay': { anonymous: true },
   'session.kill': { roles: ['admin'] },

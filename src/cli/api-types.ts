@@ -444,3 +444,12 @@ export interface Group {
   readonly members: readonly string[];
   readonly createdAt: string;
 }
+
+/** A Tessera node on the store, as GET /v1/nodes lists it. */
+export interface TesseraNode {
+  readonly id: string;
+  readonly address: string | null;
+  readonly startedAt: string;
+  readonly liveSessions: number;
+  readonly here: boolean;
+}

@@ -11,6 +11,7 @@ import { registerEphemeral } from './commands/ephemeral.ts';
 import { registerGrant } from './commands/grant.ts';
 import { registerGroup } from './commands/group.ts';
 import { registerLogin } from './commands/login.ts';
+import { registerNode } from './commands/node.ts';
 import { registerOperator } from './commands/operator.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerRequest } from './commands/request.ts';
@@ -58,6 +59,7 @@ const REGISTRARS = [
   registerEphemeral,
   registerSsh,
   registerSession,
+  registerNode,
   registerWebhook,
 ] as const;
 

@@ -134,11 +134,21 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
   };
 }
 
+/** A node as it said at its last start, with the sessions its row names live. */
+export interface NodeRecord {
+  readonly id: string;
+  readonly apiUrl: string | null;
+  readonly startedAt: number;
+  readonly liveSessions: number;
+}
+
 /** Where each node's API is reached by the other nodes. */
 export interface NodeDirectory {
   /** Says, at a node's start, where its API is; null where the other nodes cannot reach it. */
   announce(nodeId: string, apiUrl: string | null): Promise<void>;
   apiUrlOf(nodeId: string): Promise<string | null>;
+  /** Every node that ever started on this store, the most recently started first. */
+  list(): Promise<NodeRecord[]>;
 }
 
 export function createNodeDirectory(deps: { store: Store; clock: Clock }): NodeDirectory {
@@ -151,6 +161,29 @@ export function createNodeDirectory(deps: { store: Store; clock: Clock }): NodeD
         .values({ id: nodeId, ...values })
         .onConflict((oc) => oc.column('id').doUpdateSet(values))
         .execute();
+    },
+
+    async list() {
+      const rows = await store.db
+        .selectFrom('nodes')
+        .leftJoin('sessions', (join) =>
+          join.onRef('sessions.node_id', '=', 'nodes.id').on('sessions.state', '=', 'live'),
+        )
+        .select((eb) => [
+          'nodes.id',
+          'nodes.api_url',
+          'nodes.started_at',
+          eb.fn.count<number>('sessions.id').as('live'),
+        ])
+        .groupBy(['nodes.id', 'nodes.api_url', 'nodes.started_at'])
+        .orderBy('nodes.started_at', 'desc')
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        apiUrl: row.api_url,
+        startedAt: row.started_at,
+        liveSessions: Number(row.live),
+      }));
     },
 
     async apiUrlOf(nodeId) {

@@ -206,6 +206,7 @@ const ROUTES: Record<string, RouteCase> = {
     path: '/v1/sessions/not-a-uuid/kill',
     body: () => ({ reason: 'access matrix' }),
   },
+  'GET /v1/nodes': { allowed: ['admin', 'auditor'] },
   'GET /v1/sessions/{id}/recording': {
     allowed: ['admin', 'auditor'],
     path: '/v1/sessions/not-a-uuid/recording',

@@ -203,6 +203,42 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.match(err, /Session ended/);
   });
 
+  it('tessera node list maps each node id to its address and live sessions', async () => {
+    const auditor = await gatewayUser(a, 'auditor');
+    const { running } = await sessionOnA((m) => `echo one-${m}; sleep 1`);
+    const nodeA = nodeIdOf(a.server.dataDir);
+    const nodeB = nodeIdOf(b.dataDir);
+    const listed = await fetch(`${b.server.url}/v1/nodes`, { headers: bearer(auditor.token) });
+    const { nodes } = (await listed.json()) as { nodes: Row[] };
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    assert.equal(byId.get(nodeA)?.address, a.apiUrl);
+    assert.equal(byId.get(nodeA)?.here, false);
+    assert.ok(Number(byId.get(nodeA)?.liveSessions) >= 1, 'the session running on node A');
+    assert.equal(byId.get(nodeB)?.address, b.server.url);
+    assert.equal(byId.get(nodeB)?.here, true);
+
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const code = await main(['node', 'list'], {
+      stdout,
+      stderr: new PassThrough(),
+      stdin: Readable.from([]),
+      env: { TESSERA_ADDR: b.server.url, TESSERA_TOKEN: auditor.token },
+      now: () => Date.now(),
+      cwd: process.cwd(),
+    });
+    assert.equal(code, 0);
+    assert.match(out, /NODE\s+ADDRESS\s+STARTED\s+LIVE SESSIONS/);
+    assert.match(out, new RegExp(`${nodeB} \\(this one\\)\\s+${b.server.url}`));
+    assert.match(out, new RegExp(`${nodeA}\\s+${a.apiUrl}`));
+    await running;
+
+    const user = await gatewayUser(a);
+    const refused = await fetch(`${b.server.url}/v1/nodes`, { headers: bearer(user.token) });
+    assert.equal(refused.status, 403, 'a plain user learns nothing of the nodes');
+  });
+
   it('ends a watch passed on once the watcher signs out', async () => {
     const { id, running } = await sessionOnA(
       (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,

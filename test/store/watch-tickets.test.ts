@@ -173,5 +173,24 @@ for (const kind of STORE_KINDS) {
       await nodes.announce('node-x', 'https://tessera-2.internal:7200');
       assert.equal(await nodes.apiUrlOf('node-x'), 'https://tessera-2.internal:7200');
     });
+
+    it('lists the nodes, the latest started first, with the sessions live on each', async () => {
+      await nodes.announce('node-a', 'http://10.0.0.4:7200');
+      now += 1_000;
+      await nodes.announce('node-y', null);
+      const listed = await nodes.list();
+      const [first] = listed;
+      assert.deepEqual(first, { id: 'node-y', apiUrl: null, startedAt: now, liveSessions: 0 });
+      const nodeA = listed.find((n) => n.id === 'node-a');
+      const live = await store.db
+        .selectFrom('sessions')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('node_id', '=', 'node-a')
+        .where('state', '=', 'live')
+        .executeTakeFirstOrThrow();
+      assert.ok(Number(live.n) > 0, 'this file made live sessions on node A');
+      assert.equal(nodeA?.liveSessions, Number(live.n));
+      assert.equal(nodeA?.apiUrl, 'http://10.0.0.4:7200');
+    });
   });
 }
