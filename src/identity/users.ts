@@ -343,17 +343,14 @@ export function createUserService(deps: {
       // A stolen token alone must not become a lasting takeover, whatever its role: one's own
       // password changes only with the current one. A user without one yet (the built-in admin
       // right after init) sets a first one without.
-      if (principal.userId === row.id && row.password_hash !== null) {
-        await requireCurrentPassword(ctx, row, currentPassword ?? '');
-      }
+      const own = principal.userId === row.id && row.password_hash !== null;
+      if (own) await requireCurrentPassword(ctx, row, currentPassword ?? '');
       const hash = await hasher.hash(password);
-      await store.transaction(async (trx) => {
-        // Changed meanwhile (an administrator's reset, say): the current password checked
-        // above, or the one an administrator meant to replace, is no longer the one to replace.
+      const changed = await store.transaction(async (trx) => {
+        // Changed meanwhile (an administrator's reset after a leak, say): the password checked
+        // above is no longer the one to replace. An administrator's own reset always goes ahead.
         const current = await lockUser(store, trx, row.id);
-        if (current?.password_hash !== row.password_hash) {
-          throw new TesseraError('CONFLICT', 'the password was changed meanwhile: try again');
-        }
+        if (own && current?.password_hash !== row.password_hash) return false;
         await trx
           .updateTable('users')
           .set({ password_hash: hash, updated_at: clock.now() })
@@ -361,7 +358,16 @@ export function createUserService(deps: {
           .execute();
         await tokens.revokeAllOf(trx, row.id, principal.tokenId, 'login');
         await audit.appendInTx(trx, [userEvent(ctx, 'user.password.set', row)]);
+        return true;
       });
+      if (!changed) {
+        await audit.record({
+          ...userEvent(ctx, 'user.password.set', row),
+          outcome: 'failure',
+          details: { why: 'changed-meanwhile' },
+        });
+        throw new TesseraError('CONFLICT', 'the password was changed meanwhile: try again');
+      }
       tokens.forgetCached(row.id);
       await store.durable();
       for (const listener of passwordListeners) listener(row.id);

@@ -559,9 +559,16 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       // Node A's address leads to something else, which answers anything but the recording:
       // nothing of it reaches the auditor, and the ticket it was sent is spent.
       const other = Fastify();
-      other.get('/v1/sessions/:id/recording-relay', async (_request, reply) =>
-        reply.type('text/html').send('<html>sign in again at http://elsewhere.invalid</html>'),
-      );
+      let answers = 0;
+      other.get('/v1/sessions/:id/recording-relay', async (_request, reply) => {
+        answers += 1;
+        if (answers === 1) {
+          return reply.type('text/html').send('<html>sign in at http://elsewhere.invalid</html>');
+        }
+        // A refusal in Tessera's shape, with terminal controls in its message.
+        const message = '\u001b]0;owned\u0007\u001b[2Jsign in again';
+        return reply.status(403).send({ error: { code: 'FORBIDDEN', message } });
+      });
       await other.listen({ host: '127.0.0.1', port: 0 });
       try {
         await nodes.announce(
@@ -572,6 +579,10 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
         assert.equal(impostor.status, 503);
         assert.equal((await refusalOf(impostor)).code, 'RECORDING_UNAVAILABLE');
         assert.equal(await ticketsLeft(), 0, 'the ticket it was sent is spent');
+        const refused = await recordingViaB(auditor.token);
+        assert.equal(refused.status, 403, 'a refusal reaches the user as it was');
+        const said = (await refusalOf(refused)).message;
+        assert.equal(said, `node ${nodeA}:  ]0;owned  [2Jsign in again`, 'as plain text');
       } finally {
         await other.close();
       }

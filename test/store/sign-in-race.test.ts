@@ -168,12 +168,15 @@ for (const kind of STORE_KINDS) {
     it("refuses a change of one's own password once an administrator reset it meanwhile", async () => {
       const user = await newUser();
       let meanwhile: (() => Promise<void>) | null = null;
+      const chosen = 'the thief chose this 2026';
       // The change checks the current password, hashes the new one, then writes: the reset
-      // lands between the hashing and the writing.
+      // lands between the hashing and the writing (of that password only: the service hashes
+      // a decoy of its own as it starts).
       const racingHasher = {
         verify: hasher.verify,
         async hash(password: string) {
           const hashed = await hasher.hash(password);
+          if (password !== chosen) return hashed;
           const run = meanwhile;
           meanwhile = null;
           await run?.();
@@ -194,7 +197,7 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(
         racing.setPassword(user.ctx, own, {
           name: user.name,
-          password: 'the thief chose this 2026',
+          password: chosen,
           currentPassword: PASSWORD,
         }),
         (error) => codeOf(error) === 'CONFLICT',
@@ -203,6 +206,43 @@ for (const kind of STORE_KINDS) {
       const ctx = { source: null, requestId: null };
       const signedIn = await signIn.signIn(ctx, { user: user.name, password: reset });
       assert.equal(signedIn.user.id, user.id, "the administrator's reset stands");
+    });
+
+    it("lets an administrator's reset stand over the user's own change made meanwhile", async () => {
+      const user = await newUser();
+      const reset = 'the administrator reset 2027';
+      let meanwhile: (() => Promise<void>) | null = null;
+      const racingHasher = {
+        verify: hasher.verify,
+        async hash(password: string) {
+          const hashed = await hasher.hash(password);
+          if (password !== reset) return hashed;
+          const run = meanwhile;
+          meanwhile = null;
+          await run?.();
+          return hashed;
+        },
+      };
+      const racing = createUserService({
+        store,
+        audit,
+        hasher: racingHasher,
+        tokens,
+        throttle,
+        clock,
+      });
+      const own: Principal = { userId: user.id, name: user.name, role: 'user', tokenId: 'old' };
+      meanwhile = () =>
+        users.setPassword(user.ctx, own, {
+          name: user.name,
+          password: 'the thief chose this 2027',
+          currentPassword: PASSWORD,
+        });
+      await racing.setPassword(asAdmin, admin, { name: user.name, password: reset });
+      const signIn = createPasswordSignIn({ users, mfa, audit });
+      const ctx = { source: null, requestId: null };
+      const signedIn = await signIn.signIn(ctx, { user: user.name, password: reset });
+      assert.equal(signedIn.user.id, user.id, "the administrator's reset is the password");
     });
 
     it('binds no factor through a sign-in revoked since the enrolment', async () => {

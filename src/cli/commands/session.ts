@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { fetchAnswered } from '../../answer-timeout.ts';
 import {
   type AsciicastEvent,
   type AsciicastHeader,
@@ -50,7 +51,10 @@ interface PlayOptions {
 type Keyboard = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 type Screen = Writable & { isTTY?: boolean; columns?: number; rows?: number };
 
-/** The server decrypts a whole recording before it answers: a long one takes a while. */
+/**
+ * The server decrypts a whole recording before it answers: a long one takes a while. A node
+ * fetching it from another gives up sooner (recording-routes.ts), so its answer comes first.
+ */
 const RECORDING_TIMEOUT_MS = 60_000;
 /** Once the recording flows, a pause this long means the connection is gone. */
 const STALL_TIMEOUT_MS = REQUEST_TIMEOUT_MS;
@@ -435,11 +439,12 @@ async function fetchRecording(session: Session, id: string): Promise<Response> {
   const headers = { accept: 'application/x-asciicast, application/json', ...bearer(session) };
   let response: Response;
   try {
-    response = await fetch(`${api.addr}/v1/sessions/${id}/recording`, {
-      headers,
-      redirect: 'error',
-      signal: AbortSignal.timeout(RECORDING_TIMEOUT_MS),
-    });
+    // Only the wait for the answer: the body's pauses are bounded by `stalling`.
+    response = await fetchAnswered(
+      `${api.addr}/v1/sessions/${id}/recording`,
+      { headers, redirect: 'error' },
+      RECORDING_TIMEOUT_MS,
+    );
   } catch (error) {
     throw transportError(api.addr, error);
   }

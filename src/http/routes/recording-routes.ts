@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AccessDecision } from '../../access/access-decision.ts';
+import { fetchAnswered } from '../../answer-timeout.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RequestContext } from '../../audit/event.ts';
 import { ERROR_STATUS, type ErrorCode, notFound, TesseraError } from '../../errors.ts';
@@ -16,8 +17,14 @@ import { responses, uuid } from '../schemas.ts';
 
 /** The header that carries a recording's ticket between nodes: never the URL. */
 export const RECORDING_TICKET_HEADER = 'x-tessera-recording-ticket';
-/** How long the node that keeps a recording gets to send it: a stalled node is given up on. */
-const RELAY_TIMEOUT_MS = 5 * 60_000;
+/**
+ * How long the node that keeps a recording gets to answer (it decrypts the whole recording
+ * first), and then to send the next bytes: less than the CLI waits, so that its user reads this
+ * node's RECORDING_UNAVAILABLE rather than a timeout of their own. A long download that flows is
+ * not cut.
+ */
+const RELAY_ANSWER_MS = 45_000;
+const RELAY_STALL_MS = 45_000;
 /** A refusal's message from the other node is shown as it is, up to this length. */
 const MAX_MESSAGE_CHARS = 500;
 const MAX_REFUSAL_BYTES = 64 * 1024;
@@ -204,10 +211,9 @@ async function exportElsewhere(
       throw error;
     },
   );
-  const passed = pipeline(fetched, capped(MAX_RELAYED_BYTES), (error) => {
+  return pipeline(fetched, bounded(MAX_RELAYED_BYTES, RELAY_STALL_MS), (error) => {
     if (error) request.log.warn({ node: found.nodeId, url, err: error }, 'recording relay cut');
   });
-  return passed;
 }
 
 async function fetchRecording(
@@ -225,11 +231,8 @@ async function fetchRecording(
     );
   let response: Response;
   try {
-    response = await fetch(url, {
-      headers: { [RECORDING_TICKET_HEADER]: ticket },
-      redirect: 'error',
-      signal: AbortSignal.timeout(RELAY_TIMEOUT_MS),
-    });
+    const headers = { [RECORDING_TICKET_HEADER]: ticket };
+    response = await fetchAnswered(url, { headers, redirect: 'error' }, RELAY_ANSWER_MS);
   } catch (error) {
     // The log has the address too (the ticket is in a header, never there).
     log.warn({ node, url, err: error }, 'recording relay: the node cannot be reached');
@@ -240,7 +243,7 @@ async function fetchRecording(
   if (response.ok && isCast && response.headers.get(SESSION_HEADER) === found.id && body) {
     return Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]);
   }
-  const passed = response.ok ? null : refusalOf(await cappedJson(response));
+  const passed = response.ok ? null : refusalOf(await cappedJson(response), node);
   if (passed !== null) throw passed;
   await response.body?.cancel().catch(() => undefined);
   log.warn({ node, url, status: response.status }, 'recording relay: an unexpected answer');
@@ -272,28 +275,39 @@ async function cappedJson(response: Response): Promise<unknown> {
 
 /**
  * The other node's error, with its stable code and its message as plain text (no terminal
- * controls reach the user's screen); null for anything else.
+ * controls reach the user's screen), saying which node said it; null for anything else.
  */
-function refusalOf(body: unknown): TesseraError | null {
+function refusalOf(body: unknown, node: string): TesseraError | null {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   const code = error?.code;
   if (typeof code !== 'string' || !Object.hasOwn(ERROR_STATUS, code)) return null;
   const message = typeof error?.message === 'string' ? error.message : code;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the aim
   const plain = message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, MAX_MESSAGE_CHARS);
-  return new TesseraError(code as ErrorCode, plain);
+  return new TesseraError(code as ErrorCode, `node ${node}: ${plain}`, { node });
 }
 
-/** Passes bytes on up to `limit`, then fails the stream. */
-function capped(limit: number): Transform {
+/** Passes bytes on up to `limit`, and while they keep coming: past either, fails the stream. */
+function bounded(limit: number, stallMs: number): Transform {
   let seen = 0;
-  return new Transform({
+  const stream = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
+      stalled.refresh();
       if (seen > limit) done(new Error(`more than ${limit} bytes`));
       else done(null, chunk);
     },
+    flush(done) {
+      clearTimeout(stalled);
+      done();
+    },
+    destroy(error, done) {
+      clearTimeout(stalled);
+      done(error);
+    },
   });
+  const stalled = setTimeout(() => stream.destroy(new Error(`nothing for ${stallMs} ms`)), stallMs);
+  return stream;
 }
 
 function sendCast(reply: FastifyReply, sessionId: string, cast: string | Readable) {
