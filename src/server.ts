@@ -23,6 +23,7 @@ import { createCheckpointer } from './audit/checkpointer.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { createConnectors } from './connectors/platforms.ts';
 import { createDiscoveryService } from './discovery/discovery-service.ts';
+import { TesseraError } from './errors.ts';
 import { createCommandTrackers } from './gateway/commands.ts';
 import {
   createGatewayServices,
@@ -158,6 +159,18 @@ export async function startServer(
   );
   const createAudit = options.auditLog ?? createAuditLog;
   const nodeId = loadNodeId(config.dataDir);
+  // Before anything this node owns is touched: its rotation leases, its sessions left open.
+  if (!(await store.claimNode(nodeId))) {
+    await store.close();
+    throw new TesseraError(
+      'CONFLICT',
+      `another Tessera node runs with this node's id (${nodeId}, in ${path.join(
+        config.dataDir,
+        NODE_ID_FILE,
+      )}): was its data dir copied from another node? Give each node a data dir of its own; ` +
+        'to share the gateway host key, copy only gateway-host-key',
+    );
+  }
   const services = buildServices({
     store,
     clock,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,6 +28,13 @@ export interface Store {
   durable(): Promise<void>;
   /** Serialises writers of the audit chain inside a transaction, across every node. */
   lockAuditChain(trx: Tx): Promise<void>;
+  /**
+   * Claims a node's id for this process while the store is open: false while another process
+   * holds it (a data dir copied whole, its node-id with it). On PostgreSQL a lock held by a
+   * connection set aside, which a crashed process lets go of with its connection; a SQLite file
+   * belongs to one data dir, which shares nothing with another node.
+   */
+  claimNode(nodeId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -43,6 +51,8 @@ const PRIVATE_FILE_MODE = 0o600;
 const MAX_CAUSE_LENGTH = 300;
 /** Key of the PostgreSQL advisory lock that orders the audit chain. */
 const AUDIT_CHAIN_LOCK = 7_200_001;
+/** The first key of the two-key advisory locks that claim node ids; the second is the id's. */
+const NODE_LOCK_CLASS = 7_200_002;
 
 export interface StoreOptions {
   /** Told of errors on idle PostgreSQL connections (a restarted server, a dropped link). */
@@ -136,6 +146,7 @@ function openSqlite(file: string): Store {
     lockAuditChain: async () => {
       // SQLite has one writer at a time; the transaction itself serialises the chain.
     },
+    claimNode: async () => true,
     close: async () => {
       await db.destroy();
       closeSync(wal);
@@ -173,6 +184,7 @@ function openPostgres(
   // An idle client's error would otherwise be thrown from the pool and end the process.
   pool.on('error', onConnectionError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const claims: pg.PoolClient[] = [];
 
   return {
     dialect: 'postgres',
@@ -183,6 +195,32 @@ function openPostgres(
     lockAuditChain: async (trx) => {
       await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
     },
-    close: () => db.destroy(),
+    claimNode: async (nodeId) => {
+      const client = await pool.connect();
+      const key = createHash('sha256').update(nodeId).digest().readInt32BE(0);
+      const { rows } = await client
+        .query<{ claimed: boolean }>('select pg_try_advisory_lock($1, $2) as claimed', [
+          NODE_LOCK_CLASS,
+          key,
+        ])
+        .catch((error: unknown) => {
+          client.release();
+          throw error;
+        });
+      if (rows[0]?.claimed !== true) {
+        client.release();
+        return false;
+      }
+      // Kept out of the pool for the process's life: an idle connection is closed in time, and
+      // the claim with it. Losing the connection loses the claim too, which is only logged.
+      client.on('error', onConnectionError);
+      claims.push(client);
+      return true;
+    },
+    close: async () => {
+      // Their sessions end with the pool, and the claims with them.
+      for (const client of claims.splice(0)) client.release();
+      await db.destroy();
+    },
   };
 }

@@ -6,17 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import { main } from '../../src/cli/main.ts';
+import { DEFAULT_GATEWAY_CONFIG } from '../../src/gateway/gateway.ts';
 import { RECORDING_TICKET_HEADER } from '../../src/http/routes/recording-routes.ts';
 import { WATCH_TICKET_HEADER } from '../../src/http/routes/watch-relay.ts';
 import { digestOf } from '../../src/identity/tokens.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startServer } from '../../src/server.ts';
 import { useSshd } from '../support/sshd.ts';
 import {
   auditEvents,
@@ -237,6 +242,45 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     const user = await gatewayUser(a);
     const refused = await fetch(`${b.server.url}/v1/nodes`, { headers: bearer(user.token) });
     assert.equal(refused.status, 403, 'a plain user learns nothing of the nodes');
+  });
+
+  it("refuses to start a node with another running node's id, and touches nothing of it", async () => {
+    const { id, running } = await sessionOnA((m) => `echo one-${m}; sleep 2`);
+    // A data dir copied whole from node A, its node-id with it, to share the gateway host key.
+    const copied = await mkdtemp(path.join(tmpdir(), 'tessera-node-copy-'));
+    try {
+      for (const file of ['node-id', 'gateway-host-key', 'dev-unseal.key']) {
+        copyFileSync(path.join(a.server.dataDir, file), path.join(copied, file));
+      }
+      const started = startServer(
+        {
+          dataDir: copied,
+          host: '127.0.0.1',
+          port: 0,
+          databaseUrl: a.databaseUrl,
+          dev: true,
+          devRootToken: a.server.rootToken,
+          schedulerIntervalMs: 3_600_000,
+          checkpointIntervalMs: 60_000,
+        },
+        {
+          logger: createLogger({ level: 'silent' }),
+          banner: () => undefined,
+          gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
+        },
+      );
+      await assert.rejects(started, (error: Error) => {
+        assert.match(error.message, /another Tessera node runs with this node's id/);
+        assert.match(error.message, /copy only gateway-host-key/);
+        return true;
+      });
+      // Node A's session runs on, as live as before: nothing closed it as abandoned.
+      const row = await a.server.services.gateway.sessions.get(id);
+      assert.equal(row.state, 'live');
+      assert.equal((await running).code, 0);
+    } finally {
+      await rm(copied, { recursive: true, force: true });
+    }
   });
 
   it('ends a watch passed on once the watcher signs out', async () => {
