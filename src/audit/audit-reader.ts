@@ -41,7 +41,14 @@ export function createAuditReader(deps: { store: Store; keyring: Keyring }): Aud
           eb(eb.fn('substr', ['action', eb.val(1), eb.val(prefix.length)]), '=', prefix),
         );
       }
-      if (filter.object !== undefined) query = query.where('object_name', '=', filter.object);
+      const { object } = filter;
+      // By name (db1/app) or by id: a session's events name its account, and only its id
+      // tells one session of that account from another.
+      if (object !== undefined) {
+        query = query.where((eb) =>
+          eb.or([eb('object_name', '=', object), eb('object_id', '=', object)]),
+        );
+      }
       if (filter.after !== undefined) query = query.where('seq', '>', filter.after);
       return query.execute();
     },

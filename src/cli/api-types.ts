@@ -161,6 +161,7 @@ export interface AuditEvent {
   readonly action: string;
   readonly objectType: string | null;
   readonly object: string | null;
+  readonly objectId: string | null;
   readonly outcome: string;
   readonly source: string | null;
   readonly reason: string | null;

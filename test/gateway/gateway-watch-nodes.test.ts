@@ -545,6 +545,15 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.equal(exports.length, 1, 'audited once, by the node that keeps it');
     assert.equal(exports[0]?.actor_name, auditor.name);
     assert.equal(exports[0]?.details.via, nodeB);
+    // Found by the session's id: its account's name is shared by every session of the account.
+    const bySession = await a.api<{ events: Row[] }>(
+      'GET',
+      `/v1/audit/events?object=${id}&action=session.recording.export`,
+    );
+    assert.deepEqual(
+      bySession.body.events.map((e) => [e.objectId, e.actor]),
+      [[id, auditor.name]],
+    );
     assert.equal(await ticketsLeft(), 0, 'the ticket was spent');
     assert.doesNotMatch(a.logText(), /tsr-rec-/, 'no ticket in the log');
 

@@ -32,7 +32,7 @@ export function registerAudit(program: Command, io: Io): void {
       '--action <prefix>',
       'only actions starting with this, e.g. secret. or account.checkout',
     )
-    .option('--object <name>', 'only events about this object, e.g. db1/app')
+    .option('--object <name>', 'only events about this object, by name (db1/app) or id (a session)')
     .option('--limit <n>', 'events per page (1-1000)', integerBetween(1, 1000), 100)
     .option('--all', 'follow the pages to the last event')
     .action(async (options: ListOptions, command: Command) => {

@@ -12,6 +12,8 @@ const event = z.object({
   action: z.string(),
   objectType: z.string().nullable(),
   object: z.string().nullable(),
+  /** The object's id where it has one (a session, a user, an account): names can repeat. */
+  objectId: z.string().nullable(),
   outcome: z.string(),
   source: z.string().nullable(),
   reason: z.string().nullable(),
@@ -37,7 +39,7 @@ export function auditRoutes(app: App, { auditReader }: Pick<Services, 'auditRead
             until: time.optional(),
             actor: z.string().max(128).optional(),
             action: z.string().max(128).optional(),
-            object: z.string().max(300).optional(),
+            object: z.string().max(300).describe("the object's name or id").optional(),
             after: z.coerce.number().int().min(0).optional(),
             limit: z.coerce.number().int().min(1).max(1000).default(100),
           })
@@ -58,6 +60,7 @@ export function auditRoutes(app: App, { auditReader }: Pick<Services, 'auditRead
         action: row.action,
         objectType: row.object_type,
         object: row.object_name,
+        objectId: row.object_id,
         outcome: row.outcome,
         source: row.source,
         reason: row.reason,
