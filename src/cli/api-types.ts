@@ -453,4 +453,5 @@ export interface TesseraNode {
   readonly startedAt: string;
   readonly liveSessions: number;
   readonly here: boolean;
+  readonly running: boolean | null;
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { isRole, type Role } from '../identity/principal.ts';
 import { digestOf } from '../identity/tokens.ts';
-import type { Store } from '../store/store.ts';
+import { NODE_LOCK_CLASS, nodeLockKey, type Store } from '../store/store.ts';
 
 /**
  * A watch, or a recording's export, passed from the node a user asked to the node that runs the
@@ -140,6 +141,11 @@ export interface NodeRecord {
   readonly apiUrl: string | null;
   readonly startedAt: number;
   readonly liveSessions: number;
+  /**
+   * Whether a process holds the node's id now (its claim, store.ts `claimNode`): a node that
+   * stopped or died does not. Null where the store cannot tell (SQLite: one node only).
+   */
+  readonly running: boolean | null;
 }
 
 /** Where each node's API is reached by the other nodes. */
@@ -178,11 +184,13 @@ export function createNodeDirectory(deps: { store: Store; clock: Clock }): NodeD
         .groupBy(['nodes.id', 'nodes.api_url', 'nodes.started_at'])
         .orderBy('nodes.started_at', 'desc')
         .execute();
+      const claimed = await claimedKeys(store);
       return rows.map((row) => ({
         id: row.id,
         apiUrl: row.api_url,
         startedAt: row.started_at,
         liveSessions: Number(row.live),
+        running: claimed === null ? null : claimed.has(nodeLockKey(row.id) >>> 0),
       }));
     },
 
@@ -195,4 +203,14 @@ export function createNodeDirectory(deps: { store: Store; clock: Clock }): NodeD
       return row?.api_url ?? null;
     },
   };
+}
+
+/** The second keys of the node claims held now, as pg_locks shows them (unsigned); null on SQLite. */
+async function claimedKeys(store: Store): Promise<Set<number> | null> {
+  if (store.dialect !== 'postgres') return null;
+  const { rows } = await sql<{ key: number }>`
+    select objid::bigint as key from pg_locks
+    where locktype = 'advisory' and objsubid = 2 and granted
+      and classid = ${NODE_LOCK_CLASS}::bigint::oid`.execute(store.db);
+  return new Set(rows.map((row) => Number(row.key)));
 }

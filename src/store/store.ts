@@ -52,7 +52,12 @@ const MAX_CAUSE_LENGTH = 300;
 /** Key of the PostgreSQL advisory lock that orders the audit chain. */
 const AUDIT_CHAIN_LOCK = 7_200_001;
 /** The first key of the two-key advisory locks that claim node ids; the second is the id's. */
-const NODE_LOCK_CLASS = 7_200_002;
+export const NODE_LOCK_CLASS = 7_200_002;
+
+/** The second key of a node id's claim: 32 bits of its digest. */
+export function nodeLockKey(nodeId: string): number {
+  return createHash('sha256').update(nodeId).digest().readInt32BE(0);
+}
 
 export interface StoreOptions {
   /** Told of errors on idle PostgreSQL connections (a restarted server, a dropped link). */
@@ -197,7 +202,7 @@ function openPostgres(
     },
     claimNode: async (nodeId) => {
       const client = await pool.connect();
-      const key = createHash('sha256').update(nodeId).digest().readInt32BE(0);
+      const key = nodeLockKey(nodeId);
       const { rows } = await client
         .query<{ claimed: boolean }>('select pg_try_advisory_lock($1, $2) as claimed', [
           NODE_LOCK_CLASS,

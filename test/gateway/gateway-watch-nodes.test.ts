@@ -221,6 +221,10 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.ok(Number(byId.get(nodeA)?.liveSessions) >= 1, 'the session running on node A');
     assert.equal(byId.get(nodeB)?.address, b.server.url);
     assert.equal(byId.get(nodeB)?.here, true);
+    assert.equal(byId.get(nodeA)?.running, true);
+    assert.equal(byId.get(nodeB)?.running, true);
+    // A node that started once and is gone: its row stays, not running.
+    await a.server.services.gateway.nodes.announce('node-gone', 'http://127.0.0.1:1');
 
     const stdout = new PassThrough();
     let out = '';
@@ -234,8 +238,9 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       cwd: process.cwd(),
     });
     assert.equal(code, 0);
-    assert.match(out, /NODE\s+ADDRESS\s+STARTED\s+LIVE SESSIONS/);
-    assert.match(out, new RegExp(`${nodeB} \\(this one\\)\\s+${b.server.url}`));
+    assert.match(out, /NODE\s+ADDRESS\s+RUNNING\s+STARTED\s+LIVE SESSIONS/);
+    assert.match(out, /node-gone\s+http:\/\/127\.0\.0\.1:1\s+no\s/);
+    assert.match(out, new RegExp(`${nodeB} \\(this one\\)\\s+${b.server.url}\\s+yes`));
     assert.match(out, new RegExp(`${nodeA}\\s+${a.apiUrl}`));
     await running;
 

@@ -180,7 +180,20 @@ for (const kind of STORE_KINDS) {
       await nodes.announce('node-y', null);
       const listed = await nodes.list();
       const [first] = listed;
-      assert.deepEqual(first, { id: 'node-y', apiUrl: null, startedAt: now, liveSessions: 0 });
+      // No process here claimed node-y: PostgreSQL says it is not running, SQLite cannot tell.
+      const running = kind === 'postgres' ? false : null;
+      assert.deepEqual(first, {
+        id: 'node-y',
+        apiUrl: null,
+        startedAt: now,
+        liveSessions: 0,
+        running,
+      });
+      if (kind === 'postgres') {
+        assert.equal(await store.claimNode('node-y'), true);
+        const claimed = (await nodes.list()).find((n) => n.id === 'node-y');
+        assert.equal(claimed?.running, true, 'claimed by this process');
+      }
       const nodeA = listed.find((n) => n.id === 'node-a');
       const live = await store.db
         .selectFrom('sessions')

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import type { TesseraNode } from '../api-types.ts';
 import type { Io } from '../context.ts';
 import { sessionOf } from '../context.ts';
-import { formatTime, printJson, printTable } from '../output.ts';
+import { formatTime, printJson, printTable, yesNo } from '../output.ts';
 
 const NODE_HELP = `
 Sessions and messages name nodes by id; this maps each id to where the other nodes reach it
-(--node-url). A node without an address cannot have watches or recordings passed on from it.`;
+(--node-url). A node without an address cannot have watches or recordings passed on from it.
+A node not running keeps its sessions live in the list until it starts again and closes them.`;
 
 export function registerNode(program: Command, io: Io): void {
   const node = program
@@ -24,9 +25,11 @@ export function registerNode(program: Command, io: Io): void {
       const rows = reply.nodes.map((n) => [
         n.here ? `${n.id} (this one)` : n.id,
         n.address ?? '- (none: nothing passed on from it)',
+        n.running === null ? '?' : yesNo(n.running),
         formatTime(n.startedAt),
         String(n.liveSessions),
       ]);
-      printTable(session, ['NODE', 'ADDRESS', 'STARTED', 'LIVE SESSIONS'], rows, 'No nodes.');
+      const headers = ['NODE', 'ADDRESS', 'RUNNING', 'STARTED', 'LIVE SESSIONS'];
+      printTable(session, headers, rows, 'No nodes.');
     });
 }

@@ -12,6 +12,8 @@ const node = z.object({
   liveSessions: z.number(),
   /** The node that answered. */
   here: z.boolean(),
+  /** A process holds its id now; false: stopped or dead; null: the store cannot tell. */
+  running: z.boolean().nullable(),
 });
 
 /**
@@ -37,6 +39,7 @@ export function nodeRoutes(app: App, deps: { nodes: NodeDirectory; nodeId: strin
           startedAt: iso(n.startedAt),
           liveSessions: n.liveSessions,
           here: n.id === deps.nodeId,
+          running: n.id === deps.nodeId ? true : n.running,
         })),
       };
     },
