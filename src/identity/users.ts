@@ -144,9 +144,15 @@ export function createUserService(deps: {
     return row;
   };
 
+  /**
+   * Audits a refused login. The name is kept only when it is a user's: an unknown one is often
+   * a password typed into the name's field, or answered to the gateway's user prompt by an
+   * askpass program, and the trail keeps everything for good. Its source and the count of
+   * refusals still show a spray of names.
+   */
   const loginRefused = async (
     ctx: Omit<RequestContext, 'actor'>,
-    name: string,
+    name: string | null,
     outcome: 'failure' | 'denied',
     why: string,
   ) => {
@@ -277,9 +283,10 @@ export function createUserService(deps: {
       // A disabled user's password is not even compared: it cannot log in, right or wrong.
       const stored = row?.disabled === 0 ? row.password_hash : null;
       const verdict = await passwords.verify(name, ctx.source, stored, password);
-      if (verdict === 'throttled') throw await loginRefused(ctx, name, 'denied', 'throttled');
+      const named = row === undefined ? null : row.name;
+      if (verdict === 'throttled') throw await loginRefused(ctx, named, 'denied', 'throttled');
       if (verdict === 'mismatch' || row === undefined) {
-        throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
+        throw await loginRefused(ctx, named, 'failure', whyLoginFailed(row));
       }
       const user = toUser(row);
       const passed = await secondStep(user);
@@ -290,9 +297,10 @@ export function createUserService(deps: {
       const row = await findRow(name);
       const stored = row?.disabled === 0 ? row.password_hash : null;
       const verdict = await passwords.verify(name, ctx.source, stored, password);
-      if (verdict === 'throttled') throw await loginRefused(ctx, name, 'denied', 'throttled');
+      const named = row === undefined ? null : row.name;
+      if (verdict === 'throttled') throw await loginRefused(ctx, named, 'denied', 'throttled');
       if (verdict === 'mismatch' || row === undefined) {
-        throw await loginRefused(ctx, name, 'failure', whyLoginFailed(row));
+        throw await loginRefused(ctx, named, 'failure', whyLoginFailed(row));
       }
       await audit.record({
         action: 'auth.login',

@@ -300,6 +300,26 @@ for (const store of STORE_KINDS) {
       assert.deepEqual(incoming?.req?.path, '/v1/health');
     });
 
+    it('keeps no unknown login name: it is often a password in the wrong field', async () => {
+      const typed = `Pw-${randomUUID()}`; // a password typed where the name goes
+      const refused = await login(typed, 'anything at all');
+      assert.equal(refused.status, 401);
+      await createUser('named-tess', 'user', 'the right password 1');
+      assert.equal((await login('named-tess', 'a wrong password')).status, 401);
+      const { store } = server.services;
+      const rows = await store.db.selectFrom('audit_events').selectAll().execute();
+      assert.doesNotMatch(JSON.stringify(rows), new RegExp(typed), 'the unknown name is not kept');
+      const failures = rows.filter((r) => r.action === 'auth.login' && r.outcome === 'failure');
+      assert.ok(
+        failures.some((r) => r.actor_name === null && String(r.details).includes('unknown-user')),
+        'the refusal itself is audited',
+      );
+      assert.ok(
+        failures.some((r) => r.actor_name === 'named-tess'),
+        "a user's own name is kept",
+      );
+    });
+
     it('offboards a user: no login, tokens revoked, audited; not oneself (F12)', async () => {
       await createUser('leo', 'user', 'leo-pass');
       const token = (await login('leo', 'leo-pass')).body.token;
