@@ -21,6 +21,8 @@ export interface LiveSessionInfo {
 export interface LiveSessionControl {
   /** Ends the session at once, telling the user why. */
   kill(reason: string): void;
+  /** The bytes each way so far: the stored row has them only once the session ends. */
+  bytes(): { readonly bytesIn: number; readonly bytesOut: number };
 }
 
 export interface LiveSession {
@@ -31,6 +33,7 @@ export interface LiveSession {
   /** Adds a watcher; the returned function removes it. */
   watch(watcher: Watcher): () => void;
   kill(reason: string): void;
+  bytes(): { readonly bytesIn: number; readonly bytesOut: number };
 }
 
 /** The session's side: feeds output and resizes in, and leaves the registry at its end. */
@@ -84,6 +87,7 @@ export function createLiveSessions(): LiveSessions {
           return () => watchers.delete(watcher);
         },
         kill: (reason) => control.kill(reason),
+        bytes: () => control.bytes(),
       });
       return {
         output(data) {

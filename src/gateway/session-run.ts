@@ -282,6 +282,7 @@ function wire(
           `\r\ntessera: this session was ended by an administrator: ${escapeControls(reason)}\r\n`,
           `killed: ${reason}`,
         ),
+      bytes: () => ({ bytesIn: s.counters.bytesIn, bytesOut: s.counters.bytesOut }),
     },
   );
 

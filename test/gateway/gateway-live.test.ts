@@ -111,6 +111,8 @@ for (const store of STORE_KINDS)
       });
       await before;
       const live = await liveSessionOf(user.name);
+      // Counted as it runs: the row has the bytes only once the session ends.
+      assert.ok(Number(live.bytesOut) >= `before-${mark}\n`.length, JSON.stringify(live));
       const auditor = await gatewayUser(h, 'auditor');
       const url = `${h.apiUrl.replace('http', 'ws')}/v1/sessions/${String(live.id)}/watch`;
       const socket = new WebSocket(url, { headers: { authorization: `Bearer ${auditor.token}` } });

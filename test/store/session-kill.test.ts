@@ -14,6 +14,8 @@ import { createLogger } from '../../src/logger.ts';
 import { sessionRow } from '../support/rows.ts';
 import { openTestStore, STORE_KINDS } from '../support/stores.ts';
 
+const noBytes = () => ({ bytesIn: 0, bytesOut: 0 });
+
 const quiet = createLogger({ level: 'silent' });
 const TICK_MS = 20;
 
@@ -109,6 +111,7 @@ for (const kind of STORE_KINDS) {
           },
           { cols: 80, rows: 24 },
           {
+            bytes: noBytes,
             kill(reason) {
               kills.push({ id, reason });
               // The end is written a moment later: the registry lets go first.
@@ -163,7 +166,7 @@ for (const kind of STORE_KINDS) {
           startedAt: now,
         },
         { cols: 80, rows: 24 },
-        { kill: (reason) => kills.push({ id: opening, reason }) },
+        { kill: (reason) => kills.push({ id: opening, reason }), bytes: noBytes },
       );
       await waitFor(() => kills.length === 2);
       assert.deepEqual(kills[1], { id: opening, reason: 'before it opened' });
@@ -187,7 +190,7 @@ for (const kind of STORE_KINDS) {
           startedAt: now,
         },
         { cols: 80, rows: 24 },
-        { kill: () => (killed = true) },
+        { kill: () => (killed = true), bytes: noBytes },
       );
       await ask(id, 'for node-c');
       const stop = watchKillRequests(

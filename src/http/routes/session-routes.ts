@@ -69,8 +69,9 @@ const toView = (
   startedAt: iso(s.startedAt),
   endedAt: iso(s.endedAt),
   endReason: s.endReason,
-  bytesIn: s.bytesIn,
-  bytesOut: s.bytesOut,
+  // Running here: counted so far (the row has them once the session ends).
+  bytesIn: live?.bytes().bytesIn ?? s.bytesIn,
+  bytesOut: live?.bytes().bytesOut ?? s.bytesOut,
   recorded: s.recordingPath !== null,
   recordingSha256: s.recordingSha256,
   droppedBytes: s.droppedBytes,
