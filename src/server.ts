@@ -171,116 +171,125 @@ export async function startServer(
         'to share the gateway host key, copy only gateway-host-key',
     );
   }
-  const services = buildServices({
-    store,
-    clock,
-    logger,
-    nodeId,
-    createAudit,
-    dataDir: config.dataDir,
-  });
-  const released = await services.rotation.releaseOwnLeases();
-  if (released > 0) logger.warn({ released }, 'freed rotation leases left by an earlier crash');
-
-  if (config.dev) await startDev(config, services, banner);
-
-  const { checkpointer } = services;
-  checkpointer.start(config.checkpointIntervalMs);
-  const scheduler = createScheduler({ ...services, logger });
-  scheduler.start(config.schedulerIntervalMs);
-  // Recovery does not wait for the first interval: interrupted rotations settle at start.
-  services.keyring.onUnseal(() => scheduler.tickNow());
-  if (!services.keyring.isSealed()) scheduler.tickNow();
-  // Deliveries wait while the vault is sealed: their signing keys are sealed under the root key.
-  services.webhookDispatcher.start(WEBHOOK_DISPATCH_INTERVAL_MS);
-  services.accessTicker.start(ACCESS_TICK_INTERVAL_MS);
-  services.keyring.onUnseal(() => void services.accessTicker.tickNow());
-  // Ephemeral accounts whose grant ended while Tessera was down, or whose creation a crash cut
-  // short, go at once; the access ticker reaps again periodically.
-  const reapEphemeral = () => {
-    services.ephemeral
-      .reap()
-      .catch((error: unknown) => logger.warn({ err: error }, 'ephemeral reap at start failed'));
+  // What has started, stopped newest first: by close(), or at once when the start fails, so that
+  // a failed start leaves nothing running and lets go of this node's claim.
+  const stops: Array<() => Promise<unknown>> = [() => store.close()];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      await stop().catch((error: unknown) => {
+        logger.error({ err: error }, 'a part of the server did not stop cleanly');
+      });
+    }
   };
-  services.keyring.onUnseal(reapEphemeral);
-  if (!services.keyring.isSealed()) reapEphemeral();
+  try {
+    const services = buildServices({
+      store,
+      clock,
+      logger,
+      nodeId,
+      createAudit,
+      dataDir: config.dataDir,
+    });
+    const released = await services.rotation.releaseOwnLeases();
+    if (released > 0) logger.warn({ released }, 'freed rotation leases left by an earlier crash');
 
-  const { tokens, access } = services;
-  const csrf = createCsrfTokens();
-  const app = await createHttpApp({ logger, tokens, access, clock, csrf });
-  operatorRoutes(app, services);
-  identityRoutes(app, services);
-  sessionAuthRoutes(app, { ...services, csrf });
-  safeRoutes(app, services);
-  targetRoutes(app, services);
-  policyRoutes(app, services);
-  accountRoutes(app, services);
-  rotationRoutes(app, services);
-  auditRoutes(app, services);
-  discoveryRoutes(app, services);
-  sessionRoutes(app, {
-    ...services,
-    nodeId,
-    ...(options.watchRelayAliveMs === undefined ? {} : { relayAliveMs: options.watchRelayAliveMs }),
-  });
-  recordingRoutes(app, { ...services, nodeId });
-  nodeRoutes(app, { nodes: services.gateway.nodes, nodeId });
-  sshKeyRoutes(app, services);
-  webhookRoutes(app, services);
-  accessPolicyRoutes(app, services);
-  requestRoutes(app, services);
-  terminalRoutes(app, services);
-  mfaRoutes(app, services);
-  ephemeralRoutes(app, services);
-  await consoleRoutes(app);
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
-  const nodeUrl = config.nodeUrl ?? (reachableFromElsewhere(config.host) ? url : null);
-  if (nodeUrl === null && store.dialect === 'postgres') {
-    logger.info(
-      'other nodes cannot pass watches or recordings on from this node: give it --node-url',
-    );
-  }
-  const stopListeners = async () => {
-    await app.close();
-    await scheduler.stop();
-    await services.rotationRuns.stop();
-    await services.webhookDispatcher.stop();
-    await services.accessTicker.stop();
-    checkpointer.stop();
-    await checkpointer.checkpoint().catch(() => undefined);
-    await store.close();
-  };
-  await services.gateway.nodes.announce(nodeId, nodeUrl).catch(async (error: unknown) => {
-    await stopListeners();
+    if (config.dev) await startDev(config, services, banner);
+
+    const { checkpointer } = services;
+    checkpointer.start(config.checkpointIntervalMs);
+    // The last checkpoint comes after everything else that writes events has stopped.
+    stops.push(async () => {
+      checkpointer.stop();
+      await checkpointer.checkpoint().catch(() => undefined);
+    });
+    stops.push(() => services.rotationRuns.stop());
+    const scheduler = createScheduler({ ...services, logger });
+    scheduler.start(config.schedulerIntervalMs);
+    stops.push(() => scheduler.stop());
+    // Recovery does not wait for the first interval: interrupted rotations settle at start.
+    services.keyring.onUnseal(() => scheduler.tickNow());
+    if (!services.keyring.isSealed()) scheduler.tickNow();
+    // Deliveries wait while the vault is sealed: their signing keys are sealed under the root key.
+    services.webhookDispatcher.start(WEBHOOK_DISPATCH_INTERVAL_MS);
+    stops.push(() => services.webhookDispatcher.stop());
+    services.accessTicker.start(ACCESS_TICK_INTERVAL_MS);
+    stops.push(() => services.accessTicker.stop());
+    services.keyring.onUnseal(() => void services.accessTicker.tickNow());
+    // Ephemeral accounts whose grant ended while Tessera was down, or whose creation a crash cut
+    // short, go at once; the access ticker reaps again periodically.
+    const reapEphemeral = () => {
+      services.ephemeral
+        .reap()
+        .catch((error: unknown) => logger.warn({ err: error }, 'ephemeral reap at start failed'));
+    };
+    services.keyring.onUnseal(reapEphemeral);
+    if (!services.keyring.isSealed()) reapEphemeral();
+
+    const { tokens, access } = services;
+    const csrf = createCsrfTokens();
+    const app = await createHttpApp({ logger, tokens, access, clock, csrf });
+    stops.push(() => app.close());
+    operatorRoutes(app, services);
+    identityRoutes(app, services);
+    sessionAuthRoutes(app, { ...services, csrf });
+    safeRoutes(app, services);
+    targetRoutes(app, services);
+    policyRoutes(app, services);
+    accountRoutes(app, services);
+    rotationRoutes(app, services);
+    auditRoutes(app, services);
+    discoveryRoutes(app, services);
+    sessionRoutes(app, {
+      ...services,
+      nodeId,
+      ...(options.watchRelayAliveMs === undefined
+        ? {}
+        : { relayAliveMs: options.watchRelayAliveMs }),
+    });
+    recordingRoutes(app, { ...services, nodeId });
+    nodeRoutes(app, { nodes: services.gateway.nodes, nodeId });
+    sshKeyRoutes(app, services);
+    webhookRoutes(app, services);
+    accessPolicyRoutes(app, services);
+    requestRoutes(app, services);
+    terminalRoutes(app, services);
+    mfaRoutes(app, services);
+    ephemeralRoutes(app, services);
+    await consoleRoutes(app);
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ url, store: store.dialect, dev: config.dev }, 'tessera listening');
+    const nodeUrl = config.nodeUrl ?? (reachableFromElsewhere(config.host) ? url : null);
+    if (nodeUrl === null && store.dialect === 'postgres') {
+      logger.info(
+        'other nodes cannot pass watches or recordings on from this node: give it --node-url',
+      );
+    }
+    await services.gateway.nodes.announce(nodeId, nodeUrl);
+    const gatewayDeps = { ...services, logger, nodeId, dataDir: config.dataDir };
+    const gateway =
+      options.gateway === undefined
+        ? null
+        : await startGateway(
+            { ...gatewayDeps, commands: createCommandTrackers() },
+            options.gateway,
+          );
+    if (gateway !== null) stops.push(() => gateway.close());
+
+    return {
+      url,
+      nodeUrl,
+      services,
+      gateway,
+      close: stopAll,
+    };
+  } catch (error) {
+    // A server that cannot start whole does not stay half up.
+    await stopAll();
     throw error;
-  });
-  const gatewayDeps = { ...services, logger, nodeId, dataDir: config.dataDir };
-  const gateway =
-    options.gateway === undefined
-      ? null
-      : await startGateway(
-          { ...gatewayDeps, commands: createCommandTrackers() },
-          options.gateway,
-        ).catch(async (error: unknown) => {
-          // A server whose gateway cannot start does not stay half up.
-          await stopListeners();
-          throw error;
-        });
-
-  return {
-    url,
-    nodeUrl,
-    services,
-    gateway,
-    async close() {
-      await gateway?.close();
-      await stopListeners();
-    },
-  };
+  }
 }
 
 /** Whether other nodes could reach an API listening on `host` at that address. */

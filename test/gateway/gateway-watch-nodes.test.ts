@@ -288,6 +288,37 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     }
   });
 
+  it('lets go of its id when its start fails, so that it can start again at once', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-node-retry-'));
+    const start = (port: number) =>
+      startServer(
+        {
+          dataDir,
+          host: '127.0.0.1',
+          port,
+          databaseUrl: a.databaseUrl,
+          dev: true,
+          devRootToken: a.server.rootToken,
+          schedulerIntervalMs: 3_600_000,
+          checkpointIntervalMs: 60_000,
+        },
+        { logger: createLogger({ level: 'silent' }), banner: () => undefined },
+      );
+    try {
+      copyFileSync(
+        path.join(a.server.dataDir, 'dev-unseal.key'),
+        path.join(dataDir, 'dev-unseal.key'),
+      );
+      // Node A's port is taken: the start fails once its node id is claimed.
+      const taken = Number(new URL(a.server.url).port);
+      await assert.rejects(start(taken), { code: 'EADDRINUSE' });
+      const again = await start(0);
+      await again.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('ends a watch passed on once the watcher signs out', async () => {
     const { id, running } = await sessionOnA(
       (m) => `echo one-${m}; for i in $(seq 1 100); do echo tick-${m}; sleep 0.1; done`,
