@@ -155,20 +155,29 @@ export async function startServer(
     config.databaseUrl === null
       ? { kind: 'sqlite', file: path.join(config.dataDir, 'tessera.db') }
       : { kind: 'postgres', url: config.databaseUrl },
-    { onConnectionError: (error) => logger.warn({ err: error }, 'database connection lost') },
+    {
+      onConnectionError: (error) => logger.warn({ err: error }, 'database connection lost'),
+      onClaimLost: (error) =>
+        logger.error(
+          { err: error },
+          "the database connection that held this node's id was lost: another node could now " +
+            'start with the same id; restart this node',
+        ),
+    },
   );
   const createAudit = options.auditLog ?? createAuditLog;
   const nodeId = loadNodeId(config.dataDir);
   // Before anything this node owns is touched: its rotation leases, its sessions left open.
-  if (!(await store.claimNode(nodeId))) {
+  const claim = await store.claimNode(nodeId);
+  if (!claim.claimed) {
     await store.close();
+    const held = claim.holder === null ? '' : ` (held by ${claim.holder})`;
     throw new TesseraError(
       'CONFLICT',
-      `another Tessera node runs with this node's id (${nodeId}, in ${path.join(
-        config.dataDir,
-        NODE_ID_FILE,
-      )}): was its data dir copied from another node? Give each node a data dir of its own; ` +
-        'to share the gateway host key, copy only gateway-host-key',
+      `another Tessera node runs with this node's id ${nodeId}${held}, read from ` +
+        `${path.join(config.dataDir, NODE_ID_FILE)}: was the data dir copied from another ` +
+        'node? Give each node a data dir of its own; to share the gateway host key, copy only ' +
+        'gateway-host-key',
     );
   }
   // What has started, stopped newest first: by close(), or at once when the start fails, so that

@@ -141,6 +141,7 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 const median = (values: readonly number[]) => percentile(values, 0.5);
+const p99ms = (values: readonly number[]) => percentile(values, 0.99).toFixed(2);
 /** What a path adds to direct's round trip, percentile for percentile. */
 const addedBy = (path: 'gateway' | 'viajump', w: KeystrokeWindow, p: number) =>
   percentile(w[path], p) - percentile(w.direct, p);
@@ -455,8 +456,8 @@ function concurrencyNotes(c: GatewayFigures['concurrency']): string[] {
       `${l.kibPerSessionSecond.toFixed(0)} KiB/s each; cores busy: gateway ` +
       `${l.cores.gateway.toFixed(2)}, all of this bench ${l.cores.ours.toFixed(2)}, other ` +
       `processes ${l.cores.others.toFixed(2)}; keys p99 direct ` +
-      `${percentile(l.window.direct, 0.99).toFixed(2)} ms, gateway ${percentile(l.window.gateway, 0.99).toFixed(2)} ms, ` +
-      `ProxyJump ${percentile(l.window.viajump, 0.99).toFixed(2)} ms; ` +
+      `${p99ms(l.window.direct)} ms, gateway ${p99ms(l.window.gateway)} ms, ` +
+      `ProxyJump ${p99ms(l.window.viajump)} ms; ` +
       `gateway event loop late by p50 ${l.loopDelay.p50.toFixed(1)} ms, p99 ` +
       `${l.loopDelay.p99.toFixed(1)} ms, max ${l.loopDelay.max.toFixed(1)} ms; ` +
       `gateway rss ${mib(l.memory.rss)} MiB; per session KiB: rss ${per('rss')}, heap used ` +

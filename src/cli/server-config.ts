@@ -72,8 +72,8 @@ export function parseServerConfig(
   const nodeHost = nodeUrl === null ? '' : new URL(nodeUrl).hostname.replace(/^\[(.*)\]$/, '$1');
   if (nodeUrl?.startsWith('http:') === true && !LOOPBACK.test(nodeHost)) {
     warnings.push(
-      `${nodeUrlSource} is plain http: watches and recordings passed between nodes, and their tickets, ` +
-        'cross the network unencrypted; prefer https (a TLS proxy in front of each node)',
+      `${nodeUrlSource} is plain http: watches and recordings passed between nodes, and their ` +
+        'tickets, cross the network unencrypted; prefer https (a TLS proxy in front of each node)',
     );
   }
 

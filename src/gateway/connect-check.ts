@@ -121,8 +121,8 @@ async function factorAddedSince(deps: AccessRecheckDeps, user: GatewayUser): Pro
 /**
  * Checks a live connection's right again from what is stored now: the vault unsealed, the user
  * enabled, the key they logged in with still theirs, a password login without a code only while
- * the user has no second factor, a password login only while that password stands, the account still there and theirs to use (an ephemeral
- * account: its grant still held by this user).
+ * the user has no second factor, a password login only while that password stands, the account
+ * still there and theirs to use (an ephemeral account: its grant still held by this user).
  */
 export async function recheckAccess(
   deps: AccessRecheckDeps,

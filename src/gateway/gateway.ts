@@ -26,16 +26,12 @@ import { loadOrCreateHostKey, publicKeyLine } from './host-key.ts';
 import { watchKillRequests } from './kill-requests.ts';
 import { createLiveConnections, type LiveConnections } from './live-connections.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
+import { createNodeDirectory, type NodeDirectory } from './node-directory.ts';
 import { createRecordings, type Recordings } from './recording.ts';
 import { createSessionPolicyService, type SessionPolicyService } from './session-policy.ts';
 import { createSessionStore, type SessionStore } from './session-store.ts';
 import { createSshKeyService, type SshKeyService } from './user-keys.ts';
-import {
-  createNodeDirectory,
-  createWatchTickets,
-  type NodeDirectory,
-  type WatchTickets,
-} from './watch-tickets.ts';
+import { createWatchTickets, type WatchTickets } from './watch-tickets.ts';
 
 export interface GatewayConfig {
   /** Loopback by default: reaching the gateway from elsewhere is a deliberate setting. */

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { isRole, type Role } from '../identity/principal.ts';
 import { digestOf } from '../identity/tokens.ts';
-import { NODE_LOCK_CLASS, nodeLockKey, type Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 
 /**
  * A watch, or a recording's export, passed from the node a user asked to the node that runs the
@@ -62,6 +61,11 @@ export interface WatchTickets {
    * another purpose or node is left unspent.
    */
   redeem(ticket: string, sessionId: string, use: TicketUse): Promise<WatchTicketHolder | null>;
+  /**
+   * Spends the ticket if it is still there, whatever it was for, by the node that made it once
+   * it is done with it; answers whether it was still there (the other node never redeemed it).
+   */
+  spend(ticket: string): Promise<boolean>;
 }
 
 export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchTickets {
@@ -102,6 +106,14 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       return row !== undefined && row.session_id === sessionId && row.expires_at > clock.now();
     },
 
+    async spend(ticket) {
+      const spent = await store.db
+        .deleteFrom('session_watch_tickets')
+        .where('digest', '=', digestOf(ticket))
+        .executeTakeFirst();
+      return Number(spent.numDeletedRows) > 0;
+    },
+
     async redeem(ticket, sessionId, use) {
       if (ticketNode(ticket, use.purpose) !== use.node) return null;
       // Deleted as it is read: a second use, here or on any node, finds nothing.
@@ -133,84 +145,4 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
       };
     },
   };
-}
-
-/** A node as it said at its last start, with the sessions its row names live. */
-export interface NodeRecord {
-  readonly id: string;
-  readonly apiUrl: string | null;
-  readonly startedAt: number;
-  readonly liveSessions: number;
-  /**
-   * Whether a process holds the node's id now (its claim, store.ts `claimNode`): a node that
-   * stopped or died does not. Null where the store cannot tell (SQLite: one node only).
-   */
-  readonly running: boolean | null;
-}
-
-/** Where each node's API is reached by the other nodes. */
-export interface NodeDirectory {
-  /** Says, at a node's start, where its API is; null where the other nodes cannot reach it. */
-  announce(nodeId: string, apiUrl: string | null): Promise<void>;
-  apiUrlOf(nodeId: string): Promise<string | null>;
-  /** Every node that ever started on this store, the most recently started first. */
-  list(): Promise<NodeRecord[]>;
-}
-
-export function createNodeDirectory(deps: { store: Store; clock: Clock }): NodeDirectory {
-  const { store, clock } = deps;
-  return {
-    async announce(nodeId, apiUrl) {
-      const values = { api_url: apiUrl, started_at: clock.now() };
-      await store.db
-        .insertInto('nodes')
-        .values({ id: nodeId, ...values })
-        .onConflict((oc) => oc.column('id').doUpdateSet(values))
-        .execute();
-    },
-
-    async list() {
-      const rows = await store.db
-        .selectFrom('nodes')
-        .leftJoin('sessions', (join) =>
-          join.onRef('sessions.node_id', '=', 'nodes.id').on('sessions.state', '=', 'live'),
-        )
-        .select((eb) => [
-          'nodes.id',
-          'nodes.api_url',
-          'nodes.started_at',
-          eb.fn.count<number>('sessions.id').as('live'),
-        ])
-        .groupBy(['nodes.id', 'nodes.api_url', 'nodes.started_at'])
-        .orderBy('nodes.started_at', 'desc')
-        .execute();
-      const claimed = await claimedKeys(store);
-      return rows.map((row) => ({
-        id: row.id,
-        apiUrl: row.api_url,
-        startedAt: row.started_at,
-        liveSessions: Number(row.live),
-        running: claimed === null ? null : claimed.has(nodeLockKey(row.id) >>> 0),
-      }));
-    },
-
-    async apiUrlOf(nodeId) {
-      const row = await store.db
-        .selectFrom('nodes')
-        .select('api_url')
-        .where('id', '=', nodeId)
-        .executeTakeFirst();
-      return row?.api_url ?? null;
-    },
-  };
-}
-
-/** The second keys of the node claims held now, as pg_locks shows them (unsigned); null on SQLite. */
-async function claimedKeys(store: Store): Promise<Set<number> | null> {
-  if (store.dialect !== 'postgres') return null;
-  const { rows } = await sql<{ key: number }>`
-    select objid::bigint as key from pg_locks
-    where locktype = 'advisory' and objsubid = 2 and granted
-      and classid = ${NODE_LOCK_CLASS}::bigint::oid`.execute(store.db);
-  return new Set(rows.map((row) => Number(row.key)));
 }

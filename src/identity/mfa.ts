@@ -231,10 +231,12 @@ export function createMfaService(deps: {
       if (row.confirmed_at !== null) {
         throw new TesseraError('CONFLICT', 'the second factor is already confirmed');
       }
-      await useCode(ctx, 'mfa.confirm', user, row, code, async (trx, step) => {
+      let signedOut = false;
+      const confirming = useCode(ctx, 'mfa.confirm', user, row, code, async (trx, step) => {
         await lockUser(store, trx, user.id);
         // A sign-in revoked meanwhile (a new password, a disabling) binds no factor.
         if (principal.tokenId !== undefined && !(await isUnrevoked(trx, principal.tokenId))) {
+          signedOut = true;
           throw new TesseraError('UNAUTHENTICATED', 'your sign-in ended');
         }
         const confirmed = await takeStep(trx, row, step)
@@ -248,6 +250,13 @@ export function createMfaService(deps: {
         await deps.tokens?.revokeAllOf(trx, user.id, principal.tokenId, LOGIN_TOKEN_KIND);
         await audit.appendInTx(trx, [mfaEvent(ctx, 'mfa.confirm', user)]);
         return true;
+      });
+      await confirming.catch(async (error: unknown) => {
+        if (signedOut) {
+          const refused = { ...mfaEvent(ctx, 'mfa.confirm', user), outcome: 'failure' as const };
+          await audit.record({ ...refused, details: { why: 'signed-out' } });
+        }
+        throw error;
       });
       deps.tokens?.forgetCached(user.id);
       for (const listener of confirmedListeners) listener(user.id);

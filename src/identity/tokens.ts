@@ -46,6 +46,8 @@ interface CachedPrincipal {
 export function createTokenService(deps: { store: Store; clock: Clock }): TokenService {
   const { store, clock } = deps;
   const cache = new Map<string, CachedPrincipal>();
+  /** Counts the times anything was forgotten, so that a lookup under way can tell. */
+  let forgetting = 0;
 
   const lookup = async (digest: string): Promise<CachedPrincipal | null> => {
     const row = await store.db
@@ -96,11 +98,15 @@ export function createTokenService(deps: { store: Store; clock: Clock }): TokenS
       const now = clock.now();
       let entry = cache.get(digest);
       if (entry === undefined || now - entry.checkedAt > CACHE_TTL_MS) {
+        const before = forgetting;
         const fresh = await lookup(digest);
         if (fresh === null) {
           cache.delete(digest);
           return null;
         }
+        // Something was forgotten while this lookup ran: what it read may be from before a
+        // revocation, so it answers this request only and is not kept.
+        if (forgetting !== before) return fresh.principal;
         if (cache.size >= CACHE_MAX) cache.clear();
         cache.set(digest, fresh);
         entry = fresh;
@@ -134,8 +140,10 @@ export function createTokenService(deps: { store: Store; clock: Clock }): TokenS
     },
 
     forgetCached(userId) {
-      if (userId === undefined) cache.clear();
-      else forget((p) => p.userId === userId);
+      if (userId === undefined) {
+        forgetting += 1;
+        cache.clear();
+      } else forget((p) => p.userId === userId);
     },
 
     async isLive(tokenId) {
@@ -155,6 +163,7 @@ export function createTokenService(deps: { store: Store; clock: Clock }): TokenS
   };
 
   function forget(match: (principal: Principal) => boolean): void {
+    forgetting += 1;
     for (const [digest, entry] of cache) if (match(entry.principal)) cache.delete(digest);
   }
 }

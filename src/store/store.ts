@@ -34,7 +34,9 @@ export interface Store {
    * connection set aside, which a crashed process lets go of with its connection; a SQLite file
    * belongs to one data dir, which shares nothing with another node.
    */
-  claimNode(nodeId: string): Promise<boolean>;
+  claimNode(nodeId: string): Promise<NodeClaim>;
+  /** Those of these node ids some process claims now; null where the store cannot tell. */
+  claimedAmong(nodeIds: readonly string[]): Promise<ReadonlySet<string> | null>;
   close(): Promise<void>;
 }
 
@@ -52,26 +54,31 @@ const MAX_CAUSE_LENGTH = 300;
 /** Key of the PostgreSQL advisory lock that orders the audit chain. */
 const AUDIT_CHAIN_LOCK = 7_200_001;
 /** The first key of the two-key advisory locks that claim node ids; the second is the id's. */
-export const NODE_LOCK_CLASS = 7_200_002;
+const NODE_LOCK_CLASS = 7_200_002;
 
 /** The second key of a node id's claim: 32 bits of its digest. */
-export function nodeLockKey(nodeId: string): number {
+function nodeLockKey(nodeId: string): number {
   return createHash('sha256').update(nodeId).digest().readInt32BE(0);
 }
 
 export interface StoreOptions {
   /** Told of errors on idle PostgreSQL connections (a restarted server, a dropped link). */
   readonly onConnectionError?: (error: Error) => void;
+  /** Told when the connection that holds this node's claim on its id is lost, and the claim. */
+  readonly onClaimLost?: (error: Error) => void;
 }
+
+/** A node id claimed, or held by another process: on PostgreSQL, which backend and client. */
+export type NodeClaim =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly holder: string | null };
 
 export async function openStore(
   location: StoreLocation,
   options: StoreOptions = {},
 ): Promise<Store> {
   const store =
-    location.kind === 'sqlite'
-      ? openSqlite(location.file)
-      : openPostgres(location, options.onConnectionError ?? (() => undefined));
+    location.kind === 'sqlite' ? openSqlite(location.file) : openPostgres(location, options);
   try {
     await migrate(store, location.kind === 'postgres' ? secretsOfUrl(location.url) : []);
   } catch (error) {
@@ -151,7 +158,8 @@ function openSqlite(file: string): Store {
     lockAuditChain: async () => {
       // SQLite has one writer at a time; the transaction itself serialises the chain.
     },
-    claimNode: async () => true,
+    claimNode: async () => ({ claimed: true }),
+    claimedAmong: async () => null,
     close: async () => {
       await db.destroy();
       closeSync(wal);
@@ -171,10 +179,8 @@ function openWalForSync(file: string): number {
   return fd;
 }
 
-function openPostgres(
-  location: { url: string; poolSize?: number },
-  onConnectionError: (error: Error) => void,
-): Store {
+function openPostgres(location: { url: string; poolSize?: number }, options: StoreOptions): Store {
+  const onConnectionError = options.onConnectionError ?? (() => undefined);
   const pool = new pg.Pool({
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -185,6 +191,8 @@ function openPostgres(
     connectionString: location.url,
     max: location.poolSize ?? 16,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    // A link that dies quietly (a NAT, a failover) is found, and with it a lost node claim.
+    keepAlive: true,
   });
   // An idle client's error would otherwise be thrown from the pool and end the process.
   pool.on('error', onConnectionError);
@@ -203,24 +211,38 @@ function openPostgres(
     claimNode: async (nodeId) => {
       const client = await pool.connect();
       const key = nodeLockKey(nodeId);
-      const { rows } = await client
-        .query<{ claimed: boolean }>('select pg_try_advisory_lock($1, $2) as claimed', [
-          NODE_LOCK_CLASS,
-          key,
-        ])
-        .catch((error: unknown) => {
+      try {
+        const { rows } = await client.query<{ claimed: boolean }>(
+          'select pg_try_advisory_lock($1, $2) as claimed',
+          [NODE_LOCK_CLASS, key],
+        );
+        if (rows[0]?.claimed !== true) {
+          const holder = await holderOf(client, key);
           client.release();
-          throw error;
-        });
-      if (rows[0]?.claimed !== true) {
+          return { claimed: false, holder };
+        }
+      } catch (error) {
         client.release();
-        return false;
+        throw error;
       }
       // Kept out of the pool for the process's life: an idle connection is closed in time, and
-      // the claim with it. Losing the connection loses the claim too, which is only logged.
-      client.on('error', onConnectionError);
+      // the claim with it.
+      client.on('error', options.onClaimLost ?? onConnectionError);
       claims.push(client);
-      return true;
+      return { claimed: true };
+    },
+    claimedAmong: async (nodeIds) => {
+      // Advisory locks belong to one database: another database on the cluster claims its own.
+      const { rows } = await sql<{ key: number }>`
+        select objid::bigint as key from pg_locks
+        where locktype = 'advisory' and objsubid = 2 and granted
+          and classid = ${NODE_LOCK_CLASS}::bigint::oid
+          and database = (select oid from pg_database where datname = current_database())`.execute(
+        db,
+      );
+      // pg_locks shows the key as an oid, unsigned.
+      const held = new Set(rows.map((row) => Number(row.key)));
+      return new Set(nodeIds.filter((id) => held.has(nodeLockKey(id) >>> 0)));
     },
     close: async () => {
       // Their sessions end with the pool, and the claims with them.
@@ -228,4 +250,24 @@ function openPostgres(
       await db.destroy();
     },
   };
+}
+
+/**
+ * Which backend holds a node's claim, and from where, for the message that refuses a second
+ * node: a claim left by a machine that died stays until PostgreSQL drops that connection, and an
+ * operator may end it (pg_terminate_backend).
+ */
+async function holderOf(client: pg.PoolClient, key: number): Promise<string | null> {
+  const { rows } = await client.query<{ pid: number; address: string | null; since: Date }>(
+    `select a.pid, host(a.client_addr) as address, a.backend_start as since
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.objsubid = 2 and l.granted
+        and l.classid = $1::bigint::oid and l.objid = $2::bigint::oid
+        and l.database = (select oid from pg_database where datname = current_database())`,
+    [NODE_LOCK_CLASS, key >>> 0],
+  );
+  const row = rows[0];
+  if (row === undefined) return null;
+  const from = row.address === null ? 'a local socket' : row.address;
+  return `PostgreSQL backend ${row.pid}, connected from ${from} since ${row.since.toISOString()}`;
 }

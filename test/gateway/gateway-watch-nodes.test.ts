@@ -276,6 +276,8 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       );
       await assert.rejects(started, (error: Error) => {
         assert.match(error.message, /another Tessera node runs with this node's id/);
+        // Which connection holds it, for an operator who must end one a dead machine left.
+        assert.match(error.message, /held by PostgreSQL backend \d+, connected from 127\.0\.0\.1/);
         assert.match(error.message, /copy only gateway-host-key/);
         return true;
       });
@@ -649,14 +651,21 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       // nothing of it reaches the auditor, and the ticket it was sent is spent.
       const other = Fastify();
       let answers = 0;
-      other.get('/v1/sessions/:id/recording-relay', async (_request, reply) => {
+      other.get('/v1/sessions/:id/recording-relay', async (request, reply) => {
         answers += 1;
         if (answers === 1) {
           return reply.type('text/html').send('<html>sign in at http://elsewhere.invalid</html>');
         }
-        // A refusal in Tessera's shape, with terminal controls in its message.
-        const message = '\u001b]0;owned\u0007\u001b[2Jsign in again';
-        return reply.status(403).send({ error: { code: 'FORBIDDEN', message } });
+        if (answers === 2) {
+          // A refusal in Tessera's shape, with terminal controls in its message.
+          const message = '\u001b]0;owned\u0007\u001b[2Jsign in again';
+          return reply.status(403).send({ error: { code: 'FORBIDDEN', message } });
+        }
+        // A forged recording that says all the right things, but never spent the ticket.
+        const sessionId = (request.params as { id: string }).id;
+        reply.header('x-tessera-recording-session', sessionId);
+        const forged = '{"version": 2, "width": 80, "height": 24}\n[0.1, "o", "forged"]\n';
+        return reply.type('application/x-asciicast; charset=utf-8').send(forged);
       });
       await other.listen({ host: '127.0.0.1', port: 0 });
       try {
@@ -672,6 +681,10 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
         assert.equal(refused.status, 403, 'a refusal reaches the user as it was');
         const said = (await refusalOf(refused)).message;
         assert.equal(said, `node ${nodeA}:  ]0;owned  [2Jsign in again`, 'as plain text');
+        const forged = await recordingViaB(auditor.token);
+        assert.equal(forged.status, 503, 'an answer that did not spend the ticket is refused');
+        assert.doesNotMatch(await forged.text(), /forged/);
+        assert.equal(await ticketsLeft(), 0);
       } finally {
         await other.close();
       }

@@ -261,6 +261,16 @@ for (const kind of STORE_KINDS) {
         (error) => codeOf(error) === 'UNAUTHENTICATED',
       );
       assert.equal(await mfa.hasFactor(user.id), false);
+      const refused = await store.db
+        .selectFrom('audit_events')
+        .select(['outcome', 'details'])
+        .where('action', '=', 'mfa.confirm')
+        .where('object_id', '=', user.id)
+        .execute();
+      assert.deepEqual(
+        refused.map((e) => [e.outcome, String(e.details)]),
+        [['failure', JSON.stringify({ why: 'signed-out' })]],
+      );
     });
 
     // Only PostgreSQL lets another connection read while a transaction waits (SQLite has one).

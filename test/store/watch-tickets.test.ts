@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { createNodeDirectory } from '../../src/gateway/node-directory.ts';
 import {
-  createNodeDirectory,
   createWatchTickets,
   ticketNode,
   WATCH_TICKET_TTL_MS,
@@ -190,7 +190,7 @@ for (const kind of STORE_KINDS) {
         running,
       });
       if (kind === 'postgres') {
-        assert.equal(await store.claimNode('node-y'), true);
+        assert.deepEqual(await store.claimNode('node-y'), { claimed: true });
         const claimed = (await nodes.list()).find((n) => n.id === 'node-y');
         assert.equal(claimed?.running, true, 'claimed by this process');
       }

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
-import { fetchAnswered } from '../../answer-timeout.ts';
+import { fetchAnswered } from '../../fetch-answered.ts';
 import {
   type AsciicastEvent,
   type AsciicastHeader,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { NodeDirectory } from '../../gateway/watch-tickets.ts';
+import type { NodeDirectory } from '../../gateway/node-directory.ts';
 import type { App } from '../app.ts';
 import { iso, responses } from '../schemas.ts';
 

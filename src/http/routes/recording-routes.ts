@@ -1,12 +1,13 @@
 import { pipeline, Readable, Transform } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AccessDecision } from '../../access/access-decision.ts';
-import { fetchAnswered } from '../../answer-timeout.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RequestContext } from '../../audit/event.ts';
 import { ERROR_STATUS, type ErrorCode, notFound, TesseraError } from '../../errors.ts';
+import { fetchAnswered } from '../../fetch-answered.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
 import type { SessionRecord } from '../../gateway/session-store.ts';
 import { ticketNode } from '../../gateway/watch-tickets.ts';
@@ -19,17 +20,23 @@ import { responses, uuid } from '../schemas.ts';
 export const RECORDING_TICKET_HEADER = 'x-tessera-recording-ticket';
 /**
  * How long the node that keeps a recording gets to answer (it decrypts the whole recording
- * first), and then to send the next bytes: less than the CLI waits, so that its user reads this
- * node's RECORDING_UNAVAILABLE rather than a timeout of their own. A long download that flows is
- * not cut.
+ * first): less than the CLI waits (60 s), so that its user reads this node's
+ * RECORDING_UNAVAILABLE rather than a timeout of their own.
  */
 const RELAY_ANSWER_MS = 45_000;
+/**
+ * Once it answered, how long it may then send nothing while this node's reader waits for more:
+ * a long download that flows is not cut, nor one whose reader is slow.
+ */
 const RELAY_STALL_MS = 45_000;
 /** A refusal's message from the other node is shown as it is, up to this length. */
 const MAX_MESSAGE_CHARS = 500;
 const MAX_REFUSAL_BYTES = 64 * 1024;
-/** The longest text V8 holds: no node exports a longer recording itself. */
-const MAX_RELAYED_BYTES = 2 ** 29;
+/**
+ * V8 holds a text of at most 2^29 UTF-16 units, so no node exports a longer recording itself;
+ * in UTF-8 that is at most three times as many bytes.
+ */
+const MAX_RELAYED_BYTES = 3 * 2 ** 29;
 const CAST_TYPE = 'application/x-asciicast';
 /** Names the session whose recording an answer carries. */
 const SESSION_HEADER = 'x-tessera-recording-session';
@@ -104,7 +111,9 @@ export function recordingRoutes(app: App, deps: RecordingRouteDeps): void {
         node: deps.nodeId,
       });
       if (holder === null) {
-        throw new TesseraError('UNAUTHENTICATED', 'the recording ticket is not valid');
+        throw new TesseraError('UNAUTHENTICATED', 'the recording ticket is not valid', {
+          ticket: 'refused',
+        });
       }
       const { viaNode, source, requestId, ...principal } = holder;
       // Allowed again here, as of now: the sign-in still holds and its role may still export.
@@ -204,16 +213,32 @@ async function exportElsewhere(
     use,
   );
   const url = `${apiUrl}/v1/sessions/${found.id}/recording-relay`;
+  // A ticket that went nowhere, or to something that is not that node, is spent here.
+  const spend = () => watchTickets.spend(ticket).catch(() => false);
   const fetched = await fetchRecording(url, ticket, found, request.log).catch(
     async (error: unknown) => {
-      // A ticket that went nowhere, or to something that is not that node, is spent here.
-      await watchTickets.redeem(ticket, found.id, use);
+      await spend();
       throw error;
     },
   );
+  // That node spent the ticket, through the store both share, before it answered: an answer
+  // whose ticket still holds came from something else at its address.
+  if (await spend()) {
+    fetched.destroy();
+    request.log.warn({ node: found.nodeId, url }, 'recording relay: not answered by that node');
+    throw unreachableError(found.nodeId);
+  }
   return pipeline(fetched, bounded(MAX_RELAYED_BYTES, RELAY_STALL_MS), (error) => {
     if (error) request.log.warn({ node: found.nodeId, url, err: error }, 'recording relay cut');
   });
+}
+
+function unreachableError(node: string): TesseraError {
+  return new TesseraError(
+    'RECORDING_UNAVAILABLE',
+    `node ${node}, which keeps the recording, cannot be reached`,
+    { node },
+  );
 }
 
 async function fetchRecording(
@@ -223,12 +248,7 @@ async function fetchRecording(
   log: Pick<Logger, 'warn'>,
 ): Promise<Readable> {
   const node = found.nodeId;
-  const unreachable = () =>
-    new TesseraError(
-      'RECORDING_UNAVAILABLE',
-      `node ${node}, which keeps the recording, cannot be reached`,
-      { node },
-    );
+  const unreachable = () => unreachableError(node);
   let response: Response;
   try {
     const headers = { [RECORDING_TICKET_HEADER]: ticket };
@@ -250,15 +270,24 @@ async function fetchRecording(
   throw unreachable();
 }
 
-/** The body of a refusal, read up to MAX_REFUSAL_BYTES; null past that or when not JSON. */
+/**
+ * The body of a refusal, read up to MAX_REFUSAL_BYTES and for at most RELAY_STALL_MS; null past
+ * either, or when it is not JSON.
+ */
 async function cappedJson(response: Response): Promise<unknown> {
   const reader = response.body?.getReader();
   if (reader === undefined) return null;
   const chunks: Uint8Array[] = [];
   let size = 0;
+  const late = delay(RELAY_STALL_MS, 'late' as const, { ref: false });
   for (;;) {
-    const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
-    if (done || value === undefined) break;
+    const read = await Promise.race([reader.read().catch(() => 'failed' as const), late]);
+    if (read === 'late' || read === 'failed') {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    const { done, value } = read;
+    if (done) break;
     size += value.length;
     if (size > MAX_REFUSAL_BYTES) {
       await reader.cancel().catch(() => undefined);
@@ -278,16 +307,28 @@ async function cappedJson(response: Response): Promise<unknown> {
  * controls reach the user's screen), saying which node said it; null for anything else.
  */
 function refusalOf(body: unknown, node: string): TesseraError | null {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  type Refusal = { code?: unknown; message?: unknown; details?: { ticket?: unknown } };
+  const error = (body as { error?: Refusal } | null)?.error;
   const code = error?.code;
   if (typeof code !== 'string' || !Object.hasOwn(ERROR_STATUS, code)) return null;
+  // The user's own sign-in holds here: the other node refused this node's ticket, not them.
+  if (error?.details?.ticket === 'refused') {
+    return new TesseraError(
+      'RECORDING_UNAVAILABLE',
+      `node ${node} did not take this node's ticket: are the nodes' clocks over 30 s apart?`,
+      { node },
+    );
+  }
   const message = typeof error?.message === 'string' ? error.message : code;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the aim
   const plain = message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, MAX_MESSAGE_CHARS);
   return new TesseraError(code as ErrorCode, `node ${node}: ${plain}`, { node });
 }
 
-/** Passes bytes on up to `limit`, and while they keep coming: past either, fails the stream. */
+/**
+ * Passes bytes on up to `limit`, and while they keep coming: past either, fails the stream. A
+ * pause while the reader has not taken what was passed on is the reader's, and not counted.
+ */
 function bounded(limit: number, stallMs: number): Transform {
   let seen = 0;
   const stream = new Transform({
@@ -306,7 +347,10 @@ function bounded(limit: number, stallMs: number): Transform {
       done(error);
     },
   });
-  const stalled = setTimeout(() => stream.destroy(new Error(`nothing for ${stallMs} ms`)), stallMs);
+  const stalled = setTimeout(() => {
+    if (stream.readableLength >= stream.readableHighWaterMark) stalled.refresh();
+    else stream.destroy(new Error(`nothing for ${stallMs} ms`));
+  }, stallMs);
   return stream;
 }
 

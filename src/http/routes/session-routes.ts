@@ -547,13 +547,15 @@ async function watchElsewhere(
   if (socket.readyState !== SOCKET_OPEN) return;
   const principal = principalOf(request);
   const ctx = contextOf(request);
+  const use = { purpose: 'watch', node: found.nodeId } as const;
   const ticket = await watchTickets.issue(
     id,
     { ...principal, source: ctx.source, requestId: ctx.requestId, viaNode: deps.nodeId },
-    { purpose: 'watch', node: found.nodeId },
+    use,
   );
-  // Left while the ticket was made: it is never used, and expires.
-  if (socket.readyState !== SOCKET_OPEN) return;
+  const spend = () => void watchTickets.spend(ticket).catch(() => undefined);
+  // Left while the ticket was made: it is never used.
+  if (socket.readyState !== SOCKET_OPEN) return spend();
   relayWatch(
     socket,
     {
@@ -565,6 +567,8 @@ async function watchElsewhere(
       maxBacklog: MAX_WATCHER_BACKLOG,
       log: request.log,
       ...(deps.relayAliveMs === undefined ? {} : { aliveMs: deps.relayAliveMs }),
+      // A ticket the other node refused or never saw is spent here, not left for 30 s.
+      ended: spend,
     },
   );
 }

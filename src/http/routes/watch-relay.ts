@@ -51,6 +51,8 @@ export function relayWatch(
     readonly maxBacklog: number;
     readonly log: Pick<Logger, 'warn'>;
     readonly aliveMs?: number;
+    /** Called once the relay is over, however it ended: the ticket is spent if it still lives. */
+    readonly ended?: () => void;
   },
 ): void {
   if (watcher.readyState !== WebSocket.OPEN) return;
@@ -64,6 +66,7 @@ export function relayWatch(
   const finish = (code: number, reason: string) => {
     if (done) return;
     done = true;
+    options.ended?.();
     clearTimeout(opening);
     clearInterval(listening);
     watcher.close(code, reason);
@@ -120,6 +123,7 @@ export function relayWatch(
   watcher.on('close', () => {
     if (done) return;
     done = true;
+    options.ended?.();
     clearTimeout(opening);
     clearInterval(listening);
     upstream.close(1000, 'watcher left');

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fetchAnswered } from '../../src/answer-timeout.ts';
+import { fetchAnswered } from '../../src/fetch-answered.ts';
 
 /**
  * A recording is fetched with a bound on the wait for its answer only: a download that answered
