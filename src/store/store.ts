@@ -29,10 +29,10 @@ export interface Store {
   /** Serialises writers of the audit chain inside a transaction, across every node. */
   lockAuditChain(trx: Tx): Promise<void>;
   /**
-   * Claims a node's id for this process while the store is open: false while another process
-   * holds it (a data dir copied whole, its node-id with it). On PostgreSQL a lock held by a
-   * connection set aside, which a crashed process lets go of with its connection; a SQLite file
-   * belongs to one data dir, which shares nothing with another node.
+   * Claims a node's id for this process while the store is open: refused while another process
+   * holds it (a data dir copied whole, its node-id with it; the same data dir started twice).
+   * On PostgreSQL a lock held by a connection set aside, which a crashed process lets go of
+   * with its connection; on SQLite an exclusive lock on a file beside the store's.
    */
   claimNode(nodeId: string): Promise<NodeClaim>;
   /** Those of these node ids some process claims now; null where the store cannot tell. */
@@ -149,6 +149,7 @@ function openSqlite(file: string): Store {
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   });
   const wal = openWalForSync(file);
+  let claim: BetterSqlite3.Database | null | undefined;
 
   return {
     dialect: 'sqlite',
@@ -158,13 +159,36 @@ function openSqlite(file: string): Store {
     lockAuditChain: async () => {
       // SQLite has one writer at a time; the transaction itself serialises the chain.
     },
-    claimNode: async () => ({ claimed: true }),
+    claimNode: async () => {
+      claim ??= claimSqliteFile(`${file}.claim`);
+      return claim === null ? { claimed: false, holder: null } : { claimed: true };
+    },
     claimedAmong: async () => null,
     close: async () => {
       await db.destroy();
       closeSync(wal);
+      claim?.close();
+      claim = undefined;
     },
   };
+}
+
+/**
+ * The node's claim on a SQLite data dir: an exclusive transaction on a file of its own, held
+ * while the store is open. The system lets go of it when the process ends, however it ends.
+ * Null when another process holds it (the same data dir started twice).
+ */
+function claimSqliteFile(file: string): BetterSqlite3.Database | null {
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+  const held = new BetterSqlite3(file, { timeout: 0 });
+  try {
+    held.exec('BEGIN EXCLUSIVE');
+    return held;
+  } catch (error) {
+    held.close();
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') return null;
+    throw error;
+  }
 }
 
 /** Opens the write-ahead log (and makes its directory entry durable) so it can be flushed. */
