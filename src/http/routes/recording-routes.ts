@@ -1,4 +1,4 @@
-import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AccessDecision } from '../../access/access-decision.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RequestContext } from '../../audit/event.ts';
+import { bounded } from '../../bounded-stream.ts';
 import { ERROR_STATUS, type ErrorCode, notFound, TesseraError } from '../../errors.ts';
 import { fetchAnswered } from '../../fetch-answered.ts';
 import type { GatewayServices } from '../../gateway/gateway.ts';
@@ -323,35 +324,6 @@ function refusalOf(body: unknown, node: string): TesseraError | null {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the aim
   const plain = message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, MAX_MESSAGE_CHARS);
   return new TesseraError(code as ErrorCode, `node ${node}: ${plain}`, { node });
-}
-
-/**
- * Passes bytes on up to `limit`, and while they keep coming: past either, fails the stream. A
- * pause while the reader has not taken what was passed on is the reader's, and not counted.
- */
-function bounded(limit: number, stallMs: number): Transform {
-  let seen = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      stalled.refresh();
-      if (seen > limit) done(new Error(`more than ${limit} bytes`));
-      else done(null, chunk);
-    },
-    flush(done) {
-      clearTimeout(stalled);
-      done();
-    },
-    destroy(error, done) {
-      clearTimeout(stalled);
-      done(error);
-    },
-  });
-  const stalled = setTimeout(() => {
-    if (stream.readableLength >= stream.readableHighWaterMark) stalled.refresh();
-    else stream.destroy(new Error(`nothing for ${stallMs} ms`));
-  }, stallMs);
-  return stream;
 }
 
 function sendCast(reply: FastifyReply, sessionId: string, cast: string | Readable) {
