@@ -23,9 +23,10 @@ export interface TicketUse {
 
 const TICKET_PREFIX: Record<TicketPurpose, string> = { watch: 'tsr-watch-', recording: 'tsr-rec-' };
 /** A node's id as a ticket names it: a UUID where Tessera makes it. */
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const NODE_ID = '[A-Za-z0-9_-]{1,64}';
+const NODE_ID_ALONE = new RegExp(`^${NODE_ID}$`);
 /** The node's id, a dot, then the 256 random bits. */
-const TICKET_BODY = /^([A-Za-z0-9_-]{1,64})\.[A-Za-z0-9_-]{43}$/;
+const TICKET_BODY = new RegExp(`^(${NODE_ID})\\.[A-Za-z0-9_-]{43}$`);
 
 /** The node a ticket of this purpose is for, read from the ticket; null for anything else. */
 export function ticketNode(ticket: string, purpose: TicketPurpose): string | null {
@@ -72,7 +73,8 @@ export function createWatchTickets(deps: { store: Store; clock: Clock }): WatchT
   const { store, clock } = deps;
   return {
     async issue(sessionId, holder, use) {
-      if (!NODE_ID.test(use.node)) throw new Error(`a node id tickets cannot name: ${use.node}`);
+      if (!NODE_ID_ALONE.test(use.node))
+        throw new Error(`a node id tickets cannot name: ${use.node}`);
       const now = clock.now();
       const random = randomBytes(32).toString('base64url');
       const ticket = `${TICKET_PREFIX[use.purpose]}${use.node}.${random}`;

@@ -11,7 +11,7 @@ import { startServer } from '../../src/server.ts';
  * port): the second would close the first's live sessions as abandoned and free its rotation
  * leases. It is refused while the first runs, and starts once the first has stopped.
  */
-it('refuses to start a second node on a SQLite data dir in use, and starts once it is free', async () => {
+it('refuses a second node on a SQLite data dir in use; starts once it is free', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-claim-'));
   const start = () =>
     startServer(

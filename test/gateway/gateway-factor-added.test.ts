@@ -17,6 +17,7 @@ import {
   gatewayUser,
   type Harness,
   linuxAccount,
+  passwordUser,
   sshThrough,
   startHarness,
   unique,
@@ -99,16 +100,9 @@ describe('regression: confirming a second factor ends the sign-ins made without 
   after(() => h?.stop());
 
   it('ends a console terminal and a password connection opened before the factor', async () => {
-    const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
-    const linux = await sshd().createUser('tmc', { password: linuxPassword });
-    const name = unique('mfc-');
-    const password = `pw-${randomBytes(9).toString('base64url')}`;
-    await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
-    const { login } = await linuxAccount(h, sshd(), {
-      user: name,
-      secret: linuxPassword,
-      secretType: 'password',
-      linuxUser: linux.name,
+    const { name, password, login, linux } = await passwordUser(h, sshd(), {
+      linux: 'tmc',
+      user: 'mfc-',
     });
     const signIn = () =>
       h.api<{ token: string; tokenId: string; user: { id: string } }>('POST', '/v1/auth/login', {
@@ -158,16 +152,9 @@ describe('regression: confirming a second factor ends the sign-ins made without 
   });
 
   it('ends a password connection once that password is changed', async () => {
-    const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
-    const linux = await sshd().createUser('tmp', { password: linuxPassword });
-    const name = unique('pwc-');
-    const password = `pw-${randomBytes(9).toString('base64url')}`;
-    await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
-    const { login } = await linuxAccount(h, sshd(), {
-      user: name,
-      secret: linuxPassword,
-      secretType: 'password',
-      linuxUser: linux.name,
+    const { name, password, login, linux } = await passwordUser(h, sshd(), {
+      linux: 'tmp',
+      user: 'pwc-',
     });
     const byPassword = await connect(h, login, { user: name, password });
     assert.equal((await byPassword.run('id -un')).trim(), linux.name);
@@ -190,16 +177,9 @@ describe('regression: confirming a second factor ends the sign-ins made without 
   });
 
   it('keeps a password connection that gave its code', async () => {
-    const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
-    const linux = await sshd().createUser('tmk', { password: linuxPassword });
-    const name = unique('mfk-');
-    const password = `pw-${randomBytes(9).toString('base64url')}`;
-    await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
-    const { login } = await linuxAccount(h, sshd(), {
-      user: name,
-      secret: linuxPassword,
-      secretType: 'password',
-      linuxUser: linux.name,
+    const { name, password, login, linux } = await passwordUser(h, sshd(), {
+      linux: 'tmk',
+      user: 'mfk-',
     });
     const own = await h.api<{ token: string }>('POST', '/v1/auth/login', {
       token: null,

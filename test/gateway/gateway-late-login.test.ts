@@ -4,11 +4,10 @@
  * login, no live connection left behind).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import { useSshd } from '../support/sshd.ts';
-import { type Harness, linuxAccount, startHarness, unique } from './support.ts';
+import { type Harness, passwordUser, startHarness } from './support.ts';
 
 describe('ssh gateway: a login that completes after its client left', () => {
   const sshd = useSshd();
@@ -51,16 +50,9 @@ describe('ssh gateway: a login that completes after its client left', () => {
     });
 
   it('opens no target link for a client that is already gone', async () => {
-    const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
-    const linux = await sshd().createUser('tll', { password: linuxPassword });
-    const name = unique('late-');
-    const password = `pw-${randomBytes(9).toString('base64url')}`;
-    await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
-    const { login } = await linuxAccount(h, sshd(), {
-      user: name,
-      secret: linuxPassword,
-      secretType: 'password',
-      linuxUser: linux.name,
+    const { name, password, login } = await passwordUser(h, sshd(), {
+      linux: 'tll',
+      user: 'late-',
     });
     const tcp = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
     const before = tcp();

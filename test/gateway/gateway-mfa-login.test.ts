@@ -6,7 +6,6 @@
  * token now wants the code too, so the password alone reaches neither a token nor a key.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { SESSION_COOKIE } from '../../src/http/browser-session.ts';
@@ -15,7 +14,7 @@ import {
   addOwnKey,
   type Harness,
   keyPair,
-  linuxAccount,
+  passwordUser,
   sshThrough,
   startHarness,
   unique,
@@ -36,16 +35,9 @@ describe('gateway: a stolen password without the second factor', () => {
   after(() => h?.stop());
 
   it('gives no token, key or session for the password alone, only with the code', async () => {
-    const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
-    const linux = await sshd().createUser('tmf', { password: linuxPassword });
-    const name = unique('mfa-');
-    const password = `pw-${randomBytes(9).toString('base64url')}`;
-    await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
-    const { login } = await linuxAccount(h, sshd(), {
-      user: name,
-      secret: linuxPassword,
-      secretType: 'password',
-      linuxUser: linux.name,
+    const { name, password, login, linux } = await passwordUser(h, sshd(), {
+      linux: 'tmf',
+      user: 'mfa-',
     });
     const totp = await enrollFactor(h, name, password);
 

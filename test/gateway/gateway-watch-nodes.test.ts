@@ -16,12 +16,9 @@ import { after, before, describe, it } from 'node:test';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import { main } from '../../src/cli/main.ts';
-import { DEFAULT_GATEWAY_CONFIG } from '../../src/gateway/gateway.ts';
 import { RECORDING_TICKET_HEADER } from '../../src/http/routes/recording-routes.ts';
 import { WATCH_TICKET_HEADER } from '../../src/http/routes/watch-relay.ts';
 import { digestOf } from '../../src/identity/tokens.ts';
-import { createLogger } from '../../src/logger.ts';
-import { startServer } from '../../src/server.ts';
 import { useSshd } from '../support/sshd.ts';
 import {
   auditEvents,
@@ -31,6 +28,7 @@ import {
   linuxAccount,
   sshThrough,
   startHarness,
+  startNodeOn,
   startSecondNode,
 } from './support.ts';
 
@@ -249,7 +247,7 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
     assert.equal(refused.status, 403, 'a plain user learns nothing of the nodes');
   });
 
-  it("refuses to start a node with another running node's id, and touches nothing of it", async () => {
+  it("refuses to start with a running node's id, and touches nothing of that node", async () => {
     const { id, running } = await sessionOnA((m) => `echo one-${m}; sleep 2`);
     // A data dir copied whole from node A, its node-id with it, to share the gateway host key.
     const copied = await mkdtemp(path.join(tmpdir(), 'tessera-node-copy-'));
@@ -257,23 +255,7 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
       for (const file of ['node-id', 'gateway-host-key', 'dev-unseal.key']) {
         copyFileSync(path.join(a.server.dataDir, file), path.join(copied, file));
       }
-      const started = startServer(
-        {
-          dataDir: copied,
-          host: '127.0.0.1',
-          port: 0,
-          databaseUrl: a.databaseUrl,
-          dev: true,
-          devRootToken: a.server.rootToken,
-          schedulerIntervalMs: 3_600_000,
-          checkpointIntervalMs: 60_000,
-        },
-        {
-          logger: createLogger({ level: 'silent' }),
-          banner: () => undefined,
-          gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
-        },
-      );
+      const started = startNodeOn(a, copied);
       await assert.rejects(started, (error: Error) => {
         assert.match(error.message, /another Tessera node runs with this node's id/);
         // Which connection holds it, for an operator who must end one a dead machine left.
@@ -292,20 +274,7 @@ describe('ssh gateway: a session on node A watched through node B (one PostgreSQ
 
   it('lets go of its id when its start fails, so that it can start again at once', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-node-retry-'));
-    const start = (port: number) =>
-      startServer(
-        {
-          dataDir,
-          host: '127.0.0.1',
-          port,
-          databaseUrl: a.databaseUrl,
-          dev: true,
-          devRootToken: a.server.rootToken,
-          schedulerIntervalMs: 3_600_000,
-          checkpointIntervalMs: 60_000,
-        },
-        { logger: createLogger({ level: 'silent' }), banner: () => undefined },
-      );
+    const start = (port: number) => startNodeOn(a, dataDir, { port });
     try {
       copyFileSync(
         path.join(a.server.dataDir, 'dev-unseal.key'),

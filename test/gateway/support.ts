@@ -178,14 +178,36 @@ export async function startSecondNode(
   h: Harness,
   options: { watchRelayAliveMs?: number } = {},
 ): Promise<{ server: RunningServer; dataDir: string; stop(): Promise<void> }> {
-  if (h.databaseUrl === null) throw new Error('a second node needs the PostgreSQL harness');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-node-b-'));
   copyFileSync(path.join(h.server.dataDir, 'dev-unseal.key'), path.join(dataDir, 'dev-unseal.key'));
-  const server = await startServer(
+  const server = await startNodeOn(h, dataDir, options);
+  await announceLoopback(server, dataDir);
+  return {
+    server,
+    dataDir,
+    async stop() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts a node with the harness's PostgreSQL database and root token on `dataDir`, with its
+ * gateway on a free port: the caller puts in the data dir what the node should find there.
+ */
+export function startNodeOn(
+  h: Harness,
+  dataDir: string,
+  options: { port?: number; watchRelayAliveMs?: number } = {},
+): Promise<RunningServer> {
+  if (h.databaseUrl === null) throw new Error('another node needs the PostgreSQL harness');
+  const { port = 0, ...serverOptions } = options;
+  return startServer(
     {
       dataDir,
       host: '127.0.0.1',
-      port: 0,
+      port,
       databaseUrl: h.databaseUrl,
       dev: true,
       devRootToken: h.server.rootToken,
@@ -196,18 +218,9 @@ export async function startSecondNode(
       logger: createLogger({ level: 'silent' }),
       banner: () => undefined,
       gateway: { ...DEFAULT_GATEWAY_CONFIG, port: 0 },
-      ...options,
+      ...serverOptions,
     },
   );
-  await announceLoopback(server, dataDir);
-  return {
-    server,
-    dataDir,
-    async stop() {
-      await server.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**
@@ -315,6 +328,29 @@ export async function gatewayUser(
   const added = await addOwnKey(h.api, login.body.token, key);
   if (added.status !== 201) throw new Error(`key: ${added.text}`);
   return { name, token: login.body.token, key };
+}
+
+/**
+ * A Tessera user who signs in with a password (no key), and a Linux account on `target` with a
+ * password of its own, onboarded for them: the set-up of the gateway's password-login tests.
+ */
+export async function passwordUser(
+  h: Harness,
+  target: Sshd,
+  prefixes: { readonly linux: string; readonly user: string },
+) {
+  const linuxPassword = `Pw-${randomBytes(12).toString('base64url')}`;
+  const linux = await target.createUser(prefixes.linux, { password: linuxPassword });
+  const name = unique(prefixes.user);
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  await h.api('POST', '/v1/users', { body: { name, role: 'user', password } });
+  const { login } = await linuxAccount(h, target, {
+    user: name,
+    secret: linuxPassword,
+    secretType: 'password',
+    linuxUser: linux.name,
+  });
+  return { name, password, login, linux };
 }
 
 /**

@@ -127,7 +127,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(await liveLogins(user.id), 0);
     });
 
-    it('leaves no sign-in by password alone beside a factor confirmed at the same time', async () => {
+    it('leaves no password-only sign-in beside a factor confirmed at the same time', async () => {
       for (let round = 0; round < 10; round += 1) {
         const user = await newUser();
         const signIn = createPasswordSignIn({ users, mfa, audit });
@@ -172,7 +172,7 @@ for (const kind of STORE_KINDS) {
       );
     };
 
-    it("refuses a change of one's own password once an administrator reset it meanwhile", async () => {
+    it("refuses one's own password change once an administrator reset it meanwhile", async () => {
       const user = await newUser();
       const chosen = 'the thief chose this 2026';
       const reset = 'the administrator reset 2026';
@@ -191,7 +191,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(await signsIn(user.name, reset), true, "the administrator's reset stands");
     });
 
-    it("lets an administrator's reset stand over the user's own change made meanwhile", async () => {
+    it("lets an administrator's reset stand over the user's own change meanwhile", async () => {
       const user = await newUser();
       const reset = 'the administrator reset 2027';
       const own: Principal = { userId: user.id, name: user.name, role: 'user', tokenId: 'old' };

@@ -76,7 +76,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(await tickets.redeem(forOther, other, WATCH), null, 'spent by the wrong try');
     });
 
-    it('serves only the purpose and node it was made for; a wrong try leaves it unspent', async () => {
+    it('serves its purpose and node only; a wrong try leaves it unspent', async () => {
       const id = await liveSession();
       const recording = await tickets.issue(id, holder, RECORDING);
       assert.match(recording, /^tsr-rec-node-a\.[A-Za-z0-9_-]{43}$/);
